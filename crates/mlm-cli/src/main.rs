@@ -1,0 +1,40 @@
+//! The `ml-master` binary: parses the command line, runs one command, and maps the outcome to the exit
+//! codes of DESIGN.md (0 success, 1 the job failed, 2 bad input or configuration). Business logic lives in
+//! the library crates; this crate only wires them to the terminal.
+
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the binary is where output reaches the terminal: human text on stderr, JSON on stdout"
+)]
+
+mod cli;
+mod commands;
+mod failure;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ML_MASTER_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let outcome = match cli.command {
+        Command::Env(arguments) => commands::env::run(arguments),
+        Command::Prepare(arguments) => commands::prepare::run(arguments),
+        Command::Grade(arguments) => commands::grade::run(arguments),
+        Command::ServeValidator(arguments) => commands::serve_validator::run(arguments),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests of the `ml-master` binary, one module per area, sharing `support`.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed step should fail the test loudly"
+)]
+
+mod grade;
+mod prepare;
+mod support;
+mod validator;

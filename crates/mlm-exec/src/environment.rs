@@ -1,0 +1,347 @@
+//! The managed Python environment: a virtual environment per profile under the data directory, built
+//! from the pinned requirement files in `python/` (compiled into the binary, so an installed `ml-master`
+//! needs no checkout), set up idempotently, or the user's own interpreter when they name one.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::process::{run_process, ProcessRequest};
+
+/// Overrides the data directory (default `~/.cache/ml-master`).
+pub const HOME_ENV: &str = "ML_MASTER_HOME";
+/// The user's own interpreter (a conda environment, say), used instead of the managed one.
+pub const PYTHON_ENV: &str = "ML_MASTER_PYTHON";
+/// The interpreter that creates the managed virtual environment (default `python3` on PATH).
+pub const BASE_PYTHON_ENV: &str = "ML_MASTER_BASE_PYTHON";
+
+const BASE_REQUIREMENTS: &str = include_str!("../../../python/requirements-base.txt");
+const NO_DEPS_REQUIREMENTS: &str = include_str!("../../../python/requirements-no-deps.txt");
+const DEEP_REQUIREMENTS: &str = include_str!("../../../python/requirements-deep.txt");
+const STAMP_FILE: &str = "ml-master-requirements.sha256";
+
+/// Which set of packages the managed environment holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// numpy, pandas, scikit-learn, the boosting libraries and the recipes' data sets.
+    Base,
+    /// Base plus torch and torchvision.
+    Deep,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Base => "base",
+            Profile::Deep => "deep",
+        }
+    }
+
+    /// The pip install steps of this profile, in order: (requirements text, install without dependencies).
+    fn install_steps(self) -> Vec<(&'static str, DependencyMode)> {
+        let mut steps = vec![
+            (BASE_REQUIREMENTS, DependencyMode::WithDependencies),
+            (NO_DEPS_REQUIREMENTS, DependencyMode::WithoutDependencies),
+        ];
+        match self {
+            Profile::Base => {}
+            Profile::Deep => steps.push((DEEP_REQUIREMENTS, DependencyMode::WithDependencies)),
+        }
+        steps
+    }
+
+    /// The import names this profile promises, from its requirement files.
+    pub fn modules(self) -> Vec<String> {
+        self.install_steps()
+            .into_iter()
+            .flat_map(|(requirements, _)| requirement_names(requirements))
+            .map(|name| module_of_requirement(&name))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DependencyMode {
+    WithDependencies,
+    WithoutDependencies,
+}
+
+/// Where the interpreter comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PythonSource {
+    /// A virtual environment that `ml-master env setup` manages.
+    Managed { root: PathBuf, profile: Profile },
+    /// An interpreter the user named; we never install into it.
+    User { python: PathBuf },
+}
+
+/// Receives progress while the environment is set up.
+pub trait SetupProgress {
+    /// A new step starts.
+    fn step(&mut self, description: &str);
+    /// A line of output from the running step.
+    fn output(&mut self, line: &str);
+}
+
+/// The Python interpreter that runs recipes and solutions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PythonEnvironment {
+    pub source: PythonSource,
+}
+
+/// The data directory: `$ML_MASTER_HOME`, or `~/.cache/ml-master`.
+pub fn data_home() -> Result<PathBuf> {
+    if let Some(home) = std::env::var_os(HOME_ENV).filter(|value| !value.is_empty()) {
+        return Ok(PathBuf::from(home));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|value| !value.is_empty())
+        .ok_or(Error::NoHome)?;
+    Ok(PathBuf::from(home).join(".cache").join("ml-master"))
+}
+
+impl PythonEnvironment {
+    /// The user's interpreter when given (a flag or `ML_MASTER_PYTHON`), else the managed one for `profile`.
+    pub fn resolve(user_python: Option<PathBuf>, profile: Profile) -> Result<Self> {
+        let user_python = user_python.or_else(|| {
+            std::env::var_os(PYTHON_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        });
+        let source = match user_python {
+            Some(python) => PythonSource::User { python },
+            None => PythonSource::Managed {
+                root: data_home()?.join("envs").join(profile.name()),
+                profile,
+            },
+        };
+        Ok(PythonEnvironment { source })
+    }
+
+    /// The interpreter's path (it may not exist yet).
+    pub fn python(&self) -> PathBuf {
+        match &self.source {
+            PythonSource::Managed { root, .. } => root.join("bin").join("python"),
+            PythonSource::User { python } => python.clone(),
+        }
+    }
+
+    /// True when the interpreter exists and, for a managed environment, holds the current pins.
+    pub fn is_ready(&self) -> bool {
+        match &self.source {
+            PythonSource::Managed { root, profile } => {
+                self.python().is_file()
+                    && std::fs::read_to_string(root.join(STAMP_FILE))
+                        .ok()
+                        .as_deref()
+                        == Some(&stamp(*profile))
+            }
+            PythonSource::User { python } => python.is_file(),
+        }
+    }
+
+    /// The interpreter, or an error telling the user how to get one.
+    pub fn require_python(&self) -> Result<PathBuf> {
+        let python = self.python();
+        if python.is_file() {
+            return Ok(python);
+        }
+        let hint = match &self.source {
+            PythonSource::Managed { .. } => {
+                "run `ml-master env setup` to create the managed environment".to_string()
+            }
+            PythonSource::User { .. } => {
+                format!("point --python or {PYTHON_ENV} at an existing interpreter")
+            }
+        };
+        Err(Error::MissingPython { path: python, hint })
+    }
+
+    /// Creates or updates the managed environment; does nothing when it already holds the current pins.
+    /// Returns whether anything was installed.
+    pub fn setup(&self, progress: &mut dyn SetupProgress) -> Result<SetupOutcome> {
+        let (root, profile) = match &self.source {
+            PythonSource::Managed { root, profile } => (root, *profile),
+            PythonSource::User { .. } => {
+                self.require_python()?;
+                return Ok(SetupOutcome::UserInterpreter);
+            }
+        };
+        if self.is_ready() {
+            return Ok(SetupOutcome::AlreadyCurrent);
+        }
+        std::fs::create_dir_all(root).map_err(|source| Error::Io {
+            path: root.clone(),
+            source,
+        })?;
+        if !self.python().is_file() {
+            let base_python = std::env::var_os(BASE_PYTHON_ENV)
+                .filter(|value| !value.is_empty())
+                .map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+            progress.step(&format!(
+                "creating a virtual environment in {}",
+                root.display()
+            ));
+            let request = ProcessRequest::new(&base_python, root)
+                .args(["-m".into(), "venv".into(), root.clone().into_os_string()])
+                .spawn_hint(format!(
+                    "install Python 3.10 or newer, or name an interpreter with {BASE_PYTHON_ENV}"
+                ));
+            run_step(&request, "creating the virtual environment", progress)?;
+        }
+        for (index, (requirements, mode)) in profile.install_steps().into_iter().enumerate() {
+            let file = root.join(format!("requirements-{}-{index}.txt", profile.name()));
+            std::fs::write(&file, requirements).map_err(|source| Error::Io {
+                path: file.clone(),
+                source,
+            })?;
+            let names = requirement_names(requirements).join(", ");
+            progress.step(&format!("installing {names}"));
+            let mut args: Vec<std::ffi::OsString> = [
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--progress-bar",
+                "off",
+            ]
+            .into_iter()
+            .map(Into::into)
+            .collect();
+            match mode {
+                DependencyMode::WithDependencies => {}
+                DependencyMode::WithoutDependencies => args.push("--no-deps".into()),
+            }
+            args.push("-r".into());
+            args.push(file.into_os_string());
+            let request = ProcessRequest::new(self.python(), root).args(args);
+            run_step(&request, &format!("pip install of {names}"), progress)?;
+        }
+        let stamp_path = root.join(STAMP_FILE);
+        std::fs::write(&stamp_path, stamp(profile)).map_err(|source| Error::Io {
+            path: stamp_path,
+            source,
+        })?;
+        Ok(SetupOutcome::Installed)
+    }
+
+    /// The modules of `profile` that this interpreter cannot find.
+    pub fn missing_modules(&self, profile: Profile) -> Result<Vec<String>> {
+        let python = self.require_python()?;
+        let modules = profile.modules();
+        // find_spec locates a package without importing it, so data-only packages installed without
+        // their dependencies still count as present.
+        let script = format!(
+            "import importlib.util, sys\nfor name in {modules:?}:\n    if importlib.util.find_spec(name) is None:\n        print(name)\n"
+        );
+        let request =
+            ProcessRequest::new(&python, std::env::temp_dir()).args(["-c".to_string(), script]);
+        let mut missing = Vec::new();
+        let outcome = run_process(&request, &mut |line| missing.push(line.text))?;
+        if !outcome.success() {
+            return Err(Error::SetupStep {
+                what: format!("{} checking installed packages", python.display()),
+                status: outcome.status.to_string(),
+                output_tail: outcome.tail.join("\n"),
+                hint: "check that the interpreter runs".to_string(),
+            });
+        }
+        Ok(missing)
+    }
+}
+
+/// What [`PythonEnvironment::setup`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupOutcome {
+    Installed,
+    AlreadyCurrent,
+    /// The user's own interpreter exists; we install nothing into it.
+    UserInterpreter,
+}
+
+fn run_step(request: &ProcessRequest, what: &str, progress: &mut dyn SetupProgress) -> Result<()> {
+    let outcome = run_process(request, &mut |line| progress.output(&line.text))?;
+    if outcome.success() {
+        return Ok(());
+    }
+    Err(Error::SetupStep {
+        what: what.to_string(),
+        status: outcome.status.to_string(),
+        output_tail: outcome.tail.join("\n"),
+        hint: "read pip's message above; a registry that cannot be reached or a Python older than 3.10 are the usual causes".to_string(),
+    })
+}
+
+fn stamp(profile: Profile) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(profile.name());
+    for (requirements, mode) in profile.install_steps() {
+        hasher.update(requirements);
+        hasher.update(format!("{mode:?}"));
+    }
+    format!("{:x}\n", hasher.finalize())
+}
+
+fn requirement_names(requirements: &str) -> Vec<String> {
+    requirements
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            line.split(|character: char| {
+                matches!(character, '=' | '<' | '>' | '!' | '~' | '[' | ';' | ' ')
+            })
+            .next()
+            .unwrap_or(line)
+            .to_string()
+        })
+        .collect()
+}
+
+/// The import name of a distribution, where the two differ.
+fn module_of_requirement(name: &str) -> String {
+    match name.to_ascii_lowercase().as_str() {
+        "scikit-learn" => "sklearn".to_string(),
+        "pillow" => "PIL".to_string(),
+        "xgboost-cpu" => "xgboost".to_string(),
+        "islp" => "ISLP".to_string(),
+        other => other.replace('-', "_"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirement_names_skip_comments_and_versions() {
+        assert_eq!(
+            requirement_names("# comment\nnumpy==2.0\nscikit-learn>=1 # why\n\ntorch\n"),
+            vec!["numpy", "scikit-learn", "torch"]
+        );
+    }
+
+    #[test]
+    fn the_base_profile_promises_the_packages_solutions_import() {
+        let modules = Profile::Base.modules();
+        for expected in [
+            "numpy", "pandas", "sklearn", "lightgbm", "xgboost", "catboost", "PIL", "ISLP",
+        ] {
+            assert!(
+                modules.iter().any(|module| module == expected),
+                "{expected} missing from {modules:?}"
+            );
+        }
+        assert!(!modules.iter().any(|module| module == "torch"));
+        assert!(Profile::Deep
+            .modules()
+            .iter()
+            .any(|module| module == "torch"));
+    }
+
+    #[test]
+    fn the_stamp_differs_between_profiles() {
+        assert_ne!(stamp(Profile::Base), stamp(Profile::Deep));
+    }
+}

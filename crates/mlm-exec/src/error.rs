@@ -1,0 +1,33 @@
+//! Errors of environment set-up and process supervision, each naming the path or command involved.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot start `{program}`: {source}\nhint: {hint}")]
+    Spawn {
+        program: String,
+        hint: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} failed ({status})\n{output_tail}\nhint: {hint}")]
+    SetupStep {
+        what: String,
+        status: String,
+        output_tail: String,
+        hint: String,
+    },
+    #[error("{path}: no Python interpreter here\nhint: {hint}")]
+    MissingPython { path: PathBuf, hint: String },
+    #[error("cannot find a home directory for the data directory\nhint: set ML_MASTER_HOME")]
+    NoHome,
+}

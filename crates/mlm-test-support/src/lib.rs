@@ -1,0 +1,116 @@
+//! Support code shared by the integration tests of every crate: the Python interpreter the tests use
+//! (the managed base environment, or `ML_MASTER_PYTHON`), and the bundled task recipes prepared once and
+//! cached by the content of their recipe, so that test binaries running in parallel share the work.
+//!
+//! Tests that need Python fail with a message saying how to set it up: they never skip silently.
+
+#![expect(
+    clippy::expect_used,
+    reason = "test support: a failed precondition should stop the test loudly"
+)]
+
+use std::path::{Path, PathBuf};
+
+use mlm_exec::{run_process, ProcessRequest, Profile, PythonEnvironment};
+use sha2::{Digest, Sha256};
+
+/// The repository root, where `tasks/` and `python/` live.
+pub fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root exists")
+}
+
+/// The interpreter of the managed base environment (or `ML_MASTER_PYTHON`).
+pub fn python() -> PathBuf {
+    let environment =
+        PythonEnvironment::resolve(None, Profile::Base).expect("a data directory can be found");
+    match environment.require_python() {
+        Ok(python) => python,
+        Err(error) => panic!(
+            "these tests need the managed Python environment: {error}\n(run `cargo run -- env setup` first, or set ML_MASTER_PYTHON)"
+        ),
+    }
+}
+
+/// The bundled recipe `tasks/<name>` prepared into a competition directory, built at most once per
+/// recipe content. Never modify the returned directory: copy it first.
+pub fn prepared_task(name: &str) -> PathBuf {
+    let recipe = repository_root().join("tasks").join(name);
+    let fingerprint = recipe_fingerprint(&recipe);
+    let cache = std::env::temp_dir().join("ml-master-test-tasks");
+    let prepared = cache.join(format!("{name}-{fingerprint}"));
+    if prepared.join("task.toml").is_file() {
+        return prepared;
+    }
+    std::fs::create_dir_all(&cache).expect("the test task cache can be created");
+    let scratch = cache.join(format!(
+        "{name}-{fingerprint}.{}.partial",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let request = ProcessRequest::new(python(), &recipe).args([
+        PathBuf::from("prepare.py").into_os_string(),
+        "--out".into(),
+        scratch.clone().into_os_string(),
+    ]);
+    let mut output = Vec::new();
+    let outcome =
+        run_process(&request, &mut |line| output.push(line.text)).expect("prepare.py starts");
+    assert!(
+        outcome.success(),
+        "tasks/{name}/prepare.py failed ({}):\n{}",
+        outcome.status,
+        output.join("\n")
+    );
+    // Another test process may have finished the same recipe first; either copy is identical.
+    if std::fs::rename(&scratch, &prepared).is_err() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+    assert!(
+        prepared.join("task.toml").is_file(),
+        "{} was not prepared",
+        prepared.display()
+    );
+    prepared
+}
+
+/// A private, writable copy of a prepared task, for tests that change it.
+pub fn copy_of_prepared_task(name: &str, destination: &Path) -> PathBuf {
+    let target = destination.join(name);
+    copy_directory(&prepared_task(name), &target);
+    target
+}
+
+fn copy_directory(source: &Path, target: &Path) {
+    std::fs::create_dir_all(target).expect("the copy's directory can be created");
+    for entry in std::fs::read_dir(source).expect("the prepared task is readable") {
+        let entry = entry.expect("a directory entry");
+        let destination = target.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_directory(&entry.path(), &destination);
+        } else {
+            std::fs::copy(entry.path(), &destination).expect("a file copies");
+        }
+    }
+}
+
+fn recipe_fingerprint(recipe: &Path) -> String {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(recipe)
+        .unwrap_or_else(|error| panic!("{}: {error}", recipe.display()))
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.is_file())
+        .collect();
+    names.sort();
+    let mut hasher = Sha256::new();
+    for path in names {
+        hasher.update(
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        hasher.update(std::fs::read(&path).expect("a recipe file is readable"));
+    }
+    format!("{:x}", hasher.finalize())[..16].to_string()
+}

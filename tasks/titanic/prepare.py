@@ -1,0 +1,84 @@
+"""Build the `titanic` competition from bokeh_sampledata's Titanic passenger list.
+
+Usage: python prepare.py --out OUT_DIR
+
+Source: bokeh_sampledata/_data/titanic_all.csv (1,313 passengers: name, class, age, sex, survived).
+Random stratified 80/20 split with a fixed seed; PassengerId is assigned after shuffling.
+"""
+
+import argparse
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+SEED = 42
+HERE = Path(__file__).resolve().parent
+ID = "PassengerId"
+TARGET = "Survived"
+
+
+def package_file(package: str, *parts: str) -> Path:
+    """A data file shipped inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"package {package!r} is not installed")
+    for location in spec.submodule_search_locations:
+        path = Path(location, *parts)
+        if path.is_file():
+            return path
+    raise SystemExit(f"{'/'.join(parts)} not found in package {package!r}")
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, lineterminator="\n")
+
+
+def write_competition(out: Path, train, test, sample, answers) -> None:
+    """Write the MLE-bench layout under `out`, replacing what an earlier run wrote."""
+    assert TARGET not in test.columns
+    assert list(sample.columns) == list(answers.columns)
+    assert test[ID].tolist() == sample[ID].tolist() == answers[ID].tolist()
+    assert not set(train[ID]) & set(test[ID])
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "prepared", ignore_errors=True)
+    public, private = out / "prepared" / "public", out / "prepared" / "private"
+    public.mkdir(parents=True)
+    private.mkdir(parents=True)
+    if (out / "task.toml").resolve() != HERE / "task.toml":
+        shutil.copyfile(HERE / "task.toml", out / "task.toml")
+    shutil.copyfile(HERE / "description.md", public / "description.md")
+    write_csv(train, public / "train.csv")
+    write_csv(test, public / "test.csv")
+    write_csv(sample, public / "sample_submission.csv")
+    write_csv(answers, private / "answers.csv")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, type=Path, help="competition directory to write")
+    out = parser.parse_args().out
+
+    raw = pd.read_csv(package_file("bokeh_sampledata", "_data", "titanic_all.csv"))
+    data = raw.rename(
+        columns={"name": "Name", "class": "Class", "age": "Age", "sex": "Sex", "survived": TARGET}
+    )[["Name", "Class", "Age", "Sex", TARGET]]
+    data[TARGET] = data[TARGET].astype(int)
+
+    train, test = train_test_split(data, test_size=0.2, random_state=SEED, stratify=data[TARGET])
+    train = train.reset_index(drop=True)
+    test = test.reset_index(drop=True)
+    train.insert(0, ID, range(1, len(train) + 1))
+    test.insert(0, ID, range(len(train) + 1, len(train) + len(test) + 1))
+
+    majority = int(train[TARGET].mode().iloc[0])
+    answers = test[[ID, TARGET]].copy()
+    sample = answers.assign(**{TARGET: majority})
+    write_competition(out, train, test.drop(columns=[TARGET]), sample, answers)
+    print(f"titanic: train {len(train)} rows, test {len(test)} rows -> {out}")
+
+
+if __name__ == "__main__":
+    main()
