@@ -1,7 +1,10 @@
 //! The previews of the six bundled competitions: deterministic, within the cap, and snapshot-tested, since
 //! this is exactly what a coder is shown about each task.
 
-#![expect(clippy::unwrap_used, reason = "a failed preview should fail the test loudly")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a failed preview should fail the test loudly"
+)]
 
 use mlm_task::preview::{data_preview, PREVIEW_CHARACTER_LIMIT};
 

@@ -38,7 +38,8 @@ pub fn python() -> PathBuf {
 /// recipe content. Never modify the returned directory: copy it first.
 pub fn prepared_task(name: &str) -> PathBuf {
     let recipe = repository_root().join("tasks").join(name);
-    let fingerprint = recipe_fingerprint(&recipe);
+    let python = python();
+    let fingerprint = recipe_fingerprint(&recipe, &python);
     let cache = std::env::temp_dir().join("ml-master-test-tasks");
     let prepared = cache.join(format!("{name}-{fingerprint}"));
     if prepared.join("task.toml").is_file() {
@@ -50,7 +51,7 @@ pub fn prepared_task(name: &str) -> PathBuf {
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&scratch);
-    let request = ProcessRequest::new(python(), &recipe).args([
+    let request = ProcessRequest::new(&python, &recipe).args([
         PathBuf::from("prepare.py").into_os_string(),
         "--out".into(),
         scratch.clone().into_os_string(),
@@ -96,7 +97,8 @@ fn copy_directory(source: &Path, target: &Path) {
     }
 }
 
-fn recipe_fingerprint(recipe: &Path) -> String {
+/// Changes when the recipe's files or the interpreter that runs them change.
+fn recipe_fingerprint(recipe: &Path, python: &Path) -> String {
     let mut names: Vec<PathBuf> = std::fs::read_dir(recipe)
         .unwrap_or_else(|error| panic!("{}: {error}", recipe.display()))
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
@@ -104,6 +106,7 @@ fn recipe_fingerprint(recipe: &Path) -> String {
         .collect();
     names.sort();
     let mut hasher = Sha256::new();
+    hasher.update(python.to_string_lossy().as_bytes());
     for path in names {
         hasher.update(
             path.file_name()
