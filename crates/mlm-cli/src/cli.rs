@@ -26,6 +26,103 @@ pub enum Command {
     Grade(GradeArguments),
     /// Serve MLE-bench's POST /validate and GET /health for one or more competitions
     ServeValidator(ServeValidatorArguments),
+    /// Search for the best solution of a competition (the agent)
+    Run(RunArguments),
+    /// Continue a run that was interrupted or killed, from its journal
+    Resume(ResumeArguments),
+    /// Run one script exactly as a node of the search would: in the sandbox, with the node's layout
+    Exec(ExecArguments),
+    /// The sandbox launcher (internal: started by ml-master itself for every script)
+    #[command(hide = true)]
+    SandboxExec(SandboxExecArguments),
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArguments {
+    /// The competition directory whose public files the script reads under ./input
+    #[arg(long, value_name = "DIR")]
+    pub task: PathBuf,
+    /// The Python script to run (copied to <node dir>/solution.py)
+    pub script: PathBuf,
+    #[command(flatten)]
+    pub task_arguments: TaskArguments,
+    /// Wall-clock limit in seconds; the script's whole process group is killed after it
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub timeout: u64,
+    /// Memory limit in MiB [default: three quarters of physical memory]; not applied with --gpus
+    #[arg(long, value_name = "MIB")]
+    pub memory_mib: Option<u64>,
+    /// GPU ids the script may see (CUDA_VISIBLE_DEVICES), e.g. 0 or 0,1; none by default
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub gpus: Vec<u32>,
+    /// The node directory to create [default: <data dir>/exec/<task>-<time>]
+    #[arg(long, value_name = "DIR")]
+    pub node_dir: Option<PathBuf>,
+    /// Let the script open network connections (denied by default)
+    #[arg(long)]
+    pub allow_network: bool,
+    #[command(flatten)]
+    pub python: PythonArguments,
+    /// Print the result as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArguments {
+    /// The competition directory, or a recipe in tasks/ (prepared on first use)
+    #[arg(long, value_name = "DIR")]
+    pub task: PathBuf,
+    #[command(flatten)]
+    pub task_arguments: TaskArguments,
+    /// Who writes the scripts [default: builtin, which needs no model]
+    #[arg(long, value_enum)]
+    pub coder: Option<crate::config::CoderChoice>,
+    /// The configuration file [default: ./ml-master.toml when it exists]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Wall-clock budget of the whole run, in seconds [default: 3600]
+    #[arg(long, value_name = "SECS")]
+    pub time_limit: Option<u64>,
+    /// The most nodes to complete [default: 20]
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u32>,
+    /// Scripts run at once [default: one per core]
+    #[arg(long, value_name = "N")]
+    pub slots: Option<usize>,
+    /// Trajectories worked on at once [default: two per slot]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Where the journal, nodes and best solution go [default: runs/<task>-<time>]
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// The search's random seed [default: 0]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub python: PythonArguments,
+    /// Print events as JSON lines on stdout, then the final report
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArguments {
+    /// The run directory to continue
+    pub run_dir: PathBuf,
+    #[command(flatten)]
+    pub task_arguments: TaskArguments,
+    #[command(flatten)]
+    pub python: PythonArguments,
+    /// Print events as JSON lines on stdout, then the final report
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxExecArguments {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub arguments: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Subcommand)]

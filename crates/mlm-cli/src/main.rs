@@ -8,18 +8,31 @@
     reason = "the binary is where output reaches the terminal: human text on stderr, JSON on stdout"
 )]
 
+mod adapters;
 mod cli;
 mod commands;
+mod config;
 mod failure;
+mod progress;
+mod report;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
+use crate::failure::Failure;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = match cli.command {
+        // The launcher confines itself before anything else runs, and prints nothing of its own.
+        Command::SandboxExec(arguments) => {
+            let code = mlm_exec::sandbox::launcher_main(arguments.arguments);
+            return ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX));
+        }
+        command => command,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ML_MASTER_LOG")
@@ -27,11 +40,17 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let outcome = match cli.command {
+    let outcome = match command {
         Command::Env(arguments) => commands::env::run(arguments),
         Command::Prepare(arguments) => commands::prepare::run(arguments),
         Command::Grade(arguments) => commands::grade::run(arguments),
         Command::ServeValidator(arguments) => commands::serve_validator::run(arguments),
+        Command::Exec(arguments) => commands::exec::run(arguments),
+        Command::Run(arguments) => commands::run::run(arguments),
+        Command::Resume(arguments) => commands::run::resume(arguments),
+        Command::SandboxExec(_) => Err(Failure::bad_input(anyhow::anyhow!(
+            "sandbox-exec is internal"
+        ))),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

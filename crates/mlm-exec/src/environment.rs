@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::node::PythonInstallation;
 use crate::process::{run_process, ProcessRequest};
 
 /// Overrides the data directory (default `~/.cache/ml-master`).
@@ -158,6 +159,32 @@ impl PythonEnvironment {
         Err(Error::MissingPython { path: python, hint })
     }
 
+    /// The interpreter and every directory it loads from (`sys.prefix`, `sys.base_prefix` and the exec
+    /// prefixes, resolved), which the sandbox must keep readable.
+    pub fn installation(&self) -> Result<PythonInstallation> {
+        let python = self.require_python()?;
+        let script = "import os, sys\nfor path in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:\n    print(os.path.realpath(path))\n";
+        let request = ProcessRequest::new(&python, std::env::temp_dir()).args(["-c", script]);
+        let mut lines = Vec::new();
+        let outcome = run_process(&request, &mut |line| lines.push(line.text))?;
+        if !outcome.success() {
+            return Err(Error::SetupStep {
+                what: format!("{} reporting its prefixes", python.display()),
+                status: outcome.status.to_string(),
+                output_tail: outcome.output.last_lines(40),
+                hint: "check that the interpreter runs".to_string(),
+            });
+        }
+        let mut prefixes: Vec<PathBuf> = lines.into_iter().map(PathBuf::from).collect();
+        // The venv's own directory holds the interpreter symlink and site-packages.
+        if let Some(root) = python.parent().and_then(std::path::Path::parent) {
+            prefixes.push(root.to_path_buf());
+        }
+        prefixes.sort();
+        prefixes.dedup();
+        Ok(PythonInstallation { python, prefixes })
+    }
+
     /// Creates or updates the managed environment; does nothing when it already holds the current pins.
     /// Returns whether anything was installed.
     pub fn setup(&self, progress: &mut dyn SetupProgress) -> Result<SetupOutcome> {
@@ -243,7 +270,7 @@ impl PythonEnvironment {
             return Err(Error::SetupStep {
                 what: format!("{} checking installed packages", python.display()),
                 status: outcome.status.to_string(),
-                output_tail: outcome.tail.join("\n"),
+                output_tail: outcome.output.last_lines(40),
                 hint: "check that the interpreter runs".to_string(),
             });
         }
@@ -268,7 +295,7 @@ fn run_step(request: &ProcessRequest, what: &str, progress: &mut dyn SetupProgre
     Err(Error::SetupStep {
         what: what.to_string(),
         status: outcome.status.to_string(),
-        output_tail: outcome.tail.join("\n"),
+        output_tail: outcome.output.last_lines(40),
         hint: "read pip's message above; a registry that cannot be reached or a Python older than 3.10 are the usual causes".to_string(),
     })
 }

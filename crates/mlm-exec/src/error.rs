@@ -30,4 +30,6 @@ pub enum Error {
     MissingPython { path: PathBuf, hint: String },
     #[error("cannot find a home directory for the data directory\nhint: set ML_MASTER_HOME")]
     NoHome,
+    #[error("the sandbox could not confine the script: {reason}\nhint: check the paths named above, or report a bug with this message")]
+    Sandbox { reason: String },
 }

@@ -1,25 +1,37 @@
 //! The one way this product runs a child process: a [`ProcessRequest`] built by a pure function, handed to
 //! [`run_process`], which spawns the child in its own process group, streams its output line by line,
 //! enforces the wall-clock limit on the whole group (SIGTERM, a grace period, then SIGKILL) and reaps it.
+//! Output is read in fixed-size chunks through a bounded channel and kept head-and-tail, so neither a
+//! flood nor a single endless line can grow the supervisor's memory.
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
+use crate::output::{CapturedOutput, OutputCapture};
 
-/// How many of the last output lines a [`ProcessOutcome`] keeps for error messages.
-const TAIL_LINES: usize = 40;
+/// A line longer than this is delivered in pieces of this size.
+const MAX_LINE_BYTES: usize = 16 * 1024;
+/// How often the supervisor checks the leader and the clock while no output arrives.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How long output is still read after the leader exits, for lines already in the pipes.
+const DRAIN_PERIOD: Duration = Duration::from_secs(2);
+/// Lines buffered between the reader threads and the supervisor; a full channel slows the child down.
+const CHANNEL_LINES: usize = 1024;
+/// Output kept by default: enough for a long traceback at the end and the setup at the start.
+pub const DEFAULT_OUTPUT_LIMIT_BYTES: usize = 256 * 1024;
 
 /// Everything needed to start one process; building it does no I/O.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ProcessRequest {
     pub program: PathBuf,
     pub args: Vec<OsString>,
@@ -31,6 +43,22 @@ pub struct ProcessRequest {
     pub kill_grace: Duration,
     /// What to say when the program cannot be started at all.
     pub spawn_hint: String,
+    /// Who makes the child a process-group leader.
+    pub session: Session,
+    /// Bytes of output kept (head and tail); the rest is counted and cut.
+    pub output_limit_bytes: usize,
+    /// Set from another thread to stop the child as a timeout would (SIGTERM, grace, SIGKILL).
+    pub cancellation: Option<Arc<AtomicBool>>,
+}
+
+/// Which process creates the group that a timeout kills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// The child is spawned as the leader of a new process group.
+    NewProcessGroup,
+    /// The child calls `setsid()` itself (the sandbox launcher does), becoming the leader of a new session
+    /// and group; it must not already lead a group, or `setsid` fails.
+    CreatedByChild,
 }
 
 /// The environment a child starts with.
@@ -61,6 +89,8 @@ pub enum ExitStatus {
     Signaled(i32),
     /// The wall-clock limit was reached and the group was killed.
     TimedOut,
+    /// The caller cancelled the run and the group was killed.
+    Cancelled,
 }
 
 impl std::fmt::Display for ExitStatus {
@@ -69,6 +99,7 @@ impl std::fmt::Display for ExitStatus {
             ExitStatus::Exited(code) => write!(formatter, "exit code {code}"),
             ExitStatus::Signaled(signal) => write!(formatter, "killed by signal {signal}"),
             ExitStatus::TimedOut => write!(formatter, "timed out"),
+            ExitStatus::Cancelled => write!(formatter, "cancelled"),
         }
     }
 }
@@ -77,8 +108,8 @@ impl std::fmt::Display for ExitStatus {
 pub struct ProcessOutcome {
     pub status: ExitStatus,
     pub duration: Duration,
-    /// The last lines of stdout and stderr, interleaved as they arrived.
-    pub tail: Vec<String>,
+    /// stdout and stderr, interleaved as they arrived, head and tail kept.
+    pub output: CapturedOutput,
 }
 
 impl ProcessOutcome {
@@ -97,6 +128,9 @@ impl ProcessRequest {
             timeout: None,
             kill_grace: Duration::from_secs(5),
             spawn_hint: "check that the program exists and is executable".to_string(),
+            session: Session::NewProcessGroup,
+            output_limit_bytes: DEFAULT_OUTPUT_LIMIT_BYTES,
+            cancellation: None,
         }
     }
 
@@ -126,8 +160,13 @@ pub fn run_process(
         .current_dir(&request.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
+    match request.session {
+        Session::NewProcessGroup => {
+            command.process_group(0);
+        }
+        Session::CreatedByChild => {}
+    }
     match &request.environment {
         Environment::Inherit => {}
         Environment::Only(variables) => {
@@ -144,53 +183,72 @@ pub fn run_process(
     })?;
     let group = Pid::from_raw(child.id() as i32);
 
-    let (sender, receiver) = mpsc::channel();
-    let mut readers = Vec::new();
+    let (sender, receiver) = mpsc::sync_channel(CHANNEL_LINES);
     if let Some(stdout) = child.stdout.take() {
-        readers.push(spawn_reader(stdout, Stream::Stdout, sender.clone()));
+        spawn_reader(stdout, Stream::Stdout, sender.clone());
     }
     if let Some(stderr) = child.stderr.take() {
-        readers.push(spawn_reader(stderr, Stream::Stderr, sender.clone()));
+        spawn_reader(stderr, Stream::Stderr, sender.clone());
     }
     drop(sender);
 
     let deadline = request.timeout.map(|timeout| started + timeout);
-    let mut tail = std::collections::VecDeque::with_capacity(TAIL_LINES);
-    let mut timed_out = false;
+    let mut capture = OutputCapture::new(request.output_limit_bytes);
+    let mut stopped: Option<ExitStatus> = None;
+    let mut exited = None;
+    // Read until both pipes close; once the leader has exited, stragglers get a short drain period.
+    let mut drain_deadline = None;
     loop {
-        let wait = match deadline {
-            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
-            None => Duration::from_secs(3600),
-        };
-        match receiver.recv_timeout(wait) {
+        match receiver.recv_timeout(POLL_INTERVAL) {
             Ok(line) => {
-                if tail.len() == TAIL_LINES {
-                    tail.pop_front();
-                }
-                tail.push_back(line.text.clone());
+                capture.push_line(&line.text);
                 on_line(line);
+                continue;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                    timed_out = true;
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let now = Instant::now();
+        if exited.is_none() {
+            exited = child.try_wait().map_err(|source| Error::Io {
+                path: request.program.clone(),
+                source,
+            })?;
+            if exited.is_some() {
+                // The group may hold grandchildren that outlived the leader; they must not outlive the request.
+                signal_group(group, Signal::SIGKILL);
+                drain_deadline = Some(now + DRAIN_PERIOD);
+            } else if stopped.is_none() {
+                let cancelled = request
+                    .cancellation
+                    .as_ref()
+                    .is_some_and(|flag| flag.load(Ordering::SeqCst));
+                if cancelled || deadline.is_some_and(|deadline| now >= deadline) {
+                    stopped = Some(if cancelled {
+                        ExitStatus::Cancelled
+                    } else {
+                        ExitStatus::TimedOut
+                    });
                     terminate_group(group, request.kill_grace, &mut child);
-                    break;
+                    drain_deadline = Some(Instant::now() + DRAIN_PERIOD);
                 }
             }
         }
+        if drain_deadline.is_some_and(|drain_deadline| now >= drain_deadline) {
+            // A process outside the group still holds a pipe; its reader thread ends when the pipe closes.
+            break;
+        }
     }
-    let status = child.wait().map_err(|source| Error::Io {
-        path: request.program.clone(),
-        source,
-    })?;
-    // The group may hold grandchildren that outlived the leader; they must not outlive the request.
-    let _ = killpg(group, Signal::SIGKILL);
-    for reader in readers {
-        let _ = reader.join();
-    }
-    let status = if timed_out {
-        ExitStatus::TimedOut
+    let status = match exited {
+        Some(status) => status,
+        None => child.wait().map_err(|source| Error::Io {
+            path: request.program.clone(),
+            source,
+        })?,
+    };
+    signal_group(group, Signal::SIGKILL);
+    let status = if let Some(stopped) = stopped {
+        stopped
     } else if let Some(code) = status.code() {
         ExitStatus::Exited(code)
     } else {
@@ -199,37 +257,57 @@ pub fn run_process(
     Ok(ProcessOutcome {
         status,
         duration: started.elapsed(),
-        tail: tail.into_iter().collect(),
+        output: capture.finish(),
     })
 }
 
 fn spawn_reader(
-    source: impl Read + Send + 'static,
+    mut source: impl Read + Send + 'static,
     stream: Stream,
-    sender: mpsc::Sender<OutputLine>,
-) -> std::thread::JoinHandle<()> {
+    sender: mpsc::SyncSender<OutputLine>,
+) {
     std::thread::spawn(move || {
-        let mut reader = BufReader::new(source);
-        let mut buffer = Vec::new();
+        let mut chunk = vec![0_u8; 64 * 1024];
+        let mut pending: Vec<u8> = Vec::new();
+        let send = |bytes: &[u8]| {
+            let text = String::from_utf8_lossy(bytes)
+                .trim_end_matches('\r')
+                .to_string();
+            sender.send(OutputLine { stream, text }).is_ok()
+        };
         loop {
-            buffer.clear();
-            match reader.read_until(b'\n', &mut buffer) {
+            let read = match source.read(&mut chunk) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&buffer)
-                        .trim_end_matches(['\n', '\r'])
-                        .to_string();
-                    if sender.send(OutputLine { stream, text }).is_err() {
-                        break;
+                Ok(read) => read,
+            };
+            for piece in chunk[..read].split_inclusive(|byte| *byte == b'\n') {
+                match piece.strip_suffix(b"\n") {
+                    Some(line) => {
+                        pending.extend_from_slice(line);
+                        if !send(&pending) {
+                            return;
+                        }
+                        pending.clear();
                     }
+                    None => pending.extend_from_slice(piece),
+                }
+                while pending.len() >= MAX_LINE_BYTES {
+                    let rest = pending.split_off(MAX_LINE_BYTES);
+                    if !send(&pending) {
+                        return;
+                    }
+                    pending = rest;
                 }
             }
         }
-    })
+        if !pending.is_empty() {
+            send(&pending);
+        }
+    });
 }
 
 fn terminate_group(group: Pid, grace: Duration, child: &mut std::process::Child) {
-    let _ = killpg(group, Signal::SIGTERM);
+    signal_group(group, Signal::SIGTERM);
     let grace_ends = Instant::now() + grace;
     while Instant::now() < grace_ends {
         if matches!(child.try_wait(), Ok(Some(_))) {
@@ -237,7 +315,15 @@ fn terminate_group(group: Pid, grace: Duration, child: &mut std::process::Child)
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = killpg(group, Signal::SIGKILL);
+    signal_group(group, Signal::SIGKILL);
+}
+
+/// Signals the group led by `leader`, or the leader alone when it has not made its group yet (a child
+/// that calls `setsid` itself may be killed before it gets there).
+fn signal_group(leader: Pid, signal: Signal) {
+    if killpg(leader, signal).is_err() {
+        let _ = nix::sys::signal::kill(leader, signal);
+    }
 }
 
 #[cfg(test)]

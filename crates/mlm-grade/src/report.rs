@@ -123,6 +123,16 @@ impl Grader {
         })
     }
 
+    /// The column that identifies rows.
+    pub fn id_column(&self) -> &str {
+        &self.expectation.id_column
+    }
+
+    /// The sample submission's columns besides the id, in order.
+    pub fn target_columns(&self) -> &[String] {
+        &self.expectation.target_columns
+    }
+
     /// The submission's score, rounded to 5 decimals as MLE-bench does, or why it cannot be graded.
     pub fn score(&self, submission: &CsvTable) -> Result<f64, InvalidSubmission> {
         let aligned = align(&self.expectation, self.metric.value_kind(), submission)?;

@@ -7,9 +7,11 @@
 
 mod error;
 pub mod preview;
+mod recipe;
 mod table;
 mod task;
 
 pub use error::{Error, Result};
+pub use recipe::{Recipe, RECIPE_FINGERPRINT_FILE};
 pub use table::CsvTable;
 pub use task::{Grading, Task, TaskLayout, MLE_BENCH_REGISTRY_ENV};

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use mlm_exec::{run_process, ProcessRequest, Profile, PythonEnvironment};
-use sha2::{Digest, Sha256};
+use mlm_task::Recipe;
 
 /// The repository root, where `tasks/` and `python/` live.
 pub fn repository_root() -> PathBuf {
@@ -39,7 +39,11 @@ pub fn python() -> PathBuf {
 pub fn prepared_task(name: &str) -> PathBuf {
     let recipe = repository_root().join("tasks").join(name);
     let python = python();
-    let fingerprint = recipe_fingerprint(&recipe, &python);
+    let fingerprint = Recipe {
+        dir: recipe.clone(),
+    }
+    .fingerprint(&python.to_string_lossy())
+    .expect("the recipe is readable");
     let cache = std::env::temp_dir().join("ml-master-test-tasks");
     let prepared = cache.join(format!("{name}-{fingerprint}"));
     if prepared.join("task.toml").is_file() {
@@ -95,25 +99,4 @@ fn copy_directory(source: &Path, target: &Path) {
             std::fs::copy(entry.path(), &destination).expect("a file copies");
         }
     }
-}
-
-/// Changes when the recipe's files or the interpreter that runs them change.
-fn recipe_fingerprint(recipe: &Path, python: &Path) -> String {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(recipe)
-        .unwrap_or_else(|error| panic!("{}: {error}", recipe.display()))
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.is_file())
-        .collect();
-    names.sort();
-    let mut hasher = Sha256::new();
-    hasher.update(python.to_string_lossy().as_bytes());
-    for path in names {
-        hasher.update(
-            path.file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        hasher.update(std::fs::read(&path).expect("a recipe file is readable"));
-    }
-    format!("{:x}", hasher.finalize())[..16].to_string()
 }

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod env;
+pub mod exec;
 pub mod grade;
 pub mod prepare;
+pub mod run;
 pub mod serve_validator;

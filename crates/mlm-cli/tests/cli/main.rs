@@ -6,7 +6,9 @@
     reason = "a failed step should fail the test loudly"
 )]
 
+mod exec;
 mod grade;
 mod prepare;
+mod run;
 mod support;
 mod validator;

@@ -1,0 +1,96 @@
+//! The engine's traits implemented with the real parts: scripts run through `mlm-exec`'s sandbox, and
+//! submissions are checked by `mlm-grade`'s validation.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mlm_coder::ExecutionStatus;
+use mlm_engine::{Execution, ExecutionJob, Executor, SubmissionCheck};
+use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess};
+use mlm_exec::{
+    run_node, Launcher, NodeLayout, NodeLimits, NodeRun, NodeStatus, PythonInstallation, Slot,
+};
+use mlm_grade::Grader;
+use mlm_task::CsvTable;
+
+/// Runs each script in the sandbox, in the slot the engine hands it.
+pub struct SandboxExecutor {
+    pub public_dir: PathBuf,
+    pub python: PythonInstallation,
+    pub slots: Vec<Slot>,
+    pub limits: NodeLimits,
+    pub network: NetworkAccess,
+    pub filesystem: FilesystemIsolation,
+    pub launcher: Launcher,
+}
+
+#[async_trait::async_trait]
+impl Executor for SandboxExecutor {
+    async fn execute(&self, job: ExecutionJob) -> Result<Execution, String> {
+        let slot = self
+            .slots
+            .get(job.slot)
+            .cloned()
+            .ok_or_else(|| format!("no execution slot {}", job.slot))?;
+        let public_dir = self.public_dir.clone();
+        let python = self.python.clone();
+        let limits = NodeLimits {
+            timeout: job.timeout,
+            ..self.limits.clone()
+        };
+        let (network, filesystem, launcher) =
+            (self.network, self.filesystem, self.launcher.clone());
+        tokio::task::spawn_blocking(move || {
+            let layout = NodeLayout::new(&job.node_dir);
+            layout
+                .prepare(&public_dir, &job.code)
+                .map_err(|error| error.to_string())?;
+            // Outside the node directory, so the script cannot forge its own exit status.
+            let status_path = job.node_dir.with_extension("status.json");
+            let run = NodeRun {
+                layout: &layout,
+                public_dir: &public_dir,
+                python: &python,
+                slot: &slot,
+                limits: &limits,
+                network,
+                filesystem,
+                launcher: &launcher,
+                status_path: &status_path,
+                cancellation: Some(Arc::clone(&job.cancel)),
+            };
+            let result = run_node(&run, &mut |_| {}).map_err(|error| error.to_string())?;
+            let status = match result.status {
+                NodeStatus::Ok => Some(ExecutionStatus::Ok),
+                NodeStatus::Error => Some(ExecutionStatus::Error),
+                NodeStatus::Timeout => Some(ExecutionStatus::Timeout),
+                NodeStatus::Oom => Some(ExecutionStatus::Oom),
+                NodeStatus::Killed => Some(ExecutionStatus::Killed),
+                NodeStatus::Interrupted => None,
+            };
+            Ok(Execution {
+                status,
+                exit_code: result.exit_code,
+                output: result.output.text,
+                duration: result.duration,
+                submission: result.submission_path,
+                reported_metric: result
+                    .metrics
+                    .map(|metrics| (metrics.validation_metric, metrics.lower_is_better)),
+                metrics_problem: result.metrics_problem,
+            })
+        })
+        .await
+        .map_err(|error| format!("the execution thread failed: {error}"))?
+    }
+}
+
+/// The grader's validation, as the `/validate` endpoint answers it.
+pub struct GraderCheck(pub Arc<Grader>);
+
+impl SubmissionCheck for GraderCheck {
+    fn check(&self, submission: &Path) -> Result<(), String> {
+        let table = CsvTable::read(submission).map_err(|error| error.to_string())?;
+        self.0.validate(&table).map_err(|invalid| invalid.reason)
+    }
+}

@@ -1,0 +1,278 @@
+//! `ml-master run` and `ml-master resume`: wire the task, the coder, the sandbox and the journal into an
+//! engine, show its events, stop cleanly on Ctrl-C, and grade the selected submission at the end.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use chrono::Utc;
+use mlm_coder::{Coder, TaskBrief};
+use mlm_engine::{run_engine, EngineParts, Op, RunLayout, RunSummary, StopReason};
+use mlm_exec::{available_cpus, plan_slots, Launcher, NodeLimits, Profile};
+use mlm_grade::Grader;
+use mlm_journal::{Journal, RunRecord, RunStatus};
+use mlm_task::Task;
+use tokio::sync::mpsc;
+
+use crate::adapters::{GraderCheck, SandboxExecutor};
+use crate::cli::{PythonArguments, ResumeArguments, RunArguments};
+use crate::commands::env::ready_environment;
+use crate::commands::prepare::prepared_recipe;
+use crate::config::{physical_memory_bytes, CoderChoice, ConfigLayer, ResolvedConfig, RunLayer};
+use crate::failure::{CommandResult, Failure};
+use crate::progress::Progress;
+use crate::report::write_final_report;
+
+pub fn run(arguments: RunArguments) -> CommandResult {
+    let flags = ConfigLayer {
+        run: RunLayer {
+            coder: arguments.coder,
+            steps: arguments.steps,
+            time_limit_seconds: arguments.time_limit,
+            slots: arguments.slots,
+            workers: arguments.workers,
+            seed: arguments.seed,
+            ..RunLayer::default()
+        },
+        ..ConfigLayer::default()
+    };
+    let layer = ConfigLayer::from_file(arguments.config.as_deref())
+        .and_then(|file| Ok(file.merged(ConfigLayer::from_environment()?)))
+        .map_err(Failure::bad_input)?
+        .merged(flags);
+    let config = layer
+        .resolve(available_cpus().len(), physical_memory_bytes())
+        .map_err(Failure::bad_input)?;
+    let task_dir = match prepared_recipe(&arguments.task, &arguments.python)? {
+        Some(prepared) => prepared,
+        None => arguments.task.clone(),
+    };
+    let task = Task::load(&task_dir, arguments.task_arguments.registry.as_deref())
+        .map_err(Failure::bad_input)?;
+    let grader = Grader::for_task(&task).map_err(Failure::bad_input)?;
+    let run_dir = match &arguments.run_dir {
+        Some(run_dir) => run_dir.clone(),
+        None => PathBuf::from("runs").join(format!(
+            "{}-{}",
+            task.id,
+            chrono::Local::now().format("%Y%m%d-%H%M%S")
+        )),
+    };
+    let layout = RunLayout::new(std::path::absolute(&run_dir).map_err(Failure::bad_input)?);
+    if layout.journal().exists() {
+        return Err(Failure::bad_input(anyhow!(
+            "{}: this run directory already holds a run\nhint: continue it with `ml-master resume {}`, or pass another --run-dir",
+            layout.root.display(),
+            layout.root.display()
+        )));
+    }
+    std::fs::create_dir_all(&layout.root)
+        .with_context(|| format!("{}: cannot create the run directory", layout.root.display()))
+        .map_err(Failure::job)?;
+    let config_toml = config.to_toml().map_err(Failure::job)?;
+    std::fs::write(layout.config(), &config_toml)
+        .with_context(|| format!("{}: cannot write", layout.config().display()))
+        .map_err(Failure::job)?;
+    let task_dir_text = std::path::absolute(&task_dir)
+        .unwrap_or(task_dir)
+        .display()
+        .to_string();
+    let journal = Journal::create(
+        &layout.journal(),
+        &RunRecord {
+            task_id: task.id.clone(),
+            task_dir: task_dir_text,
+            coder: coder_name(config.coder),
+            seed: config.settings.seed,
+            config_toml,
+            created_at: Utc::now(),
+            status: RunStatus::Running,
+            elapsed_seconds: 0.0,
+        },
+    )
+    .map_err(Failure::job)?;
+    drive(
+        task,
+        grader,
+        config,
+        journal,
+        layout,
+        &arguments.python,
+        arguments.json,
+    )
+}
+
+pub fn resume(arguments: ResumeArguments) -> CommandResult {
+    let layout =
+        RunLayout::new(std::path::absolute(&arguments.run_dir).map_err(Failure::bad_input)?);
+    let journal = Journal::open(&layout.journal()).map_err(Failure::bad_input)?;
+    let run = journal.run().map_err(Failure::bad_input)?;
+    let layer: ConfigLayer = toml::from_str(&run.config_toml).map_err(|error| {
+        Failure::bad_input(anyhow!(
+            "{}: the recorded configuration is unreadable: {error}",
+            layout.journal().display()
+        ))
+    })?;
+    let config = layer
+        .resolve(available_cpus().len(), physical_memory_bytes())
+        .map_err(Failure::bad_input)?;
+    let task = Task::load(
+        Path::new(&run.task_dir),
+        arguments.task_arguments.registry.as_deref(),
+    )
+    .map_err(Failure::bad_input)?;
+    let grader = Grader::for_task(&task).map_err(Failure::bad_input)?;
+    if !arguments.json {
+        eprintln!(
+            "Resuming {} ({} nodes so far, {:.0} s spent)",
+            layout.root.display(),
+            journal.node_count().unwrap_or(0),
+            run.elapsed_seconds
+        );
+    }
+    drive(
+        task,
+        grader,
+        config,
+        journal,
+        layout,
+        &arguments.python,
+        arguments.json,
+    )
+}
+
+fn coder_name(choice: CoderChoice) -> String {
+    match choice {
+        CoderChoice::Builtin => "builtin".to_string(),
+        CoderChoice::Llm => "llm".to_string(),
+    }
+}
+
+fn make_coder(choice: CoderChoice) -> Result<Arc<dyn Coder>, Failure> {
+    match choice {
+        CoderChoice::Builtin => Ok(Arc::new(mlm_coder::BuiltinCoder::default())),
+        CoderChoice::Llm => Err(Failure::bad_input(anyhow!(
+            "the LLM coder is not available in this build yet\nhint: run with --coder builtin (the default)"
+        ))),
+    }
+}
+
+/// Runs the engine to its end and writes the final report.
+fn drive(
+    task: Task,
+    grader: Grader,
+    config: ResolvedConfig,
+    journal: Journal,
+    layout: RunLayout,
+    python: &PythonArguments,
+    json: bool,
+) -> CommandResult {
+    let coder = make_coder(config.coder)?;
+    let environment = ready_environment(python, Profile::Base)?;
+    let installation = environment.installation().map_err(Failure::job)?;
+    let slots = plan_slots(config.settings.slots, &available_cpus(), &[]);
+    let launcher = Launcher {
+        program: std::env::current_exe().map_err(Failure::job)?,
+        leading_arguments: vec!["sandbox-exec".into()],
+    };
+    let grader = Arc::new(grader);
+    let brief = task_brief(&task, &grader, &slots, config.memory_bytes_per_slot)
+        .map_err(Failure::bad_input)?;
+    let mut progress =
+        Progress::new(json, config.settings.steps).with_metric_name(&grader.metric.name());
+    if !json {
+        eprintln!(
+            "Running `{}` with the {} coder: {} steps, {:.0} s, {} slots, {} workers, run directory {}",
+            task.id,
+            coder.name(),
+            config.settings.steps,
+            config.settings.time_limit.as_secs_f64(),
+            config.settings.slots,
+            config.settings.workers,
+            layout.root.display()
+        );
+    }
+    let executor = SandboxExecutor {
+        public_dir: task.public_dir.clone(),
+        python: installation,
+        slots,
+        limits: NodeLimits {
+            memory_bytes: config.memory_bytes_per_slot,
+            ..NodeLimits::default()
+        },
+        network: config.network,
+        filesystem: config.filesystem,
+        launcher,
+    };
+    let parts = EngineParts {
+        settings: config.settings.clone(),
+        task: brief,
+        coder,
+        executor: Arc::new(executor),
+        check: Arc::new(GraderCheck(grader.clone())),
+        journal,
+        layout: layout.clone(),
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(Failure::job)?;
+    let summary: RunSummary = runtime.block_on(async {
+        let (event_sender, mut events) = mpsc::unbounded_channel();
+        let (operations, operation_receiver) = mpsc::unbounded_channel();
+        let engine = tokio::spawn(run_engine(parts, event_sender, operation_receiver));
+        let mut interrupts = 0;
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => progress.show(&event),
+                    None => break,
+                },
+                _ = tokio::signal::ctrl_c() => {
+                    interrupts += 1;
+                    if interrupts > 1 {
+                        eprintln!("Stopping at once.");
+                        std::process::exit(130);
+                    }
+                    eprintln!("Interrupting: running scripts are stopped and discarded; resume with `ml-master resume {}` (Ctrl-C again to quit at once)", layout.root.display());
+                    let _ = operations.send(Op::Interrupt);
+                }
+            }
+        }
+        engine.await.map_err(|error| Failure::job(anyhow!("the engine stopped unexpectedly: {error}")))?.map_err(Failure::job)
+    })?;
+    let report = write_final_report(&layout, &grader, &summary).map_err(Failure::job)?;
+    progress.finish(&summary, &report, &layout);
+    match (summary.reason, report.selected.is_some()) {
+        (StopReason::Interrupted, _) => Err(Failure::Reported),
+        (_, true) => Ok(()),
+        (_, false) => Err(Failure::Reported),
+    }
+}
+
+/// What the coder is told about the task.
+fn task_brief(
+    task: &Task,
+    grader: &Grader,
+    slots: &[mlm_exec::Slot],
+    memory_bytes_per_slot: Option<u64>,
+) -> anyhow::Result<TaskBrief> {
+    let cores = slots.first().map_or(1, |slot| slot.cpus.len().max(1));
+    let memory = memory_bytes_per_slot.map_or("no fixed memory limit".to_string(), |bytes| {
+        format!("{:.1} GB of memory", bytes as f64 / 1e9)
+    });
+    Ok(TaskBrief {
+        competition_id: task.id.clone(),
+        description: task.description()?,
+        data_preview: mlm_task::preview::data_preview(&task.public_dir)?,
+        metric: grader.metric.name(),
+        lower_is_better: grader.metric.lower_is_better(),
+        public_dir: task.public_dir.clone(),
+        id_column: grader.id_column().to_string(),
+        target_columns: grader.target_columns().to_vec(),
+        sample_submission_file: task
+            .grading
+            .sample_submission
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "sample_submission.csv".to_string()),
+        hardware: format!("{cores} CPU core(s) per script, no GPU, {memory}"),
+    })
+}

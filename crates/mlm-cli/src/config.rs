@@ -1,0 +1,333 @@
+//! Configuration in two stages: raw layers (the `ml-master.toml` file, then `ML_MASTER_…` environment
+//! variables, then command-line flags), every field optional, merged in that order; then one resolved
+//! struct the run uses. The resolved form is written to `<run>/config.toml`, which `resume` reads back.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use mlm_engine::RunSettings;
+use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess};
+use mlm_search::SearchConfig;
+use serde::{Deserialize, Serialize};
+
+/// The config file read when `--config` is not given and it exists in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "ml-master.toml";
+pub const STEPS_ENV: &str = "ML_MASTER_STEPS";
+pub const TIME_LIMIT_ENV: &str = "ML_MASTER_TIME_LIMIT";
+pub const WORKERS_ENV: &str = "ML_MASTER_WORKERS";
+pub const SLOTS_ENV: &str = "ML_MASTER_SLOTS";
+pub const SEED_ENV: &str = "ML_MASTER_SEED";
+pub const CODER_ENV: &str = "ML_MASTER_CODER";
+
+/// Which coder writes the scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum CoderChoice {
+    /// The offline AutoML coder: no model, no key.
+    Builtin,
+    /// The models configured under [llm.code] and [llm.feedback].
+    Llm,
+}
+
+/// One layer of configuration: every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConfigLayer {
+    pub run: RunLayer,
+    /// ML-Master's search parameters; absent fields keep their defaults.
+    pub search: Option<SearchConfig>,
+    pub sandbox: SandboxLayer,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunLayer {
+    pub coder: Option<CoderChoice>,
+    pub steps: Option<u32>,
+    pub time_limit_seconds: Option<u64>,
+    pub node_timeout_seconds: Option<u64>,
+    pub slots: Option<usize>,
+    pub workers: Option<usize>,
+    pub seed: Option<u64>,
+    pub token_budget: Option<u64>,
+    pub cost_budget_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxLayer {
+    /// `false` by default: scripts get no network.
+    pub allow_network: Option<bool>,
+    /// Memory per script in MiB; default: three quarters of physical memory divided among the slots.
+    pub memory_mib: Option<u64>,
+    /// `false` by default. `true` turns filesystem isolation off; every run then warns.
+    pub unrestricted_filesystem: Option<bool>,
+}
+
+/// The configuration a run uses, every value decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedConfig {
+    pub coder: CoderChoice,
+    pub settings: RunSettings,
+    pub network: NetworkAccess,
+    pub filesystem: FilesystemIsolation,
+    pub memory_bytes_per_slot: Option<u64>,
+}
+
+impl ConfigLayer {
+    /// Reads a config file; `deny_unknown_fields` turns a typo into an error naming the file.
+    pub fn read(path: &Path) -> anyhow::Result<ConfigLayer> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read the config file", path.display()))?;
+        toml::from_str(&text).map_err(|error| {
+            anyhow!("{}: not a valid config file: {}\nhint: see the Configuration section of the README", path.display(), error.message())
+        })
+    }
+
+    /// The file named by `--config`, else `./ml-master.toml` when it exists, else nothing.
+    pub fn from_file(explicit: Option<&Path>) -> anyhow::Result<ConfigLayer> {
+        match explicit {
+            Some(path) => ConfigLayer::read(path),
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                ConfigLayer::read(Path::new(DEFAULT_CONFIG_FILE))
+            }
+            None => Ok(ConfigLayer::default()),
+        }
+    }
+
+    /// The `ML_MASTER_…` variables that are set.
+    pub fn from_environment() -> anyhow::Result<ConfigLayer> {
+        fn read<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
+            match std::env::var(name) {
+                Ok(value) if !value.is_empty() => value.parse().map(Some).map_err(|_| {
+                    anyhow!("{name}={value}: not a valid value\nhint: unset it or give a number")
+                }),
+                Ok(_) | Err(_) => Ok(None),
+            }
+        }
+        let coder = match std::env::var(CODER_ENV)
+            .ok()
+            .filter(|value| !value.is_empty())
+            .as_deref()
+        {
+            None => None,
+            Some("builtin") => Some(CoderChoice::Builtin),
+            Some("llm") => Some(CoderChoice::Llm),
+            Some(other) => return Err(anyhow!("{CODER_ENV}={other}: expected builtin or llm")),
+        };
+        Ok(ConfigLayer {
+            run: RunLayer {
+                coder,
+                steps: read(STEPS_ENV)?,
+                time_limit_seconds: read(TIME_LIMIT_ENV)?,
+                slots: read(SLOTS_ENV)?,
+                workers: read(WORKERS_ENV)?,
+                seed: read(SEED_ENV)?,
+                ..RunLayer::default()
+            },
+            ..ConfigLayer::default()
+        })
+    }
+
+    /// `self` with every field that `over` sets replaced.
+    pub fn merged(self, over: ConfigLayer) -> ConfigLayer {
+        let run = RunLayer {
+            coder: over.run.coder.or(self.run.coder),
+            steps: over.run.steps.or(self.run.steps),
+            time_limit_seconds: over.run.time_limit_seconds.or(self.run.time_limit_seconds),
+            node_timeout_seconds: over
+                .run
+                .node_timeout_seconds
+                .or(self.run.node_timeout_seconds),
+            slots: over.run.slots.or(self.run.slots),
+            workers: over.run.workers.or(self.run.workers),
+            seed: over.run.seed.or(self.run.seed),
+            token_budget: over.run.token_budget.or(self.run.token_budget),
+            cost_budget_usd: over.run.cost_budget_usd.or(self.run.cost_budget_usd),
+        };
+        let sandbox = SandboxLayer {
+            allow_network: over.sandbox.allow_network.or(self.sandbox.allow_network),
+            memory_mib: over.sandbox.memory_mib.or(self.sandbox.memory_mib),
+            unrestricted_filesystem: over
+                .sandbox
+                .unrestricted_filesystem
+                .or(self.sandbox.unrestricted_filesystem),
+        };
+        ConfigLayer {
+            run,
+            search: over.search.or(self.search),
+            sandbox,
+        }
+    }
+
+    /// Decides every value. Defaults: the built-in coder, 20 steps, one hour, ten minutes per script,
+    /// one slot per core, two workers per slot, seed 0.
+    pub fn resolve(
+        &self,
+        cores: usize,
+        physical_memory_bytes: Option<u64>,
+    ) -> anyhow::Result<ResolvedConfig> {
+        let steps = self.run.steps.unwrap_or(20);
+        let slots = self.run.slots.unwrap_or(cores.max(1));
+        let workers = self.run.workers.unwrap_or(slots * 2);
+        let search = SearchConfig {
+            steps,
+            ..self.search.clone().unwrap_or_default()
+        };
+        let settings = RunSettings {
+            steps,
+            time_limit: Duration::from_secs(self.run.time_limit_seconds.unwrap_or(3600)),
+            node_timeout: Duration::from_secs(self.run.node_timeout_seconds.unwrap_or(600)),
+            slots,
+            workers,
+            token_budget: self.run.token_budget,
+            cost_budget: self.run.cost_budget_usd,
+            search,
+            seed: self.run.seed.unwrap_or(0),
+        };
+        settings
+            .validate()
+            .map_err(|problem| anyhow!("invalid configuration: {problem}"))?;
+        let memory_bytes_per_slot = match self.sandbox.memory_mib {
+            Some(mebibytes) => Some(mebibytes.saturating_mul(1024 * 1024)),
+            None => physical_memory_bytes.map(|bytes| bytes / 4 * 3 / slots as u64),
+        };
+        Ok(ResolvedConfig {
+            coder: self.run.coder.unwrap_or(CoderChoice::Builtin),
+            settings,
+            network: if self.sandbox.allow_network.unwrap_or(false) {
+                NetworkAccess::Allowed
+            } else {
+                NetworkAccess::Denied
+            },
+            filesystem: if self.sandbox.unrestricted_filesystem.unwrap_or(false) {
+                FilesystemIsolation::Unrestricted
+            } else {
+                FilesystemIsolation::Landlock
+            },
+            memory_bytes_per_slot,
+        })
+    }
+}
+
+impl ResolvedConfig {
+    /// The resolved values as a complete layer, for `<run>/config.toml`. Holds no secret: keys are only
+    /// ever named, never stored.
+    pub fn to_layer(&self) -> ConfigLayer {
+        let settings = &self.settings;
+        ConfigLayer {
+            run: RunLayer {
+                coder: Some(self.coder),
+                steps: Some(settings.steps),
+                time_limit_seconds: Some(settings.time_limit.as_secs()),
+                node_timeout_seconds: Some(settings.node_timeout.as_secs()),
+                slots: Some(settings.slots),
+                workers: Some(settings.workers),
+                seed: Some(settings.seed),
+                token_budget: settings.token_budget,
+                cost_budget_usd: settings.cost_budget,
+            },
+            search: Some(settings.search.clone()),
+            sandbox: SandboxLayer {
+                allow_network: Some(matches!(self.network, NetworkAccess::Allowed)),
+                memory_mib: self
+                    .memory_bytes_per_slot
+                    .map(|bytes| bytes / (1024 * 1024)),
+                unrestricted_filesystem: Some(matches!(
+                    self.filesystem,
+                    FilesystemIsolation::Unrestricted
+                )),
+            },
+        }
+    }
+
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        toml::to_string_pretty(&self.to_layer())
+            .context("cannot write the resolved configuration as TOML")
+    }
+}
+
+/// Physical memory, from /proc/meminfo.
+pub fn physical_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|line| line.starts_with("MemTotal:"))?;
+    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_layers_win_field_by_field() {
+        let file: ConfigLayer =
+            toml::from_str("[run]\nsteps = 50\nslots = 3\n[sandbox]\nmemory_mib = 1024\n").unwrap();
+        let environment = ConfigLayer {
+            run: RunLayer {
+                steps: Some(60),
+                ..RunLayer::default()
+            },
+            ..ConfigLayer::default()
+        };
+        let flags = ConfigLayer {
+            run: RunLayer {
+                slots: Some(1),
+                ..RunLayer::default()
+            },
+            ..ConfigLayer::default()
+        };
+        let resolved = file
+            .merged(environment)
+            .merged(flags)
+            .resolve(2, None)
+            .unwrap();
+        assert_eq!(resolved.settings.steps, 60);
+        assert_eq!(
+            resolved.settings.search.steps, 60,
+            "the exploration schedule reads the same step budget"
+        );
+        assert_eq!(resolved.settings.slots, 1);
+        assert_eq!(resolved.settings.workers, 2);
+        assert_eq!(resolved.memory_bytes_per_slot, Some(1024 * 1024 * 1024));
+        assert_eq!(resolved.network, NetworkAccess::Denied);
+    }
+
+    #[test]
+    fn a_typo_in_the_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ml-master.toml");
+        std::fs::write(&path, "[run]\nstpes = 5\n").unwrap();
+        let error = ConfigLayer::read(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("ml-master.toml") && error.contains("stpes"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_resolved_config_round_trips_through_its_toml() {
+        let resolved = ConfigLayer::default().resolve(2, Some(8 << 30)).unwrap();
+        let text = resolved.to_toml().unwrap();
+        let reread: ConfigLayer = toml::from_str(&text).unwrap();
+        assert_eq!(reread.resolve(16, None).unwrap(), resolved);
+    }
+
+    #[test]
+    fn fewer_workers_than_slots_is_rejected() {
+        let layer = ConfigLayer {
+            run: RunLayer {
+                slots: Some(4),
+                workers: Some(2),
+                ..RunLayer::default()
+            },
+            ..ConfigLayer::default()
+        };
+        assert!(layer
+            .resolve(2, None)
+            .unwrap_err()
+            .to_string()
+            .contains("workers"));
+    }
+}

@@ -1,0 +1,203 @@
+//! `ml-master run` and `resume` with the built-in coder on a bundled task: the tree on the journal, the
+//! run directory, and a resume after `kill -9`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use mlm_journal::Journal;
+use mlm_search::Stage;
+
+use crate::support::{ml_master, path, prepared_task};
+
+fn assert_tree_follows_the_rules(run_dir: &Path, steps: usize) {
+    let journal = Journal::open(&run_dir.join("journal.sqlite")).unwrap();
+    let nodes = journal.nodes().unwrap();
+    assert_eq!(nodes.len(), steps);
+    for (index, node) in nodes.iter().enumerate() {
+        assert_eq!(
+            node.id.0 as usize, index,
+            "node ids are dense, with no duplicate"
+        );
+        match node.parent {
+            None => assert_eq!(node.stage, Stage::Draft),
+            Some(parent) => {
+                let parent = &nodes[parent.0 as usize];
+                let expected = if parent.valid {
+                    Stage::Improve
+                } else {
+                    Stage::Debug
+                };
+                assert_eq!(
+                    node.stage, expected,
+                    "node {} under node {}",
+                    node.id, parent.id
+                );
+            }
+        }
+        assert!(run_dir
+            .join("nodes")
+            .join(node.id.0.to_string())
+            .join("solution.py")
+            .is_file());
+    }
+    let drafts = nodes.iter().filter(|node| node.parent.is_none()).count();
+    assert!(drafts <= 5, "{drafts} drafts");
+    for parent in &nodes {
+        let children = nodes
+            .iter()
+            .filter(|node| node.parent == Some(parent.id))
+            .count();
+        assert!(
+            children <= if parent.valid { 3 } else { 1 },
+            "node {} has {children} children",
+            parent.id
+        );
+    }
+}
+
+#[test]
+fn a_run_with_the_builtin_coder_ends_with_a_graded_best_submission() {
+    let scratch = tempfile::tempdir().unwrap();
+    let run_dir = scratch.path().join("run");
+    let task = prepared_task("titanic");
+    let output = ml_master()
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .args([
+            "run",
+            "--task",
+            path(&task),
+            "--steps",
+            "6",
+            "--time-limit",
+            "600",
+            "--run-dir",
+            path(&run_dir),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("with the builtin coder"),
+        "the run says which coder it uses: {stderr}"
+    );
+    assert_tree_follows_the_rules(&run_dir, 6);
+
+    let journal = Journal::open(&run_dir.join("journal.sqlite")).unwrap();
+    let nodes = journal.nodes().unwrap();
+    let draft_families: Vec<String> = nodes
+        .iter()
+        .filter(|node| node.parent.is_none())
+        .map(|node| node.plan.split(':').next().unwrap_or("").to_string())
+        .collect();
+    let mut distinct = draft_families.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        draft_families.len(),
+        "drafts repeat a family: {draft_families:?}"
+    );
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["grading"]["valid_submission"], true, "{report}");
+    assert!(
+        report["grading"]["score"].as_f64().unwrap() > 0.6578,
+        "beats the majority-class baseline: {report}"
+    );
+    let selected = report["selected"].as_u64().unwrap() as usize;
+    assert!(nodes[selected].valid);
+    assert!(
+        nodes
+            .iter()
+            .filter(|node| node.valid)
+            .all(|node| node.test_score.is_some()),
+        "every valid node has a test score for analysis"
+    );
+    for file in [
+        "best/solution.py",
+        "best/submission.csv",
+        "best/node.json",
+        "config.toml",
+    ] {
+        assert!(run_dir.join(file).is_file(), "{file} is missing");
+    }
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_with_every_node_once() {
+    let scratch = tempfile::tempdir().unwrap();
+    let run_dir = scratch.path().join("run");
+    let task = prepared_task("titanic");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("ml-master"))
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .args([
+            "run",
+            "--json",
+            "--task",
+            path(&task),
+            "--steps",
+            "7",
+            "--time-limit",
+            "600",
+            "--run-dir",
+            path(&run_dir),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut finished = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("\"event\":\"node_finished\"") {
+            finished += 1;
+            if finished == 3 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = Journal::open(&run_dir.join("journal.sqlite")).unwrap();
+    let nodes_before = before.nodes().unwrap();
+    let elapsed_before = before.run().unwrap().elapsed_seconds;
+    assert!(
+        nodes_before.len() >= 3 && nodes_before.len() < 7,
+        "{} nodes before the kill",
+        nodes_before.len()
+    );
+    drop(before);
+
+    let output = ml_master()
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .args(["resume", path(&run_dir)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_tree_follows_the_rules(&run_dir, 7);
+    let after = Journal::open(&run_dir.join("journal.sqlite")).unwrap();
+    let nodes_after = after.nodes().unwrap();
+    for (old, new) in nodes_before.iter().zip(&nodes_after) {
+        assert_eq!(
+            (old.id, &old.plan, &old.code),
+            (new.id, &new.plan, &new.code),
+            "a node of the killed run changed"
+        );
+    }
+    assert!(
+        after.run().unwrap().elapsed_seconds >= elapsed_before,
+        "the time budget continues"
+    );
+    assert!(
+        !run_dir.join("work").exists()
+            || std::fs::read_dir(run_dir.join("work"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}

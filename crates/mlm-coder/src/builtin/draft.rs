@@ -1,0 +1,167 @@
+//! Drafts: a first, untuned script of a family that none of the earlier drafts (the memory) used, the
+//! strongest families for the task first, and a plan whose first words name the family.
+
+use std::collections::BTreeSet;
+
+use super::family::{Family, Flavour};
+use super::options::{CategoricalEncoding, ScriptOptions, Switch, TextNgrams};
+use super::schema::{ColumnKind, LabelSource, Modality, Problem, TargetKind, TaskSchema};
+use super::seeded_pick;
+use crate::operator::ProposalRequest;
+
+/// Seeds of the ensemble drafted once every family has had a draft.
+const REPEAT_DRAFT_SEEDS: u32 = 3;
+
+/// The plan and options of a new draft.
+pub(crate) fn propose(schema: &TaskSchema, request: &ProposalRequest) -> (String, ScriptOptions) {
+    let order = Family::strength_order(schema.modality, schema.problem());
+    let used: BTreeSet<Family> = request
+        .memory
+        .iter()
+        .filter_map(|entry| Family::named_in(&entry.plan))
+        .collect();
+    let untried: Vec<Family> = order
+        .iter()
+        .copied()
+        .filter(|family| !used.contains(family))
+        .collect();
+    match untried.is_empty() {
+        false => {
+            // Drafts being written in parallel take the next untried families, one each.
+            let pick =
+                request.siblings_being_written as usize + seeded_pick(request.seed, untried.len());
+            let family = untried[pick.min(untried.len() - 1)];
+            let options = ScriptOptions::draft(family, schema);
+            let mut plan = describe(schema, &options);
+            if !used.is_empty() {
+                plan.push_str(&format!(
+                    " Earlier drafts used {}; this one tries a family none of them used.",
+                    names(&used)
+                ));
+            }
+            (plan, options)
+        }
+        true => {
+            let family = order[seeded_pick(request.seed, order.len())];
+            let mut options = ScriptOptions::draft(family, schema);
+            options.seeds = REPEAT_DRAFT_SEEDS;
+            let mut plan = describe(schema, &options);
+            plan.push_str(&format!(
+                " Every family has been drafted already, so this draft averages {REPEAT_DRAFT_SEEDS} differently seeded models."
+            ));
+            (plan, options)
+        }
+    }
+}
+
+/// A plan for a whole script: family first, then the model, the features, the validation and the output.
+pub(crate) fn describe(schema: &TaskSchema, options: &ScriptOptions) -> String {
+    format!(
+        "{}: {}, {}, on {}. It is validated with {}, prints the validation {} and writes it to metrics.json, then refits on all training rows and writes the submission with the sample submission's columns and ids.",
+        options.family.plan_name(),
+        model(schema, options),
+        target(schema, options),
+        features(schema, options),
+        options.validation.describe(),
+        schema.metric.name(),
+    )
+}
+
+fn model(schema: &TaskSchema, options: &ScriptOptions) -> String {
+    let classification = schema.problem() == Problem::Classification;
+    let estimator = if classification {
+        "classifier"
+    } else {
+        "regressor"
+    };
+    let settings = options.key_settings();
+    match options.family {
+        Family::LightGbm => format!("a LightGBM {estimator} ({settings})"),
+        Family::XgBoost => format!("an XGBoost {estimator} ({settings})"),
+        Family::CatBoost => format!("a CatBoost {estimator} ({settings})"),
+        Family::RandomForest => format!("a random forest {estimator} ({settings})"),
+        Family::ExtraTrees => format!("an extra-trees {estimator} ({settings})"),
+        Family::Linear => match classification {
+            true => format!("logistic regression ({settings})"),
+            false => format!("ridge regression ({settings})"),
+        },
+        Family::KNearestNeighbours => format!("a k-nearest-neighbours {estimator} ({settings})"),
+        Family::MultilayerPerceptron => format!("a one-hidden-layer MLP {estimator} ({settings})"),
+    }
+}
+
+fn target(schema: &TaskSchema, options: &ScriptOptions) -> String {
+    let columns = schema.target_columns.join("`, `");
+    let source = match &schema.target.source {
+        LabelSource::Column(column) => column.clone(),
+        LabelSource::TargetColumns | LabelSource::OneHotColumns => columns.clone(),
+    };
+    match schema.target.kind {
+        TargetKind::BinaryProbability => format!("predicting the probability that `{source}` is positive"),
+        TargetKind::MulticlassProbability => format!(
+            "predicting one probability per class of `{source}` ({} classes, clipped and normalised)",
+            schema.target_columns.len()
+        ),
+        TargetKind::MultilabelProbability => format!("predicting a probability for each of `{columns}`"),
+        TargetKind::BinaryLabel | TargetKind::MulticlassLabel => format!(
+            "predicting the `{source}` label ({} classes, written as train.csv spells them)",
+            schema.target.classes.len()
+        ),
+        TargetKind::Regression => match options.log_target {
+            Some(Switch::On) => format!("predicting `{columns}` (learnt as log(1 + y), clipped at 0)"),
+            Some(Switch::Off) | None => format!("predicting `{columns}`"),
+        },
+        TargetKind::Ordinal => format!("predicting the `{source}` grade (learnt as a number, rounded)"),
+    }
+}
+
+fn features(schema: &TaskSchema, options: &ScriptOptions) -> String {
+    let count = |kind: ColumnKind| {
+        schema
+            .columns
+            .iter()
+            .filter(|(_, column)| *column == kind)
+            .count()
+    };
+    let mut parts = Vec::new();
+    let numeric = count(ColumnKind::Numeric);
+    if numeric > 0 {
+        parts.push(match schema.modality {
+            Modality::Image => format!("{numeric} pixel columns"),
+            Modality::Tabular | Modality::Text => format!("{numeric} numeric columns"),
+        });
+    }
+    let categorical = count(ColumnKind::Categorical);
+    if categorical > 0 {
+        let encoding = match options.features.categorical_encoding {
+            Some(CategoricalEncoding::Target) => "target-encoded within folds",
+            Some(CategoricalEncoding::OneHot) => "one-hot encoded",
+            Some(CategoricalEncoding::Ordinal) | None => match options.family.flavour() {
+                Flavour::Scaled => "one-hot encoded",
+                Flavour::TreesSparse | Flavour::TreesDense => "ordinal-encoded",
+            },
+        };
+        parts.push(format!("{categorical} categorical columns ({encoding})"));
+    }
+    let text = count(ColumnKind::Text);
+    if text > 0 {
+        let grams = match options.features.text_ngrams {
+            Some(TextNgrams::UpToBigrams) => "word unigrams and bigrams",
+            Some(TextNgrams::Unigrams) | None => "word unigrams",
+        };
+        parts.push(format!("{text} text columns (TF-IDF of {grams})"));
+    }
+    let dates = count(ColumnKind::Date);
+    if dates > 0 {
+        parts.push(format!("{dates} date columns"));
+    }
+    parts.join(", ")
+}
+
+fn names(families: &BTreeSet<Family>) -> String {
+    families
+        .iter()
+        .map(|family| family.plan_name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

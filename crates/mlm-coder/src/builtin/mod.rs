@@ -1,0 +1,105 @@
+//! The built-in coder: the agent's operators without any language model. It reads the task's schema from
+//! the public files, drafts complete scripts from templates (a different model family per draft),
+//! improves a script by changing exactly one of the options recorded on its first line, debugs by
+//! recognising common failures in the output and patching the options, and reviews a run from its status,
+//! metrics.json and the grader's validation message.
+//!
+//! Everything is deterministic given the request's seed and memory.
+
+mod debug;
+mod draft;
+mod family;
+#[cfg(test)]
+mod fixtures;
+mod improve;
+mod moves;
+mod options;
+mod render;
+mod review;
+mod schema;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use mlm_search::Stage;
+
+use crate::operator::{
+    Coder, CoderError, Proposal, ProposalRequest, Review, ReviewRequest, TaskBrief, TokenUsage,
+};
+use schema::TaskSchema;
+
+/// The offline coder. Cheap to create; it caches each task's schema after reading it once.
+#[derive(Debug, Default)]
+pub struct BuiltinCoder {
+    schemas: Mutex<HashMap<(String, PathBuf), Arc<TaskSchema>>>,
+}
+
+impl BuiltinCoder {
+    pub fn new() -> Self {
+        BuiltinCoder::default()
+    }
+
+    fn schema(&self, task: &TaskBrief) -> Result<Arc<TaskSchema>, CoderError> {
+        let key = (task.competition_id.clone(), task.public_dir.clone());
+        if let Some(schema) = self
+            .schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(Arc::clone(schema));
+        }
+        let schema = Arc::new(schema::detect(task)?);
+        self.schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Arc::clone(&schema));
+        Ok(schema)
+    }
+}
+
+#[async_trait::async_trait]
+impl Coder for BuiltinCoder {
+    fn name(&self) -> String {
+        "builtin".to_string()
+    }
+
+    async fn propose(
+        &self,
+        task: &TaskBrief,
+        request: &ProposalRequest,
+    ) -> Result<Proposal, CoderError> {
+        let schema = self.schema(task)?;
+        let (plan, options) = match request.stage {
+            Stage::Draft => draft::propose(&schema, request),
+            Stage::Improve => improve::propose(&schema, request)?,
+            Stage::Debug => debug::propose(&schema, request)?,
+        };
+        let code = render::render(&schema, &options, &plan)?;
+        Ok(Proposal {
+            plan,
+            code,
+            usage: TokenUsage::default(),
+        })
+    }
+
+    async fn review(
+        &self,
+        task: &TaskBrief,
+        request: &ReviewRequest,
+    ) -> Result<Review, CoderError> {
+        Ok(review::review(task, request))
+    }
+}
+
+/// An index below `count` decided by `seed`: the number of trailing one bits, capped. Over random seeds
+/// 0 comes with probability 1/2, 1 with 1/4, and so on; over consecutive seeds the ruler sequence
+/// 0, 1, 0, 2, 0, 1, 0, 3, … So concurrent requests mostly take the best choice while still spreading
+/// over the next ones, and seed 0 always takes the best.
+pub(crate) fn seeded_pick(seed: u64, count: usize) -> usize {
+    (seed.trailing_ones() as usize).min(count.saturating_sub(1))
+}
+
+#[cfg(test)]
+mod tests;

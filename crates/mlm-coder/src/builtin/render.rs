@@ -1,0 +1,290 @@
+//! Rendering a script: the minijinja templates under `templates/builtin/` (embedded in the binary) filled
+//! with the task's schema, the options and the plan.
+
+use minijinja::Environment;
+use serde::Serialize;
+
+use super::family::{Family, Flavour};
+use super::options::{Hyperparameters, ScriptOptions, Switch};
+use super::schema::{ColumnKind, LabelSource, Modality, Problem, TargetKind, TaskSchema};
+use crate::operator::CoderError;
+
+const TEMPLATES: [(&str, &str); 7] = [
+    (
+        "builtin/solution.py.j2",
+        include_str!("../../templates/builtin/solution.py.j2"),
+    ),
+    (
+        "builtin/imports.py.j2",
+        include_str!("../../templates/builtin/imports.py.j2"),
+    ),
+    (
+        "builtin/target.py.j2",
+        include_str!("../../templates/builtin/target.py.j2"),
+    ),
+    (
+        "builtin/features.py.j2",
+        include_str!("../../templates/builtin/features.py.j2"),
+    ),
+    (
+        "builtin/models.py.j2",
+        include_str!("../../templates/builtin/models.py.j2"),
+    ),
+    (
+        "builtin/validation.py.j2",
+        include_str!("../../templates/builtin/validation.py.j2"),
+    ),
+    (
+        "builtin/submission.py.j2",
+        include_str!("../../templates/builtin/submission.py.j2"),
+    ),
+];
+
+/// Plans are wrapped to this width in the script's docstring.
+const PLAN_WIDTH: usize = 100;
+/// The first seed of the models; seed ensembles count up from it.
+const FIRST_SEED: u32 = 42;
+
+#[derive(Serialize)]
+struct ScriptContext<'a> {
+    header: String,
+    title: String,
+    plan_lines: Vec<String>,
+    seeds: Vec<u32>,
+    schema: SchemaContext,
+    options: &'a ScriptOptions,
+    members: Vec<MemberContext>,
+    classification: bool,
+    estimator: &'static str,
+    metric_imports: &'static [&'static str],
+    date_parts: Vec<&'static str>,
+    text_min_df: u32,
+    folds: u32,
+}
+
+#[derive(Serialize)]
+struct SchemaContext {
+    id_column: String,
+    target_columns: Vec<String>,
+    label_column: Option<String>,
+    label_source: &'static str,
+    source_columns: Vec<String>,
+    numeric_columns: Vec<String>,
+    categorical_columns: Vec<String>,
+    text_columns: Vec<String>,
+    date_columns: Vec<String>,
+    dropped_summary: String,
+    metric: &'static str,
+    lower_is_better: bool,
+    sample_submission_file: String,
+    read_as_text: Vec<String>,
+    group_column: Option<String>,
+    target_kind: &'static str,
+    outputs_per_column: bool,
+    image: bool,
+    modality_text: bool,
+}
+
+#[derive(Serialize)]
+struct MemberContext {
+    family: Family,
+    flavour: Flavour,
+    rounds: u32,
+    stops_early: bool,
+    hyperparameters: Hyperparameters,
+}
+
+/// The complete script for these options and this plan.
+pub(crate) fn render(
+    schema: &TaskSchema,
+    options: &ScriptOptions,
+    plan: &str,
+) -> Result<String, CoderError> {
+    let mut environment = Environment::new();
+    environment.set_trim_blocks(true);
+    environment.set_lstrip_blocks(true);
+    environment.set_keep_trailing_newline(true);
+    for (name, source) in TEMPLATES {
+        environment
+            .add_template(name, source)
+            .map_err(|error| template_failure(&error))?;
+    }
+    let classification = schema.problem() == Problem::Classification;
+    let context = ScriptContext {
+        header: options.header()[super::options::HEADER_PREFIX.len()..].to_string(),
+        title: format!(
+            "{} for `{}`, scored by {}",
+            options.family.plan_name(),
+            schema.competition_id,
+            schema.metric.name()
+        ),
+        plan_lines: wrap(&sanitize(plan), PLAN_WIDTH),
+        seeds: (0..options.seeds.max(1))
+            .map(|offset| FIRST_SEED + offset)
+            .collect(),
+        schema: schema_context(schema, options),
+        options,
+        members: std::iter::once(member(options.family, &options.hyperparameters))
+            .chain(
+                options
+                    .blend
+                    .iter()
+                    .map(|family| member(*family, &Hyperparameters::defaults(*family, schema))),
+            )
+            .collect(),
+        classification,
+        estimator: match classification {
+            true => "Classifier",
+            false => "Regressor",
+        },
+        metric_imports: schema.metric.sklearn_imports(),
+        date_parts: match options.features.date_parts {
+            Some(super::options::DateParts::Expanded) => {
+                vec!["days", "year", "month", "day", "weekday", "hour"]
+            }
+            Some(super::options::DateParts::DaysOnly) | None => vec!["days"],
+        },
+        text_min_df: if schema.train_rows >= 200 { 2 } else { 1 },
+        folds: options.validation.folds(),
+    };
+    environment
+        .get_template("builtin/solution.py.j2")
+        .and_then(|template| template.render(&context))
+        .map_err(|error| template_failure(&error))
+}
+
+fn template_failure(error: &minijinja::Error) -> CoderError {
+    CoderError::Failed(format!(
+        "the built-in script template could not be rendered: {error:#}"
+    ))
+}
+
+fn member(family: Family, hyperparameters: &Hyperparameters) -> MemberContext {
+    let stops_early = family.is_boosting() && hyperparameters.early_stopping == Some(Switch::On);
+    let trees = hyperparameters.trees.unwrap_or(0);
+    MemberContext {
+        family,
+        flavour: family.flavour(),
+        rounds: if stops_early { trees * 4 } else { trees },
+        stops_early,
+        hyperparameters: hyperparameters.clone(),
+    }
+}
+
+fn schema_context(schema: &TaskSchema, options: &ScriptOptions) -> SchemaContext {
+    let features = &options.features;
+    let kind_of = |name: &str, kind: ColumnKind| -> Option<ColumnKind> {
+        if features
+            .excluded_columns
+            .iter()
+            .any(|column| column == name)
+        {
+            return None;
+        }
+        if features
+            .force_categorical
+            .iter()
+            .any(|column| column == name)
+        {
+            return Some(ColumnKind::Categorical);
+        }
+        Some(kind)
+    };
+    let columns_of = |wanted: ColumnKind| -> Vec<String> {
+        schema
+            .columns
+            .iter()
+            .filter(|(name, kind)| kind_of(name, *kind) == Some(wanted))
+            .map(|(name, _)| name.clone())
+            .collect()
+    };
+    let mut dropped: Vec<String> = schema
+        .columns
+        .iter()
+        .filter_map(|(name, kind)| match kind_of(name, *kind) {
+            None => Some(format!("{name} (left out)")),
+            Some(ColumnKind::Identifier) => Some(format!("{name} (identifier)")),
+            Some(ColumnKind::Constant) => Some(format!("{name} (constant)")),
+            Some(ColumnKind::Grouping) => Some(format!(
+                "{name} (test.csv's values are mostly unseen in train.csv; it groups the folds)"
+            )),
+            Some(
+                ColumnKind::Numeric | ColumnKind::Categorical | ColumnKind::Text | ColumnKind::Date,
+            ) => None,
+        })
+        .collect();
+    dropped.extend(
+        schema
+            .train_only
+            .iter()
+            .map(|name| format!("{name} (not in test.csv)")),
+    );
+    let label_column = match &schema.target.source {
+        LabelSource::Column(column) => Some(column.clone()),
+        LabelSource::TargetColumns | LabelSource::OneHotColumns => None,
+    };
+    let classification = schema.problem() == Problem::Classification;
+    let mut read_as_text = vec![schema.id_column.clone()];
+    if let (true, Some(label)) = (classification, &label_column) {
+        read_as_text.push(label.clone());
+    }
+    SchemaContext {
+        id_column: schema.id_column.clone(),
+        target_columns: schema.target_columns.clone(),
+        label_column: label_column.filter(|_| classification),
+        label_source: match schema.target.source {
+            LabelSource::Column(_) => "column",
+            LabelSource::TargetColumns => "target_columns",
+            LabelSource::OneHotColumns => "one_hot",
+        },
+        source_columns: schema.target.source_columns.clone(),
+        numeric_columns: columns_of(ColumnKind::Numeric),
+        categorical_columns: columns_of(ColumnKind::Categorical),
+        text_columns: columns_of(ColumnKind::Text),
+        date_columns: columns_of(ColumnKind::Date),
+        dropped_summary: match dropped.is_empty() {
+            true => "none".to_string(),
+            false => dropped.join(", "),
+        },
+        metric: schema.metric.name(),
+        lower_is_better: schema.lower_is_better,
+        sample_submission_file: schema.sample_submission_file.clone(),
+        read_as_text,
+        group_column: schema.group_column().map(str::to_string),
+        target_kind: schema.target.kind.template_name(),
+        outputs_per_column: match schema.target.kind {
+            TargetKind::MultilabelProbability | TargetKind::Regression | TargetKind::Ordinal => {
+                true
+            }
+            TargetKind::BinaryProbability
+            | TargetKind::MulticlassProbability
+            | TargetKind::BinaryLabel
+            | TargetKind::MulticlassLabel => false,
+        },
+        image: schema.modality == Modality::Image,
+        modality_text: schema.modality == Modality::Text,
+    }
+}
+
+/// Plans go into a docstring: no triple quotes, no backslashes.
+fn sanitize(plan: &str) -> String {
+    plan.replace('\\', "/").replace("\"\"\"", "'''")
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for paragraph in text.lines() {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && line.len() + 1 + word.len() > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+    }
+    lines
+}

@@ -1,0 +1,302 @@
+//! The task's schema as the built-in coder sees it, computed from the brief and a sample of the rows of
+//! `train.csv` and `test.csv`: the kind of every column, what the submission asks for, and the shape of
+//! the task (tabular, text or pixel images). Anything the templates could not handle is an error that
+//! names the file and the problem, never a broken script.
+
+mod columns;
+mod target;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+pub(crate) use columns::ColumnKind;
+pub(crate) use target::{LabelSource, MetricKind, Target, TargetKind};
+
+use crate::operator::{CoderError, TaskBrief};
+
+/// Rows read from each file: every bundled task fits whole; bigger files are judged by their start.
+const SAMPLE_ROWS: usize = 20_000;
+/// Distinct values kept per column, to find which column a value in an error message came from.
+const EXAMPLES_PER_COLUMN: usize = 200;
+/// A task is about images when at least this many numeric columns are named like `pixel12`…
+const MINIMUM_PIXEL_COLUMNS: usize = 16;
+/// …and they make up at least this share of the features.
+const MINIMUM_PIXEL_SHARE: f64 = 0.8;
+/// A task is about text when it has text columns and at most this many other features.
+const MAXIMUM_OTHER_FEATURES_OF_TEXT_TASKS: usize = 2;
+
+/// Whether the model predicts classes or numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Problem {
+    Classification,
+    Regression,
+}
+
+/// What the features mostly are; it decides which families are tried first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Modality {
+    Tabular,
+    /// Free text carries the signal.
+    Text,
+    /// Pixel columns of small images.
+    Image,
+}
+
+/// The first rows of a CSV file.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Sample {
+    pub(crate) headers: Vec<String>,
+    pub(crate) rows: Vec<Vec<String>>,
+}
+
+impl Sample {
+    /// Reads the header and up to `limit` rows; problems are described in words.
+    pub(crate) fn read(path: &Path, limit: usize) -> Result<Sample, String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_path(path)
+            .map_err(|error| format!("cannot be read: {error}"))?;
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|error| format!("cannot be read: {error}"))?
+            .iter()
+            .map(|header| header.trim_start_matches('\u{feff}').to_string())
+            .collect();
+        if headers.iter().all(String::is_empty) {
+            return Err("the file is empty: it has no header row".to_string());
+        }
+        let mut rows = Vec::new();
+        for record in reader.records().take(limit) {
+            let record = record.map_err(|error| format!("cannot be read: {error}"))?;
+            rows.push(record.iter().map(str::to_string).collect());
+        }
+        Ok(Sample { headers, rows })
+    }
+
+    pub(crate) fn column_index(&self, name: &str) -> Option<usize> {
+        self.headers.iter().position(|header| header == name)
+    }
+
+    pub(crate) fn column(&self, index: usize) -> impl Iterator<Item = &str> + '_ {
+        self.rows
+            .iter()
+            .map(move |row| row.get(index).map_or("", String::as_str))
+    }
+}
+
+/// Everything the built-in coder knows about the task.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TaskSchema {
+    pub(crate) competition_id: String,
+    pub(crate) id_column: String,
+    pub(crate) target_columns: Vec<String>,
+    pub(crate) sample_submission_file: String,
+    pub(crate) metric: MetricKind,
+    pub(crate) lower_is_better: bool,
+    pub(crate) target: Target,
+    /// Feature candidates (in both files, not the id, not the target), in train.csv's order.
+    pub(crate) columns: Vec<(String, ColumnKind)>,
+    /// Train columns that test.csv lacks and that are not the target: never features.
+    pub(crate) train_only: Vec<String>,
+    pub(crate) modality: Modality,
+    /// Rows of train.csv read (all of them for files up to 20,000 rows).
+    pub(crate) train_rows: usize,
+    /// Whether some numeric feature has missing cells.
+    pub(crate) has_missing_numbers: bool,
+    /// Up to 200 distinct values per feature column, from both files.
+    pub(crate) examples: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl TaskSchema {
+    /// The column that groups validation folds, when the split between train and test was made by one.
+    pub(crate) fn group_column(&self) -> Option<&str> {
+        self.columns
+            .iter()
+            .find(|(_, kind)| *kind == ColumnKind::Grouping)
+            .map(|(name, _)| name.as_str())
+    }
+
+    pub(crate) fn problem(&self) -> Problem {
+        self.target.kind.problem()
+    }
+
+    /// The feature column whose cells include `value`, if any.
+    pub(crate) fn column_holding(&self, value: &str) -> Option<String> {
+        self.examples
+            .iter()
+            .find(|(_, values)| values.contains(value))
+            .map(|(column, _)| column.clone())
+    }
+}
+
+fn failure(path: &Path, problem: impl std::fmt::Display, hint: &str) -> CoderError {
+    CoderError::Failed(format!("{}: {problem}\nhint: {hint}", path.display()))
+}
+
+/// Computes the schema of a task from its brief and its public files.
+pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
+    let metric = MetricKind::from_name(&task.metric).ok_or_else(|| {
+        CoderError::Failed(format!(
+            "the metric `{}` is not one the built-in coder can optimise\nhint: use an LLM coder for this competition",
+            task.metric
+        ))
+    })?;
+    let train_path: PathBuf = task.public_dir.join("train.csv");
+    let test_path: PathBuf = task.public_dir.join("test.csv");
+    let needs_files = "the built-in coder needs train.csv and test.csv among the public files";
+    let train = Sample::read(&train_path, SAMPLE_ROWS)
+        .map_err(|problem| failure(&train_path, problem, needs_files))?;
+    let test = Sample::read(&test_path, SAMPLE_ROWS)
+        .map_err(|problem| failure(&test_path, problem, needs_files))?;
+    if train.rows.is_empty() {
+        return Err(failure(
+            &train_path,
+            "the file has a header but no rows: there is nothing to learn from",
+            "check that the competition was prepared completely",
+        ));
+    }
+    if test.rows.is_empty() {
+        return Err(failure(
+            &test_path,
+            "the file has a header but no rows: there is nothing to predict",
+            "check that the competition was prepared completely",
+        ));
+    }
+    if test.column_index(&task.id_column).is_none() {
+        return Err(failure(
+            &test_path,
+            format!("no id column `{}`", task.id_column),
+            "the sample submission's id column must be a column of test.csv",
+        ));
+    }
+    let in_test: BTreeSet<&str> = test.headers.iter().map(String::as_str).collect();
+    let train_only: Vec<String> = train
+        .headers
+        .iter()
+        .filter(|header| !in_test.contains(header.as_str()) && **header != task.id_column)
+        .cloned()
+        .collect();
+    let target =
+        target::resolve(metric, &task.target_columns, &train, &train_only).map_err(|problem| {
+            failure(
+                &train_path,
+                problem,
+                "train.csv must hold the values the submission predicts",
+            )
+        })?;
+    let excluded: BTreeSet<String> = std::iter::once(&task.id_column)
+        .chain(&target.source_columns)
+        .chain(&task.target_columns)
+        .cloned()
+        .collect();
+    let mut columns = Vec::new();
+    let mut examples = BTreeMap::new();
+    let mut has_missing_numbers = false;
+    for (train_index, name) in train.headers.iter().enumerate() {
+        let Some(test_index) = test.column_index(name) else {
+            continue;
+        };
+        if excluded.contains(name) {
+            continue;
+        }
+        let train_cells: Vec<&str> = train.column(train_index).collect();
+        let test_cells: Vec<&str> = test.column(test_index).collect();
+        let cells: Vec<&str> = train_cells.iter().chain(&test_cells).copied().collect();
+        let kind = columns::classify(&cells).map_err(|unknown| {
+            failure(
+                &train_path,
+                format!(
+                    "column `{name}` has a type the built-in coder does not know: {}",
+                    unknown.problem
+                ),
+                "drop or flatten the column in the competition's files, or use an LLM coder",
+            )
+        })?;
+        let kind = columns::refine_with_test(kind, &train_cells, &test_cells);
+        if kind == ColumnKind::Numeric && cells.iter().any(|cell| columns::is_missing(cell)) {
+            has_missing_numbers = true;
+        }
+        let mut distinct = BTreeSet::new();
+        for cell in &cells {
+            if distinct.len() >= EXAMPLES_PER_COLUMN {
+                break;
+            }
+            distinct.insert(cell.to_string());
+        }
+        examples.insert(name.clone(), distinct);
+        columns.push((name.clone(), kind));
+    }
+    let usable = columns.iter().filter(|(_, kind)| is_feature(*kind)).count();
+    if usable == 0 {
+        return Err(failure(
+            &train_path,
+            "no column shared with test.csv can serve as a feature (every one is the id, the target, an identifier or constant)",
+            "the built-in coder learns from the columns train.csv and test.csv share",
+        ));
+    }
+    let modality = modality_of(&columns);
+    Ok(TaskSchema {
+        competition_id: task.competition_id.clone(),
+        id_column: task.id_column.clone(),
+        target_columns: task.target_columns.clone(),
+        sample_submission_file: task.sample_submission_file.clone(),
+        metric,
+        lower_is_better: task.lower_is_better,
+        target,
+        columns,
+        train_only: train_only
+            .into_iter()
+            .filter(|column| !excluded.contains(column))
+            .collect(),
+        modality,
+        train_rows: train.rows.len(),
+        has_missing_numbers,
+        examples,
+    })
+}
+
+fn is_feature(kind: ColumnKind) -> bool {
+    match kind {
+        ColumnKind::Numeric | ColumnKind::Categorical | ColumnKind::Text | ColumnKind::Date => true,
+        ColumnKind::Identifier | ColumnKind::Constant | ColumnKind::Grouping => false,
+    }
+}
+
+fn modality_of(columns: &[(String, ColumnKind)]) -> Modality {
+    let features: Vec<&(String, ColumnKind)> = columns
+        .iter()
+        .filter(|(_, kind)| is_feature(*kind))
+        .collect();
+    let pixels = features
+        .iter()
+        .filter(|(name, kind)| *kind == ColumnKind::Numeric && is_pixel_name(name))
+        .count();
+    if pixels >= MINIMUM_PIXEL_COLUMNS
+        && pixels as f64 >= MINIMUM_PIXEL_SHARE * features.len() as f64
+    {
+        return Modality::Image;
+    }
+    let text = features
+        .iter()
+        .filter(|(_, kind)| *kind == ColumnKind::Text)
+        .count();
+    if text > 0 && features.len() - text <= MAXIMUM_OTHER_FEATURES_OF_TEXT_TASKS {
+        return Modality::Text;
+    }
+    Modality::Tabular
+}
+
+/// `pixel0`, `pixel_12`, `px3`, `pix40`.
+fn is_pixel_name(name: &str) -> bool {
+    let lowered = name.to_lowercase();
+    ["pixel", "pix", "px"].iter().any(|prefix| {
+        lowered.strip_prefix(prefix).is_some_and(|rest| {
+            let digits = rest.strip_prefix('_').unwrap_or(rest);
+            !digits.is_empty() && digits.chars().all(|character| character.is_ascii_digit())
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests;

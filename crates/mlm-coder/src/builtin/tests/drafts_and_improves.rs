@@ -1,0 +1,237 @@
+//! Drafts rotate through families; improves change exactly one option, skip what siblings tried, defer
+//! what hurt them and respect the time budget.
+
+use std::collections::BTreeSet;
+
+use mlm_search::Stage;
+
+use super::{changed_keys, family_of, propose};
+use crate::builtin::family::{Family, ALL_FAMILIES};
+use crate::builtin::fixtures::{memory, node, passengers, request, schema_of};
+use crate::builtin::moves::candidates;
+use crate::builtin::options::ScriptOptions;
+use crate::operator::ExecutionStatus;
+
+#[test]
+fn drafts_take_the_strongest_family_no_earlier_draft_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = passengers(dir.path(), "roc_auc");
+    let first = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
+    assert_eq!(family_of(&first), Family::LightGbm);
+    assert!(
+        first.plan.starts_with("LightGBM gradient boosting: "),
+        "{}",
+        first.plan
+    );
+    assert_eq!(Family::named_in(&first.plan), Some(Family::LightGbm));
+
+    let tried = vec![memory(0, &first.plan, Some(0.8))];
+    let second = propose(&task, &request(Stage::Draft, None, tried, 0));
+    assert_eq!(family_of(&second), Family::CatBoost);
+    assert!(second
+        .plan
+        .contains("Earlier drafts used LightGBM gradient boosting"));
+
+    let all_but_one: Vec<_> = ALL_FAMILIES
+        .iter()
+        .filter(|family| **family != Family::KNearestNeighbours)
+        .enumerate()
+        .map(|(index, family)| {
+            memory(
+                index as u32,
+                &format!("{}: a draft", family.plan_name()),
+                None,
+            )
+        })
+        .collect();
+    let last = propose(&task, &request(Stage::Draft, None, all_but_one, 0));
+    assert_eq!(family_of(&last), Family::KNearestNeighbours);
+}
+
+#[test]
+fn concurrent_drafts_with_different_seeds_spread_over_families() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = passengers(dir.path(), "accuracy");
+    let families: BTreeSet<Family> = [0, 1, 3, 7]
+        .into_iter()
+        .map(|seed| {
+            family_of(&propose(
+                &task,
+                &request(Stage::Draft, None, Vec::new(), seed),
+            ))
+        })
+        .collect();
+    assert_eq!(families.len(), 4, "{families:?}");
+    // Deterministic: the same seed and memory give the same script.
+    let again = propose(&task, &request(Stage::Draft, None, Vec::new(), 3));
+    assert_eq!(
+        again,
+        propose(&task, &request(Stage::Draft, None, Vec::new(), 3))
+    );
+}
+
+#[test]
+fn once_every_family_was_drafted_a_draft_averages_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = passengers(dir.path(), "accuracy");
+    let everything: Vec<_> = ALL_FAMILIES
+        .iter()
+        .enumerate()
+        .map(|(index, family)| {
+            memory(
+                index as u32,
+                &format!("{}: a draft", family.plan_name()),
+                None,
+            )
+        })
+        .collect();
+    let proposal = propose(&task, &request(Stage::Draft, None, everything, 0));
+    assert_eq!(ScriptOptions::from_code(&proposal.code).unwrap().seeds, 3);
+    assert!(proposal
+        .plan
+        .contains("Every family has been drafted already"));
+}
+
+#[test]
+fn scripts_are_complete_and_record_their_options_on_the_first_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = passengers(dir.path(), "roc_auc");
+    let schema = schema_of(&task);
+    for family in ALL_FAMILIES {
+        let options = ScriptOptions::draft(family, &schema);
+        let code = crate::builtin::render::render(&schema, &options, "A plan.").unwrap();
+        assert!(
+            code.starts_with("# ml-master-builtin: {\"family\""),
+            "{family:?}"
+        );
+        assert_eq!(ScriptOptions::from_code(&code), Some(options));
+        for needle in [
+            "./input/train.csv",
+            "./input/test.csv",
+            "./input/sample_submission.csv",
+            "./metrics.json",
+            "./submission/submission.csv",
+            "OMP_NUM_THREADS",
+            "roc_auc_score",
+        ] {
+            assert!(code.contains(needle), "{family:?} lacks {needle}");
+        }
+        assert!(
+            !code.contains("{{") && !code.contains("{%"),
+            "{family:?}: template syntax left"
+        );
+    }
+}
+
+#[test]
+fn every_improve_move_changes_exactly_the_option_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = schema_of(&passengers(dir.path(), "accuracy"));
+    for family in ALL_FAMILIES {
+        let mut options = ScriptOptions::draft(family, &schema);
+        // Moves from early-stopped boosting and from ensembles too.
+        for step in 0..3 {
+            let moves = candidates(&options, &schema);
+            assert!(!moves.is_empty(), "{family:?} has no move");
+            for candidate in &moves {
+                let changed = changed_keys(&options, &candidate.options);
+                assert_eq!(
+                    changed,
+                    BTreeSet::from([candidate.setting.key().to_string()]),
+                    "{family:?}: {}",
+                    candidate.description
+                );
+            }
+            options = moves[step.min(moves.len() - 1)].options.clone();
+        }
+    }
+}
+
+#[test]
+fn an_improve_changes_one_option_that_the_childs_header_and_plan_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = passengers(dir.path(), "accuracy");
+    let draft = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
+    let parent = node(4, &draft.plan, &draft.code, ExecutionStatus::Ok, "");
+    let child = propose(
+        &task,
+        &request(Stage::Improve, Some(parent.clone()), Vec::new(), 0),
+    );
+    assert_eq!(
+        child.plan,
+        "Improve: Stop boosting early on each validation fold (after 50 rounds without progress), allowing up to 1200 trees instead of a fixed 300. Everything else in the LightGBM gradient boosting script stays as it was. [option early_stopping = on]"
+    );
+    let before = ScriptOptions::from_code(&draft.code).unwrap();
+    let after = ScriptOptions::from_code(&child.code).unwrap();
+    assert_eq!(
+        changed_keys(&before, &after),
+        BTreeSet::from(["early_stopping".to_string()])
+    );
+
+    // A sibling already tried that: the next improve changes something else.
+    let sibling = memory(5, &child.plan, Some(0.81));
+    let next = propose(
+        &task,
+        &request(Stage::Improve, Some(parent), vec![sibling], 0),
+    );
+    assert!(
+        next.plan
+            .ends_with("[option categorical_encoding = target]"),
+        "{}",
+        next.plan
+    );
+    let after = ScriptOptions::from_code(&next.code).unwrap();
+    assert_eq!(
+        changed_keys(&before, &after),
+        BTreeSet::from(["categorical_encoding".to_string()])
+    );
+}
+
+#[test]
+fn an_improve_defers_settings_whose_change_made_a_sibling_worse() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = passengers(dir.path(), "accuracy");
+    let schema = schema_of(&task);
+    let options = ScriptOptions::draft(Family::Linear, &schema);
+    let code = crate::builtin::render::render(&schema, &options, "Linear model: a draft.").unwrap();
+    let mut parent = node(1, "Linear model: a draft.", &code, ExecutionStatus::Ok, "");
+    parent.metric = Some(0.80);
+    // Without memory the first move raises C; a sibling that lowered C did worse.
+    let first = propose(
+        &task,
+        &request(Stage::Improve, Some(parent.clone()), Vec::new(), 0),
+    );
+    assert!(
+        first.plan.ends_with("[option inverse_regularization = 4]"),
+        "{}",
+        first.plan
+    );
+    let worse = memory(
+        2,
+        "Improve: regularise more. [option inverse_regularization = 0.25]",
+        Some(0.70),
+    );
+    let next = propose(
+        &task,
+        &request(Stage::Improve, Some(parent), vec![worse], 0),
+    );
+    assert!(
+        !next.plan.contains("inverse_regularization"),
+        "{}",
+        next.plan
+    );
+}
+
+#[test]
+fn an_improve_leaves_out_changes_the_time_budget_cannot_afford() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = passengers(dir.path(), "accuracy");
+    let draft = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
+    let mut parent = node(1, &draft.plan, &draft.code, ExecutionStatus::Ok, "");
+    parent.duration = std::time::Duration::from_secs(100);
+    let mut tight = request(Stage::Improve, Some(parent), Vec::new(), 0);
+    tight.budget.node_timeout = std::time::Duration::from_secs(150);
+    let child = propose(&task, &tight);
+    // Early stopping (about twice the time) no longer fits in 60% of 150 s.
+    assert!(!child.plan.contains("early_stopping"), "{}", child.plan);
+}

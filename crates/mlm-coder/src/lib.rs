@@ -1,0 +1,18 @@
+//! Operators: the part of the agent that writes code. Given what the search decided (draft, improve or
+//! debug, and from which node) and a selectively scoped memory of what nearby branches tried, a
+//! [`Coder`] proposes a plan and a complete Python script; given a finished run, it reviews it into a
+//! verdict and a short summary that later prompts remember.
+//!
+//! [`BuiltinCoder`] implements it without any language model: it renders scripts from templates and
+//! changes one option at a time.
+//!
+//! This crate refuses to run anything: the engine executes scripts and hands the results back.
+
+pub mod builtin;
+mod operator;
+
+pub use builtin::BuiltinCoder;
+pub use operator::{
+    Budget, Coder, CoderError, ExecutionStatus, MemoryEntry, NodeView, Proposal, ProposalRequest,
+    Review, ReviewRequest, TaskBrief, TokenUsage,
+};

@@ -1,0 +1,706 @@
+//! The built-in coder's scripts, run for real with the managed Python on every bundled task: a first
+//! draft must run cleanly on one thread, report a finite validation metric, and write a valid submission
+//! that beats the task's documented baseline. One improve and one debug run too.
+//!
+//! Runtimes on 2 cores (each script on one thread, the tests two at a time) are noted per test.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    reason = "test helpers: a failed step should fail the test loudly, and the scores are worth seeing"
+)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mlm_coder::{
+    Budget, BuiltinCoder, Coder, ExecutionStatus, MemoryEntry, NodeView, ProposalRequest,
+    ReviewRequest, TaskBrief,
+};
+use mlm_exec::{run_process, Environment, NodeLayout, ProcessRequest};
+use mlm_grade::Grader;
+use mlm_search::Stage;
+use mlm_task::Task;
+use serde_json::Value;
+
+/// A bundled task, its grader and the brief a coder gets.
+struct Prepared {
+    grader: Grader,
+    brief: TaskBrief,
+}
+
+fn prepared(name: &str) -> Prepared {
+    prepared_from(&mlm_test_support::prepared_task(name))
+}
+
+fn prepared_from(dir: &Path) -> Prepared {
+    let task = Task::load(dir, None).unwrap();
+    let grader = Grader::for_task(&task).unwrap();
+    let sample = mlm_task::CsvTable::read(&task.grading.sample_submission).unwrap();
+    let id_column = task
+        .grading
+        .id_column
+        .clone()
+        .unwrap_or_else(|| sample.headers[0].clone());
+    let brief = TaskBrief {
+        competition_id: task.id.clone(),
+        description: task.description().unwrap(),
+        data_preview: String::new(),
+        metric: grader.metric.name(),
+        lower_is_better: grader.metric.lower_is_better(),
+        public_dir: task.public_dir.clone(),
+        target_columns: sample
+            .headers
+            .iter()
+            .filter(|header| **header != id_column)
+            .cloned()
+            .collect(),
+        id_column,
+        sample_submission_file: task
+            .grading
+            .sample_submission
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+        hardware: "2 CPU cores, no GPU".to_string(),
+    };
+    Prepared { grader, brief }
+}
+
+fn request(
+    stage: Stage,
+    parent: Option<NodeView>,
+    memory: Vec<MemoryEntry>,
+    seed: u64,
+) -> ProposalRequest {
+    ProposalRequest {
+        stage,
+        parent,
+        memory,
+        buggy_ancestors: Vec::new(),
+        budget: Budget {
+            time_remaining: Duration::from_secs(3600),
+            steps_remaining: 100,
+            node_timeout: Duration::from_secs(600),
+        },
+        siblings_being_written: 0,
+        seed,
+    }
+}
+
+/// What one script run left behind.
+struct Run {
+    exit_code: Option<i32>,
+    output: String,
+    duration: Duration,
+    metric: Option<(f64, bool)>,
+    submission: PathBuf,
+}
+
+/// Runs `code` in a node directory laid out as the engine lays it out, on one thread.
+fn run(brief: &TaskBrief, code: &str, node: &Path) -> Run {
+    let layout = NodeLayout::new(node);
+    layout.prepare(&brief.public_dir, code).unwrap();
+    let python = mlm_test_support::python();
+    let mut request = ProcessRequest::new(&python, node).args(["solution.py"]);
+    let path = format!(
+        "{}:/usr/local/bin:/usr/bin:/bin",
+        python.parent().unwrap().display()
+    );
+    let mut variables: Vec<(String, String)> = vec![
+        ("PATH".into(), path),
+        ("HOME".into(), node.display().to_string()),
+        ("TMPDIR".into(), layout.private_tmp().display().to_string()),
+        ("LANG".into(), "C.UTF-8".into()),
+        ("PYTHONUNBUFFERED".into(), "1".into()),
+        ("OMP_WAIT_POLICY".into(), "PASSIVE".into()),
+    ];
+    for name in ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"] {
+        variables.push((name.into(), "1".into()));
+    }
+    request.environment = Environment::Only(variables);
+    request.timeout = Some(Duration::from_secs(300));
+    let started = Instant::now();
+    let outcome = run_process(&request, &mut |_| {}).unwrap();
+    let metric = std::fs::read_to_string(layout.metrics_file())
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|value| {
+            Some((
+                value["validation_metric"].as_f64()?,
+                value["lower_is_better"].as_bool()?,
+            ))
+        });
+    Run {
+        // Signals, timeouts and cancellations have no exit code.
+        exit_code: if let mlm_exec::ExitStatus::Exited(code) = outcome.status {
+            Some(code)
+        } else {
+            None
+        },
+        output: outcome.output.text,
+        duration: started.elapsed(),
+        metric,
+        submission: layout.submission_file(),
+    }
+}
+
+fn node_view(node: u32, stage: Stage, plan: &str, code: &str, run: &Run) -> NodeView {
+    NodeView {
+        node,
+        stage,
+        plan: plan.to_string(),
+        code: code.to_string(),
+        output: run.output.clone(),
+        status: match run.exit_code {
+            Some(0) => ExecutionStatus::Ok,
+            Some(_) | None => ExecutionStatus::Error,
+        },
+        duration: run.duration,
+        metric: run.metric.map(|(value, _)| value),
+        buggy: run.exit_code != Some(0),
+        summary: String::new(),
+        validation_message: None,
+    }
+}
+
+/// Drafts (seed 0: the strongest family), runs the draft in `node`, and checks it beats `baseline` on
+/// the hidden answers. Returns the task, the draft's plan and code, and its run.
+async fn first_draft_beats(
+    name: &str,
+    baseline: f64,
+    node: &Path,
+) -> (Prepared, String, String, Run) {
+    let prepared = prepared(name);
+    let coder = BuiltinCoder::new();
+    let proposal = coder
+        .propose(&prepared.brief, &request(Stage::Draft, None, Vec::new(), 0))
+        .await
+        .unwrap();
+    let result = run(&prepared.brief, &proposal.code, node);
+    assert_eq!(
+        result.exit_code,
+        Some(0),
+        "{name}: the draft failed:\n{}\n{}",
+        proposal.code,
+        result.output
+    );
+    let (metric, lower_is_better) = result
+        .metric
+        .unwrap_or_else(|| panic!("{name}: no metrics.json:\n{}", result.output));
+    assert!(metric.is_finite(), "{name}: validation metric {metric}");
+    assert_eq!(lower_is_better, prepared.brief.lower_is_better);
+    let report = prepared.grader.grade_file(&result.submission);
+    let score = report
+        .score
+        .unwrap_or_else(|| panic!("{name}: invalid submission: {:?}", report.invalid_reason));
+    let beats = match lower_is_better {
+        true => score < baseline,
+        false => score > baseline,
+    };
+    println!(
+        "{name}: {} | validation {metric:.4}, test {score:.4} vs baseline {baseline:.4}, {:.1} s",
+        proposal.plan.split(':').next().unwrap_or_default(),
+        result.duration.as_secs_f64()
+    );
+    assert!(
+        beats,
+        "{name}: test score {score} does not beat the baseline {baseline}\n{}",
+        result.output
+    );
+    (prepared, proposal.plan, proposal.code, result)
+}
+
+/// The options header of a built-in script, as JSON.
+fn header(code: &str) -> serde_json::Map<String, Value> {
+    let line = code.lines().next().unwrap();
+    let json = line.strip_prefix("# ml-master-builtin: ").unwrap();
+    serde_json::from_str::<Value>(json)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+/// About 2 s per script.
+#[tokio::test]
+async fn titanic_first_draft_beats_the_majority_class_and_an_improve_and_a_debug_run() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (prepared, plan, code, draft) =
+        first_draft_beats("titanic", 0.6578, &scratch.path().join("draft")).await;
+    let coder = BuiltinCoder::new();
+    let parent = node_view(1, Stage::Draft, &plan, &code, &draft);
+    let verdict = coder
+        .review(
+            &prepared.brief,
+            &ReviewRequest {
+                node: parent.clone(),
+                reported_metric: draft.metric,
+                submission_exists: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!verdict.is_bug, "{}", verdict.summary);
+
+    // An improve changes exactly the option its plan names, and still runs to a valid submission.
+    let improve = coder
+        .propose(
+            &prepared.brief,
+            &request(Stage::Improve, Some(parent.clone()), Vec::new(), 0),
+        )
+        .await
+        .unwrap();
+    let (before, after) = (header(&code), header(&improve.code));
+    let changed: Vec<&String> = after
+        .keys()
+        .chain(before.keys())
+        .filter(|key| before.get(*key) != after.get(*key))
+        .collect();
+    assert_eq!(changed.len(), 2, "{changed:?}"); // each key counted from both sides
+    assert!(
+        improve.plan.contains(&format!("[option {} = ", changed[0])),
+        "{}",
+        improve.plan
+    );
+    let improved = run(
+        &prepared.brief,
+        &improve.code,
+        &scratch.path().join("improve"),
+    );
+    assert_eq!(improved.exit_code, Some(0), "{}", improved.output);
+    assert!(improved.metric.is_some_and(|(value, _)| value.is_finite()));
+    let report = prepared.grader.grade_file(&improved.submission);
+    assert!(report.valid_submission, "{:?}", report.invalid_reason);
+    println!(
+        "titanic improve: {} -> test {:?}",
+        improve.plan, report.score
+    );
+
+    // A debug of a run that failed for want of LightGBM switches library and runs.
+    let mut failed = parent;
+    failed.status = ExecutionStatus::Error;
+    failed.buggy = true;
+    failed.metric = None;
+    failed.output = "Traceback (most recent call last):\n  File \"solution.py\", line 21, in <module>\n    import lightgbm\nModuleNotFoundError: No module named 'lightgbm'\n".to_string();
+    let debug = coder
+        .propose(
+            &prepared.brief,
+            &request(Stage::Debug, Some(failed), Vec::new(), 0),
+        )
+        .await
+        .unwrap();
+    assert!(
+        debug
+            .plan
+            .starts_with("Debug: node 1 failed because the environment has no `lightgbm` module"),
+        "{}",
+        debug.plan
+    );
+    assert!(!debug.code.contains("import lightgbm"));
+    let fixed = run(&prepared.brief, &debug.code, &scratch.path().join("debug"));
+    assert_eq!(fixed.exit_code, Some(0), "{}", fixed.output);
+    let report = prepared.grader.grade_file(&fixed.submission);
+    assert!(
+        report.score.is_some_and(|score| score > 0.6578),
+        "{report:?}"
+    );
+    println!(
+        "titanic debug: {} -> test {:?}",
+        debug.plan.lines().next().unwrap_or_default(),
+        report.score
+    );
+}
+
+#[tokio::test]
+async fn churn_first_draft_beats_logistic_regression() {
+    let scratch = tempfile::tempdir().unwrap();
+    first_draft_beats("churn", 0.8171, &scratch.path().join("node")).await;
+}
+
+#[tokio::test]
+async fn leaf_first_draft_beats_the_class_priors() {
+    let scratch = tempfile::tempdir().unwrap();
+    first_draft_beats("leaf", 3.4590, &scratch.path().join("node")).await;
+}
+
+#[tokio::test]
+async fn bikeshare_first_draft_beats_the_training_mean() {
+    let scratch = tempfile::tempdir().unwrap();
+    first_draft_beats("bikeshare", 1.5203, &scratch.path().join("node")).await;
+}
+
+#[tokio::test]
+async fn rotten_tomatoes_first_draft_beats_tfidf_logistic_regression() {
+    let scratch = tempfile::tempdir().unwrap();
+    first_draft_beats("rotten-tomatoes", 0.8362, &scratch.path().join("node")).await;
+}
+
+#[tokio::test]
+async fn digits_first_draft_beats_the_majority_class() {
+    let scratch = tempfile::tempdir().unwrap();
+    first_draft_beats("digits", 0.1000, &scratch.path().join("node")).await;
+}
+
+/// Drafts a script of `family` by telling the coder every other family was drafted already.
+async fn draft_of_family(prepared: &Prepared, family: &str) -> mlm_coder::Proposal {
+    let families = [
+        "LightGBM gradient boosting",
+        "XGBoost gradient boosting",
+        "CatBoost gradient boosting",
+        "Random forest",
+        "Extra trees",
+        "Linear model",
+        "k-nearest neighbours",
+        "Multi-layer perceptron",
+    ];
+    let memory = families
+        .iter()
+        .filter(|name| **name != family)
+        .enumerate()
+        .map(|(index, name)| MemoryEntry {
+            node: index as u32,
+            plan: format!("{name}: an earlier draft."),
+            summary: String::new(),
+            metric: None,
+            buggy: false,
+        })
+        .collect();
+    let proposal = BuiltinCoder::new()
+        .propose(&prepared.brief, &request(Stage::Draft, None, memory, 0))
+        .await
+        .unwrap();
+    assert!(proposal.plan.starts_with(family), "{}", proposal.plan);
+    proposal
+}
+
+/// Every family on every task, two at a time: a survey of scores and runtimes (several minutes).
+#[tokio::test]
+#[ignore = "a survey of every family on every task; takes several minutes"]
+async fn every_family_on_every_task() {
+    let tasks = [
+        ("titanic", 0.6578),
+        ("churn", 0.8171),
+        ("leaf", 3.4590),
+        ("bikeshare", 1.5203),
+        ("rotten-tomatoes", 0.8362),
+        ("digits", 0.1000),
+    ];
+    let families = [
+        "LightGBM gradient boosting",
+        "XGBoost gradient boosting",
+        "CatBoost gradient boosting",
+        "Random forest",
+        "Extra trees",
+        "Linear model",
+        "k-nearest neighbours",
+        "Multi-layer perceptron",
+    ];
+    let only: Option<String> = std::env::var("SURVEY_TASK").ok();
+    let mut jobs = Vec::new();
+    for (name, baseline) in tasks {
+        if only.as_deref().is_some_and(|only| only != name) {
+            continue;
+        }
+        let prepared = prepared(name);
+        for family in families {
+            let proposal = draft_of_family(&prepared, family).await;
+            if let Ok(dump) = std::env::var("SURVEY_DUMP") {
+                let file = format!("{name}-{}.py", family.replace(' ', "_"));
+                std::fs::write(Path::new(&dump).join(file), &proposal.code).unwrap();
+            }
+            jobs.push((
+                name,
+                baseline,
+                family,
+                prepared.brief.clone(),
+                proposal.code,
+            ));
+        }
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let lines = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((name, baseline, family, brief, code)) = jobs.get(index) else {
+                    break;
+                };
+                let node = scratch.path().join(format!("node{index}"));
+                let result = run(brief, code, &node);
+                let grader = prepared(name).grader;
+                let report = grader.grade_file(&result.submission);
+                let line = format!(
+                    "{name:16} {family:28} exit {:?} validation {:>8} test {:>8} (baseline {baseline}) {:6.1} s {}",
+                    result.exit_code,
+                    result.metric.map_or("-".to_string(), |(value, _)| format!("{value:.4}")),
+                    report.score.map_or("-".to_string(), |score| format!("{score:.4}")),
+                    result.duration.as_secs_f64(),
+                    if result.exit_code == Some(0) { String::new() } else { result.output.lines().rev().take(3).collect::<Vec<_>>().join(" | ") },
+                );
+                println!("{line}");
+                lines.lock().unwrap().push(line);
+            });
+        }
+    });
+}
+
+/// The targets of the synthetic competitions: one per kind the bundled tasks do not cover.
+#[derive(Debug, Clone, Copy)]
+enum Synthetic {
+    /// roc_auc over two yes/no columns that train.csv holds.
+    Multilabel,
+    /// log_loss over three class columns that train.csv holds one-hot.
+    OneHotClasses,
+    /// f1_macro over three string labels.
+    StringLabels,
+    /// f1 over 0/1 labels.
+    BinaryLabels,
+    /// mcrmse over two numeric columns, one with negative values.
+    TwoNumbers,
+    /// quadratic_weighted_kappa over grades 0 to 4.
+    Grades,
+}
+
+/// Writes a competition directory (task.toml, public files, private answers) for `kind`: 300 training
+/// and 60 test rows with a numeric column with gaps, a category, a date and a short note.
+fn synthetic(root: &Path, kind: Synthetic) -> PathBuf {
+    let (metric, targets): (&str, &[&str]) = match kind {
+        Synthetic::Multilabel => ("roc_auc", &["toxic", "insult"]),
+        Synthetic::OneHotClasses => ("log_loss", &["red", "green", "blue"]),
+        Synthetic::StringLabels => ("f1_macro", &["animal"]),
+        Synthetic::BinaryLabels => ("f1", &["flag"]),
+        Synthetic::TwoNumbers => ("mcrmse", &["cohesion", "syntax"]),
+        Synthetic::Grades => ("quadratic_weighted_kappa", &["grade"]),
+    };
+    let dir = root.join(format!("{kind:?}").to_lowercase());
+    let public = dir.join("prepared/public");
+    let private = dir.join("prepared/private");
+    std::fs::create_dir_all(&public).unwrap();
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::write(
+        dir.join("task.toml"),
+        format!(
+            "id = \"synthetic-{kind:?}\"\n[grading]\nmetric = \"{metric}\"\nanswers = \"prepared/private/answers.csv\"\nsample_submission = \"prepared/public/sample_submission.csv\"\nid_column = \"id\"\n"
+        ),
+    )
+    .unwrap();
+    let values = |row: usize| -> Vec<String> {
+        let x1 = ((row * 37) % 100) as f64 / 10.0;
+        let x2 = ((row * 53) % 71) as f64 / 7.1;
+        let colour = ["a", "b", "c"][(row * 7) % 3];
+        let score = x1 - 0.8 * x2 + if colour == "a" { 1.5 } else { 0.0 };
+        let tertile = if score < -1.0 {
+            0
+        } else if score < 2.0 {
+            1
+        } else {
+            2
+        };
+        match kind {
+            Synthetic::Multilabel => vec![
+                ((score > 1.0) as u8).to_string(),
+                ((x2 > 5.0) as u8).to_string(),
+            ],
+            Synthetic::OneHotClasses => (0..3)
+                .map(|class| ((class == tertile) as u8).to_string())
+                .collect(),
+            Synthetic::StringLabels => vec![["bird", "cat", "dog"][tertile].to_string()],
+            Synthetic::BinaryLabels => vec![((score > 1.0) as u8).to_string()],
+            Synthetic::TwoNumbers => vec![format!("{score:.3}"), format!("{:.3}", x1 * 2.0 - 3.0)],
+            Synthetic::Grades => vec![((score.round() + 2.0).clamp(0.0, 4.0) as i64).to_string()],
+        }
+    };
+    let features = |row: usize| -> String {
+        let x1 = if row.is_multiple_of(9) {
+            String::new()
+        } else {
+            format!("{}", ((row * 37) % 100) as f64 / 10.0)
+        };
+        format!(
+            "{},{x1},{},{},2020-{:02}-{:02},note {row} about {}",
+            row + 1,
+            ((row * 53) % 71) as f64 / 7.1,
+            ["a", "b", "c"][(row * 7) % 3],
+            1 + row % 12,
+            1 + row % 28,
+            ["rain", "sun", "snow", "wind"][row % 4]
+        )
+    };
+    let header = "id,x1,x2,colour,day,note";
+    let mut train = format!("{header},{}\n", targets.join(","));
+    for row in 0..300 {
+        train.push_str(&format!("{},{}\n", features(row), values(row).join(",")));
+    }
+    let mut test = format!("{header}\n");
+    let mut sample = format!("id,{}\n", targets.join(","));
+    let mut answers = sample.clone();
+    for row in 300..360 {
+        test.push_str(&format!("{}\n", features(row)));
+        let placeholder: Vec<String> = values(0).iter().map(|_| "0".to_string()).collect();
+        let placeholder = match kind {
+            Synthetic::OneHotClasses => vec!["0.2".into(), "0.3".into(), "0.5".into()],
+            Synthetic::StringLabels => vec!["cat".to_string()],
+            Synthetic::Multilabel
+            | Synthetic::BinaryLabels
+            | Synthetic::TwoNumbers
+            | Synthetic::Grades => placeholder,
+        };
+        sample.push_str(&format!("{},{}\n", row + 1, placeholder.join(",")));
+        answers.push_str(&format!("{},{}\n", row + 1, values(row).join(",")));
+    }
+    std::fs::write(public.join("description.md"), "# A synthetic competition\n").unwrap();
+    std::fs::write(public.join("train.csv"), train).unwrap();
+    std::fs::write(public.join("test.csv"), test).unwrap();
+    std::fs::write(public.join("sample_submission.csv"), sample).unwrap();
+    std::fs::write(private.join("answers.csv"), answers).unwrap();
+    dir
+}
+
+/// Every target kind the bundled tasks leave out, with a boosting and a linear script, graded against
+/// hidden answers. About 1.5 s per script.
+#[tokio::test]
+async fn synthetic_tasks_of_every_other_target_kind_get_valid_submissions() {
+    let scratch = tempfile::tempdir().unwrap();
+    for kind in [
+        Synthetic::Multilabel,
+        Synthetic::OneHotClasses,
+        Synthetic::StringLabels,
+        Synthetic::BinaryLabels,
+        Synthetic::TwoNumbers,
+        Synthetic::Grades,
+    ] {
+        let prepared = prepared_from(&synthetic(scratch.path(), kind));
+        for family in ["LightGBM gradient boosting", "Linear model"] {
+            let proposal = draft_of_family(&prepared, family).await;
+            let node = scratch.path().join(format!("{kind:?}-{}", &family[..6]));
+            let result = run(&prepared.brief, &proposal.code, &node);
+            assert_eq!(
+                result.exit_code,
+                Some(0),
+                "{kind:?} {family}:\n{}",
+                result.output
+            );
+            assert!(
+                result.metric.is_some_and(|(value, _)| value.is_finite()),
+                "{kind:?} {family}: {}",
+                result.output
+            );
+            let report = prepared.grader.grade_file(&result.submission);
+            assert!(
+                report.valid_submission,
+                "{kind:?} {family}: {:?}",
+                report.invalid_reason
+            );
+            println!("{kind:?} {family}: {} {:?}", report.metric, report.score);
+        }
+    }
+}
+
+/// Every improve move from the drafts of the first `SURVEY_FAMILIES` families (default 2) of each task,
+/// run: a survey that each move renders a working script (several minutes).
+#[tokio::test]
+#[ignore = "a survey of every improve move; takes several minutes"]
+async fn every_improve_move_runs() {
+    let only: Option<String> = std::env::var("SURVEY_TASK").ok();
+    let family_count: usize = std::env::var("SURVEY_FAMILIES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(2);
+    let coder = BuiltinCoder::new();
+    let mut jobs = Vec::new();
+    for name in [
+        "titanic",
+        "churn",
+        "leaf",
+        "bikeshare",
+        "rotten-tomatoes",
+        "digits",
+    ] {
+        if only.as_deref().is_some_and(|only| only != name) {
+            continue;
+        }
+        let prepared = prepared(name);
+        let mut drafts = Vec::new();
+        for _ in 0..family_count {
+            let proposal = coder
+                .propose(
+                    &prepared.brief,
+                    &request(Stage::Draft, None, drafts.clone(), 0),
+                )
+                .await
+                .unwrap();
+            drafts.push(MemoryEntry {
+                node: drafts.len() as u32,
+                plan: proposal.plan.clone(),
+                summary: String::new(),
+                metric: None,
+                buggy: false,
+            });
+            let mut parent = NodeView {
+                node: 0,
+                stage: Stage::Draft,
+                plan: proposal.plan.clone(),
+                code: proposal.code.clone(),
+                output: String::new(),
+                status: ExecutionStatus::Ok,
+                duration: Duration::from_secs(5),
+                metric: Some(0.5),
+                buggy: false,
+                summary: String::new(),
+                validation_message: None,
+            };
+            parent.node = 0;
+            let mut siblings: Vec<MemoryEntry> = Vec::new();
+            while let Ok(child) = coder
+                .propose(
+                    &prepared.brief,
+                    &request(Stage::Improve, Some(parent.clone()), siblings.clone(), 0),
+                )
+                .await
+            {
+                siblings.push(MemoryEntry {
+                    node: siblings.len() as u32 + 1,
+                    plan: child.plan.clone(),
+                    summary: String::new(),
+                    metric: Some(0.5),
+                    buggy: false,
+                });
+                jobs.push((name, prepared.brief.clone(), child.plan, child.code));
+            }
+        }
+    }
+    println!("{} scripts", jobs.len());
+    let scratch = tempfile::tempdir().unwrap();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((name, brief, plan, code)) = jobs.get(index) else {
+                    break;
+                };
+                let result = run(brief, code, &scratch.path().join(format!("node{index}")));
+                let report = prepared(name).grader.grade_file(&result.submission);
+                let family = header(code)["family"].to_string();
+                let change = plan.rsplit("[option ").next().unwrap_or_default();
+                println!(
+                    "{name:16} {family:24} {change:48} exit {:?} validation {:>8} test {:>8} {:5.1} s",
+                    result.exit_code,
+                    result.metric.map_or("-".to_string(), |(value, _)| format!("{value:.4}")),
+                    report.score.map_or("-".to_string(), |score| format!("{score:.4}")),
+                    result.duration.as_secs_f64(),
+                );
+                if result.exit_code != Some(0) || !report.valid_submission {
+                    failures.lock().unwrap().push(format!("{name} {family} {change}: {}", result.output.lines().rev().take(4).collect::<Vec<_>>().join(" | ")));
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

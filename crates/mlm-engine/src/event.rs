@@ -1,0 +1,113 @@
+//! The engine's queue pair: operations in, events out. Every front end (terminal, `--json`, dashboard)
+//! consumes the same events, and the journal keeps them for replay.
+
+use mlm_search::{NodeId, Stage};
+use serde::{Deserialize, Serialize};
+
+/// Asks the running engine to do something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Stop now: in-flight nodes are killed and discarded, the run is marked interrupted (resumable).
+    Interrupt,
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    StepsExhausted,
+    TimeLimit,
+    TokenBudget,
+    CostBudget,
+    /// Every node is terminal or fully expanded.
+    SearchExhausted,
+    Interrupted,
+}
+
+/// Something that happened in the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        task_id: String,
+        coder: String,
+        slots: usize,
+        workers: usize,
+        steps: u32,
+        time_limit_seconds: f64,
+        /// Nodes already in the journal (a resumed run).
+        resumed_nodes: u32,
+    },
+    /// A worker asked the coder for a script.
+    Proposing {
+        worker: u32,
+        stage: Stage,
+        parent: Option<NodeId>,
+    },
+    /// The coder produced nothing usable; the slot was given back.
+    ProposalFailed {
+        worker: u32,
+        stage: Stage,
+        parent: Option<NodeId>,
+        reason: String,
+    },
+    /// A script started in an execution slot.
+    Executing {
+        worker: u32,
+        slot: usize,
+        stage: Stage,
+        parent: Option<NodeId>,
+    },
+    /// The script finished; its run is being reviewed.
+    Reviewing {
+        worker: u32,
+    },
+    /// A node completed and was journaled.
+    NodeFinished {
+        node: NodeId,
+        parent: Option<NodeId>,
+        stage: Stage,
+        worker: u32,
+        execution_status: String,
+        metric: Option<f64>,
+        valid: bool,
+        buggy: bool,
+        summary: String,
+        execute_seconds: f64,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+        cost_usd: f64,
+    },
+    /// A node became the best valid node of the run.
+    BestImproved {
+        node: NodeId,
+        metric: f64,
+    },
+    Warning {
+        message: String,
+    },
+    RunFinished {
+        reason: StopReason,
+        nodes: u32,
+        best_node: Option<NodeId>,
+        best_metric: Option<f64>,
+        elapsed_seconds: f64,
+    },
+}
+
+impl Event {
+    /// The event's name, as the journal's `kind` column stores it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::Proposing { .. } => "proposing",
+            Event::ProposalFailed { .. } => "proposal_failed",
+            Event::Executing { .. } => "executing",
+            Event::Reviewing { .. } => "reviewing",
+            Event::NodeFinished { .. } => "node_finished",
+            Event::BestImproved { .. } => "best_improved",
+            Event::Warning { .. } => "warning",
+            Event::RunFinished { .. } => "run_finished",
+        }
+    }
+}

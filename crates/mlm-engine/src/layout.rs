@@ -1,0 +1,56 @@
+//! The run directory, as DESIGN.md fixes it: `journal.sqlite`, `config.toml`, `nodes/<id>/`, `best/`,
+//! `report.json`, plus `work/` where scripts run before the search numbers them.
+
+use std::path::{Path, PathBuf};
+
+use mlm_search::{ExpansionId, NodeId};
+
+/// Paths inside one run directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLayout {
+    pub root: PathBuf,
+}
+
+impl RunLayout {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        RunLayout { root: root.into() }
+    }
+
+    pub fn journal(&self) -> PathBuf {
+        self.root.join("journal.sqlite")
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    pub fn report(&self) -> PathBuf {
+        self.root.join("report.json")
+    }
+
+    pub fn best_dir(&self) -> PathBuf {
+        self.root.join("best")
+    }
+
+    pub fn node_dir(&self, node: NodeId) -> PathBuf {
+        self.root.join("nodes").join(node.0.to_string())
+    }
+
+    /// Where an expansion's script runs before its node has an id; renamed to `nodes/<id>` on completion.
+    pub fn attempt_dir(&self, ticket: ExpansionId) -> PathBuf {
+        self.work_dir().join(format!("attempt-{}", ticket.0))
+    }
+
+    /// Expansions in flight; whatever is left here after a crash was never counted and is discarded.
+    pub fn work_dir(&self) -> PathBuf {
+        self.root.join("work")
+    }
+
+    /// `path` relative to the run directory, for the journal.
+    pub fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+}

@@ -1,0 +1,292 @@
+//! The engine with a scripted coder and a fake executor: tree shape, budgets, interruption and resume,
+//! asserted on the journal as a user's tools would read it.
+
+#![expect(
+    clippy::expect_used,
+    reason = "a failed step should fail the test loudly"
+)]
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mlm_coder::TokenUsage;
+use mlm_engine::{run_engine, EngineParts, Event, Op, RunLayout, RunSettings, StopReason};
+use mlm_journal::{Journal, RunStatus};
+use mlm_search::{SearchConfig, Stage};
+use tokio::sync::mpsc;
+
+#[path = "support/fakes.rs"]
+mod fakes;
+use fakes::{toy_journal, toy_task, AlwaysValid, FakeExecutor, ScriptedCoder};
+
+fn settings(steps: u32, slots: usize, workers: usize) -> RunSettings {
+    RunSettings {
+        steps,
+        time_limit: Duration::from_secs(600),
+        node_timeout: Duration::from_secs(60),
+        slots,
+        workers,
+        token_budget: None,
+        cost_budget: None,
+        search: SearchConfig {
+            steps,
+            ..SearchConfig::default()
+        },
+        seed: 11,
+    }
+}
+
+struct Started {
+    summary: tokio::task::JoinHandle<mlm_engine::Result<mlm_engine::RunSummary>>,
+    events: mpsc::UnboundedReceiver<Event>,
+    operations: mpsc::UnboundedSender<Op>,
+}
+
+fn start(
+    layout: &RunLayout,
+    settings: RunSettings,
+    latency: Duration,
+    execution: Duration,
+    usage: TokenUsage,
+) -> Started {
+    let (event_sender, events) = mpsc::unbounded_channel();
+    let (operations, operation_receiver) = mpsc::unbounded_channel();
+    let parts = EngineParts {
+        settings,
+        task: toy_task(),
+        coder: Arc::new(ScriptedCoder {
+            proposals: AtomicU64::new(0),
+            latency,
+            usage,
+        }),
+        executor: Arc::new(FakeExecutor {
+            duration: execution,
+        }),
+        check: Arc::new(AlwaysValid),
+        journal: toy_journal(layout),
+        layout: layout.clone(),
+    };
+    Started {
+        summary: tokio::spawn(run_engine(parts, event_sender, operation_receiver)),
+        events,
+        operations,
+    }
+}
+
+#[tokio::test]
+async fn the_tree_follows_ml_masters_expansion_rules_and_the_step_budget_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let started = start(
+        &layout,
+        settings(14, 2, 3),
+        Duration::from_millis(5),
+        Duration::from_millis(10),
+        TokenUsage::default(),
+    );
+    let summary = started.summary.await.unwrap().unwrap();
+    assert_eq!(summary.reason, StopReason::StepsExhausted);
+    assert_eq!(summary.nodes, 14);
+
+    let journal = Journal::open(&layout.journal()).unwrap();
+    let nodes = journal.nodes().unwrap();
+    assert_eq!(nodes.len(), 14);
+    let drafts = nodes
+        .iter()
+        .filter(|node| node.stage == Stage::Draft)
+        .count();
+    assert!(
+        drafts <= 5,
+        "{drafts} drafts: the root takes num_drafts = 5"
+    );
+    for node in &nodes {
+        match node.parent {
+            None => assert_eq!(node.stage, Stage::Draft),
+            Some(parent) => {
+                let parent = &nodes[parent.0 as usize];
+                let expected = if parent.valid {
+                    Stage::Improve
+                } else {
+                    Stage::Debug
+                };
+                assert_eq!(
+                    node.stage, expected,
+                    "node {} under node {}",
+                    node.id, parent.id
+                );
+            }
+        }
+        assert!(
+            layout.node_dir(node.id).join("solution.py").is_file(),
+            "node {} has no directory",
+            node.id
+        );
+    }
+    for parent in &nodes {
+        let children = nodes
+            .iter()
+            .filter(|node| node.parent == Some(parent.id))
+            .count();
+        let limit = if parent.valid { 3 } else { 1 };
+        assert!(
+            children <= limit,
+            "node {} has {children} children",
+            parent.id
+        );
+    }
+    assert!(
+        nodes.iter().any(|node| node.stage == Stage::Debug),
+        "buggy drafts get debugged"
+    );
+    let best = nodes
+        .iter()
+        .filter(|node| node.valid)
+        .max_by(|a, b| a.metric.partial_cmp(&b.metric).unwrap())
+        .unwrap();
+    assert_eq!(summary.best_node, Some(best.id));
+    let best_node: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(layout.best_dir().join("node.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(best_node["id"], best.id.0);
+    assert!(layout.best_dir().join("submission.csv").is_file());
+    assert!(
+        !layout.work_dir().exists()
+            || std::fs::read_dir(layout.work_dir())
+                .unwrap()
+                .next()
+                .is_none()
+    );
+    assert_eq!(journal.run().unwrap().status, RunStatus::Finished);
+}
+
+#[tokio::test]
+async fn an_interrupted_run_resumes_with_every_node_once_and_budgets_that_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let mut started = start(
+        &layout,
+        settings(30, 2, 3),
+        Duration::from_millis(2),
+        Duration::from_millis(40),
+        TokenUsage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cost_usd: 0.0,
+        },
+    );
+    // Interrupt once a few nodes are done, while others are running.
+    let mut finished = 0;
+    while let Some(event) = started.events.recv().await {
+        if let Event::NodeFinished { .. } = event {
+            finished += 1;
+            if finished == 5 {
+                started.operations.send(Op::Interrupt).unwrap();
+                break;
+            }
+        }
+    }
+    let first = started.summary.await.unwrap().unwrap();
+    assert_eq!(first.reason, StopReason::Interrupted);
+    let after_interrupt = Journal::open(&layout.journal()).unwrap();
+    assert_eq!(
+        after_interrupt.run().unwrap().status,
+        RunStatus::Interrupted
+    );
+    let first_nodes = after_interrupt.nodes().unwrap();
+    assert_eq!(first_nodes.len() as u32, first.nodes);
+    drop(after_interrupt);
+
+    let resumed = start(
+        &layout,
+        settings(30, 2, 3),
+        Duration::from_millis(2),
+        Duration::from_millis(5),
+        TokenUsage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cost_usd: 0.0,
+        },
+    );
+    let summary = resumed.summary.await.unwrap().unwrap();
+    assert_eq!(summary.reason, StopReason::StepsExhausted);
+    assert_eq!(
+        summary.nodes, 30,
+        "the step budget continues from the first session"
+    );
+    assert!(
+        summary.elapsed >= first.elapsed,
+        "time spent continues from the first session"
+    );
+    assert_eq!(
+        summary.prompt_tokens, 300,
+        "tokens are counted once per node across sessions"
+    );
+    let journal = Journal::open(&layout.journal()).unwrap();
+    let nodes = journal.nodes().unwrap();
+    assert_eq!(nodes.len(), 30);
+    for (index, node) in nodes.iter().enumerate() {
+        assert_eq!(
+            node.id.0 as usize, index,
+            "ids are dense, with no duplicate"
+        );
+    }
+    for (before, after) in first_nodes.iter().zip(&nodes) {
+        assert_eq!(
+            before.plan, after.plan,
+            "a node of the first session changed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_budget_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let mut run_settings = settings(100, 1, 1);
+    run_settings.token_budget = Some(100);
+    let started = start(
+        &layout,
+        run_settings,
+        Duration::from_millis(1),
+        Duration::from_millis(1),
+        TokenUsage {
+            prompt_tokens: 20,
+            completion_tokens: 5,
+            cost_usd: 0.01,
+        },
+    );
+    let summary = started.summary.await.unwrap().unwrap();
+    assert_eq!(summary.reason, StopReason::TokenBudget);
+    assert!(summary.nodes < 100);
+    assert!(summary.prompt_tokens + summary.completion_tokens >= 100);
+}
+
+#[tokio::test]
+async fn a_time_limit_ends_the_run_and_discards_running_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let mut run_settings = settings(1000, 2, 3);
+    run_settings.time_limit = Duration::from_millis(600);
+    let started = start(
+        &layout,
+        run_settings,
+        Duration::from_millis(1),
+        Duration::from_millis(100),
+        TokenUsage::default(),
+    );
+    let summary = tokio::time::timeout(Duration::from_secs(10), started.summary)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.reason, StopReason::TimeLimit);
+    assert!(
+        summary.elapsed < Duration::from_secs(3),
+        "{:?}",
+        summary.elapsed
+    );
+    let journal = Journal::open(&layout.journal()).unwrap();
+    assert_eq!(journal.nodes().unwrap().len() as u32, summary.nodes);
+}

@@ -1,0 +1,227 @@
+//! The two files the supervisor and the launcher exchange: the [`SandboxPolicy`] the supervisor writes
+//! before a launch, and the [`LaunchStatus`] the launcher writes when its child is gone.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// What one launch may touch, and the limits it runs under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxPolicy {
+    /// Paths the script may read and execute beneath: Python prefixes, system libraries, the public
+    /// data. Every path must exist.
+    pub read_only_paths: Vec<PathBuf>,
+    /// Paths the script may read, write, create and delete beneath: its node directory, its private
+    /// temporary directory, the devices of [`system_read_write_paths`](super::system_read_write_paths).
+    pub read_write_paths: Vec<PathBuf>,
+    pub network: NetworkAccess,
+    pub filesystem: FilesystemIsolation,
+    pub limits: ResourceLimits,
+    /// The CPUs the script may run on; `None` leaves the inherited affinity.
+    pub cpu_set: Option<Vec<usize>>,
+    /// Where the launcher writes its [`LaunchStatus`]. It must lie outside every read-write path, so
+    /// that the script cannot forge it.
+    pub status_path: PathBuf,
+}
+
+/// Whether the script may open network sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkAccess {
+    /// Only UNIX-domain sockets; no io_uring (which could open sockets behind the filter's back).
+    Denied,
+    Allowed,
+}
+
+/// Whether file access is confined to the policy's paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilesystemIsolation {
+    /// Landlock: everything outside the read-only and read-write paths is out of reach.
+    Landlock,
+    /// No file confinement; only when the user's configuration asks for it.
+    Unrestricted,
+}
+
+/// Kernel resource limits (soft and hard alike, so the script cannot raise them); `None` leaves a
+/// limit as inherited. Core dumps are always off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceLimits {
+    /// `RLIMIT_FSIZE`: the largest file the script may write; past it the write fails with SIGXFSZ.
+    pub file_size_bytes: Option<u64>,
+    /// `RLIMIT_NOFILE`.
+    pub open_files: Option<u64>,
+    /// `RLIMIT_NPROC`: counted per user across the whole machine, and not enforced for root.
+    pub processes: Option<u64>,
+    /// `RLIMIT_AS`: virtual memory, so allocations past it fail (Python raises `MemoryError`).
+    pub address_space_bytes: Option<u64>,
+}
+
+/// What the launcher reports once its child and every descendant are gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchStatus {
+    pub outcome: ChildOutcome,
+    /// The largest resident set of the child or any descendant, from `getrusage(RUSAGE_CHILDREN)`.
+    pub peak_rss_kilobytes: u64,
+    pub tiers: SandboxTiers,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildOutcome {
+    Exited(i32),
+    Signaled(i32),
+    /// The sandbox could not be set up as asked, or the program could not be started; nothing ran.
+    FailedToStart(String),
+}
+
+/// How far each layer of confinement applied on this machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxTiers {
+    pub filesystem: TierState,
+    pub network: TierState,
+    pub resource_limits: TierState,
+    pub cpu_affinity: TierState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TierState {
+    Enforced {
+        detail: String,
+    },
+    /// Applied, but weaker than asked; `detail` says what is missing.
+    Partial {
+        detail: String,
+    },
+    /// This kernel (or architecture) cannot apply the tier; the run goes on without it.
+    Unavailable {
+        reason: String,
+    },
+    /// The policy did not ask for the tier.
+    Disabled,
+}
+
+impl std::fmt::Display for TierState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TierState::Enforced { detail } => write!(formatter, "enforced ({detail})"),
+            TierState::Partial { detail } => write!(formatter, "partial ({detail})"),
+            TierState::Unavailable { reason } => write!(formatter, "unavailable ({reason})"),
+            TierState::Disabled => write!(formatter, "disabled"),
+        }
+    }
+}
+
+impl SandboxTiers {
+    /// Every tier before the launcher reached it; what a status shows for the steps after a failure.
+    pub(super) fn not_reached() -> Self {
+        let state = TierState::Unavailable {
+            reason: "not reached: the launch failed before this step".to_string(),
+        };
+        SandboxTiers {
+            filesystem: state.clone(),
+            network: state.clone(),
+            resource_limits: state.clone(),
+            cpu_affinity: state,
+        }
+    }
+
+    /// Each tier with its name, for logs and warnings.
+    pub fn named(&self) -> [(&'static str, &TierState); 4] {
+        [
+            ("filesystem", &self.filesystem),
+            ("network", &self.network),
+            ("resource limits", &self.resource_limits),
+            ("cpu affinity", &self.cpu_affinity),
+        ]
+    }
+}
+
+impl SandboxPolicy {
+    /// Writes the policy as JSON, for the launcher's `--policy-file`.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        write_json(path, self)
+    }
+
+    pub fn read(path: &Path) -> Result<Self> {
+        read_json(path)
+    }
+}
+
+impl LaunchStatus {
+    /// The exit code the launcher exits with: the child's code, 128 + the signal that killed it, or
+    /// [`LAUNCH_FAILED_EXIT_CODE`](super::LAUNCH_FAILED_EXIT_CODE).
+    pub fn exit_code(&self) -> i32 {
+        match &self.outcome {
+            ChildOutcome::Exited(code) => *code,
+            ChildOutcome::Signaled(signal) => 128 + signal,
+            ChildOutcome::FailedToStart(_) => super::LAUNCH_FAILED_EXIT_CODE,
+        }
+    }
+
+    pub fn read(path: &Path) -> Result<Self> {
+        read_json(path)
+    }
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let io_error = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = serde_json::to_vec_pretty(value).map_err(|error| io_error(error.into()))?;
+    std::fs::write(path, text).map_err(io_error)
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let io_error = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = std::fs::read(path).map_err(io_error)?;
+    serde_json::from_slice(&text).map_err(|error| io_error(error.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_reads_back_as_written_in_a_readable_form() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("status.json");
+        let status = LaunchStatus {
+            outcome: ChildOutcome::Signaled(11),
+            peak_rss_kilobytes: 1024,
+            tiers: SandboxTiers {
+                filesystem: TierState::Enforced {
+                    detail: "landlock ABI 7".into(),
+                },
+                network: TierState::Disabled,
+                resource_limits: TierState::Partial {
+                    detail: "open files capped".into(),
+                },
+                cpu_affinity: TierState::Unavailable {
+                    reason: "no".into(),
+                },
+            },
+        };
+        write_json(&path, &status).unwrap();
+        assert_eq!(LaunchStatus::read(&path).unwrap(), status);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(r#""signaled": 11"#), "{text}");
+        assert!(text.contains(r#""state": "enforced""#), "{text}");
+        assert_eq!(status.exit_code(), 139);
+    }
+
+    #[test]
+    fn an_unreadable_policy_names_its_path() {
+        let error = SandboxPolicy::read(Path::new("/nonexistent/policy.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("/nonexistent/policy.json"), "{error}");
+    }
+}

@@ -1,0 +1,797 @@
+//! The journal file: schema, the one writer, and typed reads.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use mlm_search::{NodeId, Record, Stage};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::error::{Error, Result};
+use crate::records::{EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus};
+
+/// Bumped whenever the tables change; a journal of another version is refused rather than misread.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE run (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    task_id TEXT NOT NULL,
+    task_dir TEXT NOT NULL,
+    coder TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    config_toml TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    elapsed_seconds REAL NOT NULL
+);
+CREATE TABLE nodes (
+    id INTEGER PRIMARY KEY,
+    parent_id INTEGER REFERENCES nodes(id),
+    stage TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    code TEXT NOT NULL,
+    output TEXT NOT NULL,
+    execution_status TEXT NOT NULL,
+    exit_code INTEGER,
+    metric REAL,
+    lower_is_better INTEGER,
+    buggy INTEGER NOT NULL,
+    valid INTEGER NOT NULL,
+    validation_message TEXT,
+    review_summary TEXT NOT NULL,
+    submission_path TEXT,
+    worker INTEGER NOT NULL,
+    slot INTEGER,
+    proposed_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    propose_seconds REAL NOT NULL,
+    execute_seconds REAL NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    test_score REAL
+);
+CREATE TABLE search_records (
+    sequence INTEGER PRIMARY KEY,
+    record TEXT NOT NULL
+);
+CREATE TABLE llm_calls (
+    id INTEGER PRIMARY KEY,
+    node_id INTEGER,
+    purpose TEXT NOT NULL,
+    model TEXT NOT NULL,
+    request_json TEXT NOT NULL,
+    response_json TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    latency_seconds REAL NOT NULL,
+    cost_usd REAL NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE events (
+    sequence INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload_json TEXT NOT NULL
+);
+";
+
+const NODE_COLUMNS: &str = "id, parent_id, stage, operator, plan, code, output, execution_status, exit_code, metric, \
+     lower_is_better, buggy, valid, validation_message, review_summary, submission_path, worker, slot, proposed_at, \
+     finished_at, propose_seconds, execute_seconds, prompt_tokens, completion_tokens, cost_usd, test_score";
+
+/// An open journal. Only one process writes a run's journal at a time.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    connection: Connection,
+}
+
+impl Journal {
+    /// Creates a new journal holding `run`. Fails if the file already records a run.
+    pub fn create(path: &Path, run: &RunRecord) -> Result<Journal> {
+        let journal = Journal::connect(path)?;
+        let database = |source| Error::Database {
+            path: path.to_path_buf(),
+            source,
+        };
+        let existing: i64 = journal
+            .connection
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'run'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(&database)?;
+        if existing == 0 {
+            journal
+                .connection
+                .execute_batch(SCHEMA)
+                .map_err(&database)?;
+            journal
+                .connection
+                .pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(&database)?;
+        }
+        journal
+            .connection
+            .execute(
+                "INSERT INTO run (id, task_id, task_dir, coder, seed, config_toml, created_at, status, elapsed_seconds)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    run.task_id,
+                    run.task_dir,
+                    run.coder,
+                    run.seed as i64,
+                    run.config_toml,
+                    run.created_at.to_rfc3339(),
+                    run.status.as_str(),
+                    run.elapsed_seconds
+                ],
+            )
+            .map_err(&database)?;
+        Ok(journal)
+    }
+
+    /// Opens an existing journal for a resume or a report.
+    pub fn open(path: &Path) -> Result<Journal> {
+        if !path.is_file() {
+            return Err(Error::NoRun {
+                path: path.to_path_buf(),
+                path_parent: path
+                    .parent()
+                    .map(|parent| parent.display().to_string())
+                    .unwrap_or_default(),
+            });
+        }
+        let journal = Journal::connect(path)?;
+        let version: i64 = journal
+            .connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(journal.database_error())?;
+        if version != SCHEMA_VERSION {
+            return Err(Error::SchemaVersion {
+                path: path.to_path_buf(),
+                found: version,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        journal.run()?;
+        Ok(journal)
+    }
+
+    fn connect(path: &Path) -> Result<Journal> {
+        let database = |source| Error::Database {
+            path: path.to_path_buf(),
+            source,
+        };
+        let connection = Connection::open(path).map_err(database)?;
+        // WAL keeps readers (the dashboard) off the writer's back; NORMAL sync loses at most the last
+        // transactions on power loss, never consistency, and a killed process loses nothing committed.
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(database)?;
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(database)?;
+        connection
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(database)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(database)?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            connection,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn database_error(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        move |source| Error::Database {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn corrupt(&self, problem: String) -> Error {
+        Error::Corrupt {
+            path: self.path.clone(),
+            problem,
+        }
+    }
+
+    pub fn run(&self) -> Result<RunRecord> {
+        let row = self
+            .connection
+            .query_row(
+                "SELECT task_id, task_dir, coder, seed, config_toml, created_at, status, elapsed_seconds FROM run",
+                [],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, String>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, String>(6)?,
+                        row.get::<_, f64>(7)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.database_error())?;
+        let Some((
+            task_id,
+            task_dir,
+            coder,
+            seed,
+            config_toml,
+            created_at,
+            status,
+            elapsed_seconds,
+        )) = row
+        else {
+            return Err(Error::NoRun {
+                path: self.path.clone(),
+                path_parent: self
+                    .path
+                    .parent()
+                    .map(|parent| parent.display().to_string())
+                    .unwrap_or_default(),
+            });
+        };
+        Ok(RunRecord {
+            task_id,
+            task_dir,
+            coder,
+            seed: seed as u64,
+            config_toml,
+            created_at: self.timestamp(&created_at)?,
+            status: RunStatus::parse(&status)
+                .ok_or_else(|| self.corrupt(format!("unknown run status `{status}`")))?,
+            elapsed_seconds,
+        })
+    }
+
+    pub fn set_status(&self, status: RunStatus) -> Result<()> {
+        self.connection
+            .execute("UPDATE run SET status = ?1", params![status.as_str()])
+            .map_err(self.database_error())?;
+        Ok(())
+    }
+
+    /// Records the run's total wall-clock seconds so far (all sessions).
+    pub fn set_elapsed_seconds(&self, seconds: f64) -> Result<()> {
+        self.connection
+            .execute("UPDATE run SET elapsed_seconds = ?1", params![seconds])
+            .map_err(self.database_error())?;
+        Ok(())
+    }
+
+    /// Stores a completed node together with the search records its completion produced, atomically.
+    pub fn record_node(&mut self, node: &NodeEntry, records: &[Record]) -> Result<()> {
+        let path = self.path.clone();
+        let database = |source| Error::Database {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self.connection.transaction().map_err(database)?;
+        transaction
+            .execute(
+                &format!(
+                    "INSERT INTO nodes ({NODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+                     ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+                ),
+                params![
+                    node.id.0,
+                    node.parent.map(|parent| parent.0),
+                    stage_name(node.stage),
+                    node.operator,
+                    node.plan,
+                    node.code,
+                    node.output,
+                    node.execution_status,
+                    node.exit_code,
+                    node.metric,
+                    node.lower_is_better,
+                    node.buggy,
+                    node.valid,
+                    node.validation_message,
+                    node.review_summary,
+                    node.submission_path,
+                    node.worker,
+                    node.slot,
+                    node.proposed_at.to_rfc3339(),
+                    node.finished_at.to_rfc3339(),
+                    node.propose_seconds,
+                    node.execute_seconds,
+                    node.prompt_tokens as i64,
+                    node.completion_tokens as i64,
+                    node.cost_usd,
+                    node.test_score,
+                ],
+            )
+            .map_err(database)?;
+        insert_records(&transaction, records).map_err(database)?;
+        transaction.commit().map_err(database)
+    }
+
+    /// Stores search records that no node carries (a terminal revisit, an abandoned expansion).
+    pub fn record_search_records(&mut self, records: &[Record]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let database = |source| Error::Database {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self.connection.transaction().map_err(database)?;
+        insert_records(&transaction, records).map_err(database)?;
+        transaction.commit().map_err(database)
+    }
+
+    /// Every search record in order: what [`mlm_search::Search::restore`] replays.
+    pub fn search_records(&self) -> Result<Vec<Record>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT record FROM search_records ORDER BY sequence")
+            .map_err(self.database_error())?;
+        let texts = statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(self.database_error())?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(self.database_error())?;
+        texts
+            .iter()
+            .map(|text| {
+                serde_json::from_str(text)
+                    .map_err(|error| self.corrupt(format!("search record: {error}")))
+            })
+            .collect()
+    }
+
+    pub fn nodes(&self) -> Result<Vec<NodeEntry>> {
+        let mut statement = self
+            .connection
+            .prepare(&format!("SELECT {NODE_COLUMNS} FROM nodes ORDER BY id"))
+            .map_err(self.database_error())?;
+        let rows = statement
+            .query_map([], raw_node)
+            .map_err(self.database_error())?
+            .collect::<Result<Vec<RawNode>, _>>()
+            .map_err(self.database_error())?;
+        rows.into_iter().map(|raw| self.node_entry(raw)).collect()
+    }
+
+    pub fn node_count(&self) -> Result<u32> {
+        self.connection
+            .query_row("SELECT count(*) FROM nodes", [], |row| row.get(0))
+            .map_err(self.database_error())
+    }
+
+    /// Records the test score of a node, graded after the run for analysis.
+    pub fn set_test_score(&self, node: NodeId, score: Option<f64>) -> Result<()> {
+        self.connection
+            .execute(
+                "UPDATE nodes SET test_score = ?1 WHERE id = ?2",
+                params![score, node.0],
+            )
+            .map_err(self.database_error())?;
+        Ok(())
+    }
+
+    pub fn record_llm_call(&self, call: &LlmCallRecord) -> Result<()> {
+        self.connection
+            .execute(
+                "INSERT INTO llm_calls (node_id, purpose, model, request_json, response_json, prompt_tokens,
+                 completion_tokens, latency_seconds, cost_usd, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    call.node.map(|node| node.0),
+                    call.purpose,
+                    call.model,
+                    call.request_json,
+                    call.response_json,
+                    call.prompt_tokens as i64,
+                    call.completion_tokens as i64,
+                    call.latency_seconds,
+                    call.cost_usd,
+                    call.created_at.to_rfc3339()
+                ],
+            )
+            .map_err(self.database_error())?;
+        Ok(())
+    }
+
+    pub fn llm_calls(&self) -> Result<Vec<LlmCallRecord>> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT node_id, purpose, model, request_json, response_json, prompt_tokens, completion_tokens,
+                 latency_seconds, cost_usd, created_at FROM llm_calls ORDER BY id",
+            )
+            .map_err(self.database_error())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, Option<u32>>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, i64>(5)?,
+                    row.get::<_, i64>(6)?,
+                    row.get::<_, f64>(7)?,
+                    row.get::<_, f64>(8)?,
+                    row.get::<_, String>(9)?,
+                ))
+            })
+            .map_err(self.database_error())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.database_error())?;
+        rows.into_iter()
+            .map(
+                |(
+                    node,
+                    purpose,
+                    model,
+                    request_json,
+                    response_json,
+                    prompt,
+                    completion,
+                    latency,
+                    cost,
+                    created,
+                )| {
+                    Ok(LlmCallRecord {
+                        node: node.map(NodeId),
+                        purpose,
+                        model,
+                        request_json,
+                        response_json,
+                        prompt_tokens: prompt as u64,
+                        completion_tokens: completion as u64,
+                        latency_seconds: latency,
+                        cost_usd: cost,
+                        created_at: self.timestamp(&created)?,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Appends an event; returns its sequence number.
+    pub fn record_event(&self, kind: &str, payload_json: &str) -> Result<i64> {
+        self.connection
+            .execute(
+                "INSERT INTO events (at, kind, payload_json) VALUES (?1, ?2, ?3)",
+                params![Utc::now().to_rfc3339(), kind, payload_json],
+            )
+            .map_err(self.database_error())?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Events after `sequence` (0 for all), in order.
+    pub fn events_after(&self, sequence: i64) -> Result<Vec<EventRecord>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT sequence, at, kind, payload_json FROM events WHERE sequence > ?1 ORDER BY sequence")
+            .map_err(self.database_error())?;
+        let rows = statement
+            .query_map(params![sequence], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(self.database_error())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.database_error())?;
+        rows.into_iter()
+            .map(|(sequence, at, kind, payload_json)| {
+                Ok(EventRecord {
+                    sequence,
+                    at: self.timestamp(&at)?,
+                    kind,
+                    payload_json,
+                })
+            })
+            .collect()
+    }
+
+    fn timestamp(&self, text: &str) -> Result<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|time| time.with_timezone(&Utc))
+            .map_err(|error| self.corrupt(format!("timestamp `{text}`: {error}")))
+    }
+
+    fn node_entry(&self, raw: RawNode) -> Result<NodeEntry> {
+        Ok(NodeEntry {
+            id: NodeId(raw.id),
+            parent: raw.parent.map(NodeId),
+            stage: parse_stage(&raw.stage)
+                .ok_or_else(|| self.corrupt(format!("unknown stage `{}`", raw.stage)))?,
+            operator: raw.operator,
+            plan: raw.plan,
+            code: raw.code,
+            output: raw.output,
+            execution_status: raw.execution_status,
+            exit_code: raw.exit_code,
+            metric: raw.metric,
+            lower_is_better: raw.lower_is_better,
+            buggy: raw.buggy,
+            valid: raw.valid,
+            validation_message: raw.validation_message,
+            review_summary: raw.review_summary,
+            submission_path: raw.submission_path,
+            worker: raw.worker,
+            slot: raw.slot,
+            proposed_at: self.timestamp(&raw.proposed_at)?,
+            finished_at: self.timestamp(&raw.finished_at)?,
+            propose_seconds: raw.propose_seconds,
+            execute_seconds: raw.execute_seconds,
+            prompt_tokens: raw.prompt_tokens as u64,
+            completion_tokens: raw.completion_tokens as u64,
+            cost_usd: raw.cost_usd,
+            test_score: raw.test_score,
+        })
+    }
+}
+
+fn insert_records(
+    transaction: &rusqlite::Transaction<'_>,
+    records: &[Record],
+) -> rusqlite::Result<()> {
+    let mut statement = transaction.prepare("INSERT INTO search_records (record) VALUES (?1)")?;
+    for record in records {
+        let text = serde_json::to_string(record)
+            .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
+        statement.execute(params![text])?;
+    }
+    Ok(())
+}
+
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Draft => "draft",
+        Stage::Debug => "debug",
+        Stage::Improve => "improve",
+    }
+}
+
+fn parse_stage(text: &str) -> Option<Stage> {
+    [Stage::Draft, Stage::Debug, Stage::Improve]
+        .into_iter()
+        .find(|stage| stage_name(*stage) == text)
+}
+
+/// A node row before its text fields are parsed.
+struct RawNode {
+    id: u32,
+    parent: Option<u32>,
+    stage: String,
+    operator: String,
+    plan: String,
+    code: String,
+    output: String,
+    execution_status: String,
+    exit_code: Option<i32>,
+    metric: Option<f64>,
+    lower_is_better: Option<bool>,
+    buggy: bool,
+    valid: bool,
+    validation_message: Option<String>,
+    review_summary: String,
+    submission_path: Option<String>,
+    worker: u32,
+    slot: Option<u32>,
+    proposed_at: String,
+    finished_at: String,
+    propose_seconds: f64,
+    execute_seconds: f64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cost_usd: f64,
+    test_score: Option<f64>,
+}
+
+fn raw_node(row: &Row<'_>) -> rusqlite::Result<RawNode> {
+    Ok(RawNode {
+        id: row.get(0)?,
+        parent: row.get(1)?,
+        stage: row.get(2)?,
+        operator: row.get(3)?,
+        plan: row.get(4)?,
+        code: row.get(5)?,
+        output: row.get(6)?,
+        execution_status: row.get(7)?,
+        exit_code: row.get(8)?,
+        metric: row.get(9)?,
+        lower_is_better: row.get(10)?,
+        buggy: row.get(11)?,
+        valid: row.get(12)?,
+        validation_message: row.get(13)?,
+        review_summary: row.get(14)?,
+        submission_path: row.get(15)?,
+        worker: row.get(16)?,
+        slot: row.get(17)?,
+        proposed_at: row.get(18)?,
+        finished_at: row.get(19)?,
+        propose_seconds: row.get(20)?,
+        execute_seconds: row.get(21)?,
+        prompt_tokens: row.get(22)?,
+        completion_tokens: row.get(23)?,
+        cost_usd: row.get(24)?,
+        test_score: row.get(25)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mlm_search::{Direction, Metric, NodeRecord, Outcome};
+
+    fn run() -> RunRecord {
+        RunRecord {
+            task_id: "titanic".into(),
+            task_dir: "data/titanic".into(),
+            coder: "builtin".into(),
+            seed: 7,
+            config_toml: "steps = 10\n".into(),
+            created_at: Utc::now(),
+            status: RunStatus::Running,
+            elapsed_seconds: 0.0,
+        }
+    }
+
+    fn node(id: u32, parent: Option<u32>) -> NodeEntry {
+        NodeEntry {
+            id: NodeId(id),
+            parent: parent.map(NodeId),
+            stage: if parent.is_some() {
+                Stage::Improve
+            } else {
+                Stage::Draft
+            },
+            operator: "builtin".into(),
+            plan: format!("plan {id}"),
+            code: "print(1)".into(),
+            output: "1\n".into(),
+            execution_status: "ok".into(),
+            exit_code: Some(0),
+            metric: Some(0.8),
+            lower_is_better: Some(false),
+            buggy: false,
+            valid: true,
+            validation_message: None,
+            review_summary: "fine".into(),
+            submission_path: Some(format!("nodes/{id}/submission/submission.csv")),
+            worker: 0,
+            slot: Some(0),
+            proposed_at: Utc::now(),
+            finished_at: Utc::now(),
+            propose_seconds: 0.1,
+            execute_seconds: 1.5,
+            prompt_tokens: 10,
+            completion_tokens: 20,
+            cost_usd: 0.001,
+            test_score: None,
+        }
+    }
+
+    fn record(id: u32, parent: Option<u32>) -> Record {
+        Record::Node(NodeRecord {
+            id: NodeId(id),
+            parent: parent.map(NodeId),
+            stage: if parent.is_some() {
+                Stage::Improve
+            } else {
+                Stage::Draft
+            },
+            plan: format!("plan {id}"),
+            code_ref: format!("nodes/{id}"),
+            outcome: Outcome::Valid {
+                metric: Metric::new(0.8, Direction::HigherIsBetter),
+            },
+        })
+    }
+
+    #[test]
+    fn nodes_and_records_round_trip_through_a_reopened_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        {
+            let mut journal = Journal::create(&path, &run()).unwrap();
+            journal
+                .record_node(&node(0, None), &[record(0, None)])
+                .unwrap();
+            journal
+                .record_node(&node(1, Some(0)), &[record(1, Some(0))])
+                .unwrap();
+            journal
+                .record_search_records(&[Record::Abandoned {
+                    parent: Some(NodeId(1)),
+                }])
+                .unwrap();
+            journal.set_elapsed_seconds(12.5).unwrap();
+            journal.set_status(RunStatus::Interrupted).unwrap();
+            journal.set_test_score(NodeId(1), Some(0.79)).unwrap();
+        }
+        let journal = Journal::open(&path).unwrap();
+        let nodes = journal.nodes().unwrap();
+        assert_eq!(nodes.len(), 2);
+        assert_eq!(nodes[1].parent, Some(NodeId(0)));
+        assert_eq!(nodes[1].test_score, Some(0.79));
+        assert_eq!(nodes[0].plan, "plan 0");
+        assert_eq!(journal.search_records().unwrap().len(), 3);
+        let stored = journal.run().unwrap();
+        assert_eq!(
+            (stored.status, stored.elapsed_seconds, stored.seed),
+            (RunStatus::Interrupted, 12.5, 7)
+        );
+    }
+
+    #[test]
+    fn a_duplicate_node_is_rejected_and_its_records_are_not_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        let mut journal = Journal::create(&path, &run()).unwrap();
+        journal
+            .record_node(&node(0, None), &[record(0, None)])
+            .unwrap();
+        assert!(journal
+            .record_node(&node(0, None), &[record(0, None)])
+            .is_err());
+        assert_eq!(journal.search_records().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn events_and_llm_calls_are_kept_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(&dir.path().join("journal.sqlite"), &run()).unwrap();
+        let first = journal
+            .record_event("node_started", "{\"node\":0}")
+            .unwrap();
+        journal
+            .record_event("node_finished", "{\"node\":0}")
+            .unwrap();
+        let after_first = journal.events_after(first).unwrap();
+        assert_eq!(after_first.len(), 1);
+        assert_eq!(after_first[0].kind, "node_finished");
+        journal
+            .record_llm_call(&LlmCallRecord {
+                node: Some(NodeId(0)),
+                purpose: "draft".into(),
+                model: "fake".into(),
+                request_json: "{}".into(),
+                response_json: "{}".into(),
+                prompt_tokens: 5,
+                completion_tokens: 6,
+                latency_seconds: 0.2,
+                cost_usd: 0.0,
+                created_at: Utc::now(),
+            })
+            .unwrap();
+        assert_eq!(journal.llm_calls().unwrap()[0].completion_tokens, 6);
+    }
+
+    #[test]
+    fn opening_a_missing_journal_says_how_to_start_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = Journal::open(&dir.path().join("journal.sqlite"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("no run is recorded here") && error.contains("ml-master run"),
+            "{error}"
+        );
+    }
+}

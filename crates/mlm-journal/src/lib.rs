@@ -1,0 +1,15 @@
+//! The journal: one SQLite file per run (`<run>/journal.sqlite`, WAL, one writer) that is the source of
+//! truth for everything the run did — its configuration, every node with its code, output and timings,
+//! the search's record log that rebuilds the tree on resume, every LLM call with secrets removed, and the
+//! event stream that the terminal, the dashboard and reports replay.
+//!
+//! A node and the search record that counts it are written in one transaction, so a run killed at any
+//! instant resumes with each node counted exactly once. This crate holds no policy: it stores and returns.
+
+mod error;
+mod journal;
+mod records;
+
+pub use error::{Error, Result};
+pub use journal::Journal;
+pub use records::{EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus};

@@ -1,0 +1,116 @@
+//! The rows the journal stores, as plain data.
+
+use chrono::{DateTime, Utc};
+use mlm_search::{NodeId, Stage};
+use serde::{Deserialize, Serialize};
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    /// Stopped by the user; resumable.
+    Interrupted,
+    /// A budget ran out or the search was exhausted.
+    Finished,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        [
+            RunStatus::Running,
+            RunStatus::Interrupted,
+            RunStatus::Finished,
+            RunStatus::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
+/// The run itself: one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub task_id: String,
+    /// The competition directory, as given.
+    pub task_dir: String,
+    pub coder: String,
+    pub seed: u64,
+    /// The resolved configuration, secrets removed, as TOML.
+    pub config_toml: String,
+    pub created_at: DateTime<Utc>,
+    pub status: RunStatus,
+    /// Wall-clock seconds spent over every session of the run (a resumed run continues the count).
+    pub elapsed_seconds: f64,
+}
+
+/// A completed node with everything the run learned about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeEntry {
+    pub id: NodeId,
+    pub parent: Option<NodeId>,
+    pub stage: Stage,
+    /// The coder that wrote it.
+    pub operator: String,
+    pub plan: String,
+    pub code: String,
+    pub output: String,
+    /// ok, error, timeout, oom or killed.
+    pub execution_status: String,
+    pub exit_code: Option<i32>,
+    pub metric: Option<f64>,
+    pub lower_is_better: Option<bool>,
+    pub buggy: bool,
+    pub valid: bool,
+    pub validation_message: Option<String>,
+    pub review_summary: String,
+    /// Relative to the run directory.
+    pub submission_path: Option<String>,
+    pub worker: u32,
+    pub slot: Option<u32>,
+    pub proposed_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub propose_seconds: f64,
+    pub execute_seconds: f64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+    /// The real test score, graded after the run for analysis only; never used for selection.
+    pub test_score: Option<f64>,
+}
+
+/// One request to a model, with secrets removed before it gets here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCallRecord {
+    /// The node it produced or reviewed, once known.
+    pub node: Option<NodeId>,
+    /// draft, improve, debug, review or probe.
+    pub purpose: String,
+    pub model: String,
+    pub request_json: String,
+    pub response_json: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub latency_seconds: f64,
+    pub cost_usd: f64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One event of the run's stream, as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub sequence: i64,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub payload_json: String,
+}
