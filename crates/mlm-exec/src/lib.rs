@@ -20,8 +20,8 @@ pub use environment::{
 };
 pub use error::{Error, Result};
 pub use node::{
-    build_node_request, run_node, script_environment, NodeLayout, NodeLimits, NodeMetrics,
-    NodeResult, NodeRun, NodeStatus, PythonInstallation,
+    build_node_request, probe_node_sandbox, run_node, script_environment, NodeLayout, NodeLimits,
+    NodeMetrics, NodeResult, NodeRun, NodeStatus, PythonInstallation,
 };
 pub use output::CapturedOutput;
 pub use process::{

@@ -269,6 +269,16 @@ fn policy_file_of(status_path: &Path) -> PathBuf {
     status_path.with_extension("policy.json")
 }
 
+/// Checks which sandbox tiers a node of `run` would get, by launching `/bin/true` under the same policy:
+/// what the run log reports at start-up.
+pub fn probe_node_sandbox(run: &NodeRun<'_>) -> Result<SandboxTiers> {
+    let (_, policy) = build_node_request(run);
+    let policy_file = policy_file_of(run.status_path);
+    let tiers = crate::sandbox::probe_tiers(run.launcher, &policy, &policy_file);
+    let _ = std::fs::remove_file(&policy_file);
+    tiers
+}
+
 /// Runs one node in the sandbox, writes its output to `output.txt`, and classifies the result.
 pub fn run_node(
     run: &NodeRun<'_>,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::anyhow;
-use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess, SandboxTiers, TierState};
+use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess};
 use mlm_exec::{
     available_cpus, plan_slots, run_node, Launcher, NodeLayout, NodeLimits, NodeResult, NodeRun,
     NodeStatus, Profile,
@@ -100,7 +100,7 @@ pub fn run(arguments: ExecArguments) -> CommandResult {
     })
     .map_err(Failure::job)?;
     if let Some(tiers) = &result.tiers {
-        for warning in tier_warnings(tiers) {
+        for warning in tiers.warnings() {
             eprintln!("warning: {warning}");
         }
     }
@@ -146,24 +146,6 @@ fn kilobytes_field(file: &str, name: &str) -> Option<u64> {
     let text = std::fs::read_to_string(file).ok()?;
     let line = text.lines().find(|line| line.starts_with(name))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// One warning per tier that is not fully in force: isolation is never weakened without saying so.
-pub fn tier_warnings(tiers: &SandboxTiers) -> Vec<String> {
-    tiers
-        .named()
-        .into_iter()
-        .filter_map(|(name, state)| match state {
-            TierState::Enforced { .. } => None,
-            TierState::Partial { detail } => {
-                Some(format!("{name} is only partly in force: {detail}"))
-            }
-            TierState::Unavailable { reason } => {
-                Some(format!("{name} is unavailable on this system: {reason}"))
-            }
-            TierState::Disabled => Some(format!("{name} is disabled by configuration")),
-        })
-        .collect()
 }
 
 fn result_json(result: &NodeResult, node_dir: &Path) -> serde_json::Value {

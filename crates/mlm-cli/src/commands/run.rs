@@ -8,7 +8,10 @@ use anyhow::{anyhow, Context};
 use chrono::Utc;
 use mlm_coder::{Coder, TaskBrief};
 use mlm_engine::{run_engine, EngineParts, Op, RunLayout, RunSummary, StopReason};
-use mlm_exec::{available_cpus, plan_slots, Launcher, NodeLimits, Profile};
+use mlm_exec::{
+    available_cpus, plan_slots, probe_node_sandbox, Launcher, NodeLayout, NodeLimits, NodeRun,
+    Profile, Slot,
+};
 use mlm_grade::Grader;
 use mlm_journal::{Journal, RunRecord, RunStatus};
 use mlm_task::Task;
@@ -204,6 +207,7 @@ fn drive(
         filesystem: config.filesystem,
         launcher,
     };
+    report_sandbox(&executor, &layout, json)?;
     let parts = EngineParts {
         settings: config.settings.clone(),
         task: brief,
@@ -245,6 +249,56 @@ fn drive(
         (_, true) => Ok(()),
         (_, false) => Err(Failure::Reported),
     }
+}
+
+/// Probes the sandbox tiers a node will get and reports them: every tier not in force is a warning.
+fn report_sandbox(
+    executor: &SandboxExecutor,
+    layout: &RunLayout,
+    json: bool,
+) -> Result<(), Failure> {
+    let probe_dir = layout.work_dir().join("probe");
+    std::fs::create_dir_all(&probe_dir)
+        .with_context(|| format!("{}: cannot create", probe_dir.display()))
+        .map_err(Failure::job)?;
+    let node = NodeLayout::new(&probe_dir);
+    let slot = executor.slots.first().cloned().unwrap_or(Slot {
+        index: 0,
+        cpus: Vec::new(),
+        gpus: Vec::new(),
+    });
+    let status_path = layout.work_dir().join("probe.status.json");
+    let run = NodeRun {
+        layout: &node,
+        public_dir: &executor.public_dir,
+        python: &executor.python,
+        slot: &slot,
+        limits: &executor.limits,
+        network: executor.network,
+        filesystem: executor.filesystem,
+        launcher: &executor.launcher,
+        status_path: &status_path,
+        cancellation: None,
+    };
+    let tiers = probe_node_sandbox(&run).map_err(Failure::job)?;
+    let _ = std::fs::remove_dir_all(&probe_dir);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"event": "sandbox", "tiers": tiers})
+        );
+    } else {
+        let summary: Vec<String> = tiers
+            .named()
+            .iter()
+            .map(|(name, state)| format!("{name} {state}"))
+            .collect();
+        eprintln!("Sandbox: {}", summary.join("; "));
+    }
+    for warning in tiers.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
 }
 
 /// What the coder is told about the task.

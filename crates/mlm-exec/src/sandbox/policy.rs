@@ -129,6 +129,25 @@ impl SandboxTiers {
         }
     }
 
+    /// One warning per tier that is not fully in force: isolation is never weakened without saying so.
+    pub fn warnings(&self) -> Vec<String> {
+        self.named()
+            .into_iter()
+            .filter_map(|(name, state)| match state {
+                TierState::Enforced { .. } => None,
+                TierState::Partial { detail } => {
+                    Some(format!("sandbox {name}: only partly in force: {detail}"))
+                }
+                TierState::Unavailable { reason } => Some(format!(
+                    "sandbox {name}: unavailable on this system: {reason}"
+                )),
+                TierState::Disabled => {
+                    Some(format!("sandbox {name}: disabled by the configuration"))
+                }
+            })
+            .collect()
+    }
+
     /// Each tier with its name, for logs and warnings.
     pub fn named(&self) -> [(&'static str, &TierState); 4] {
         [
