@@ -353,6 +353,14 @@ async fn expand(
             seed: shared.settings.seed ^ (u64::from(search.tree().len() as u32) << 32) ^ ticket.0,
         }
     };
+    tracing::debug!(
+        worker,
+        stage = ?expansion.stage,
+        parent = ?expansion.parent,
+        siblings_being_written = request.siblings_being_written,
+        memory = ?request.memory.iter().map(|entry| entry.plan.split(':').next().unwrap_or("")).collect::<Vec<_>>(),
+        "proposing"
+    );
     shared.emit(Event::Proposing {
         worker,
         stage: expansion.stage,
@@ -567,7 +575,6 @@ fn complete(shared: &Arc<Shared>, finished: Finished<'_>) -> Result<()> {
         slot,
     } = finished;
     let attempt_dir = shared.layout.attempt_dir(expansion.ticket);
-    lock(&shared.pending, "pending")?.remove(&expansion.ticket);
     let (entry, completion) = {
         // The search lock is held until the journal has the node, so records reach the journal in the
         // order the search produced them, whichever worker finishes first.
@@ -636,6 +643,10 @@ fn complete(shared: &Arc<Shared>, finished: Finished<'_>) -> Result<()> {
             BestChange::Unchanged => {}
             BestChange::First | BestChange::Improved => write_best(&shared.layout, &entry)?,
         }
+        // The node moves from the pending proposals to the remembered nodes in one step, as seen by a
+        // worker building its memory under the search lock.
+        lock(&shared.entries, "entries")?.insert(entry.id, entry.clone());
+        lock(&shared.pending, "pending")?.remove(&expansion.ticket);
         (entry, completion)
     };
     {
@@ -643,7 +654,6 @@ fn complete(shared: &Arc<Shared>, finished: Finished<'_>) -> Result<()> {
         counters.steps_in_flight = counters.steps_in_flight.saturating_sub(1);
         counters.steps_done += 1;
     }
-    lock(&shared.entries, "entries")?.insert(entry.id, entry.clone());
     shared.emit(Event::NodeFinished {
         node: entry.id,
         parent: entry.parent,
