@@ -1,7 +1,7 @@
-//! Operators: the part of the agent that writes code. Given what the search decided (draft, improve or
-//! debug, and from which node) and a selectively scoped memory of what nearby branches tried, a
-//! [`Coder`] proposes a plan and a complete Python script; given a finished run, it reviews it into a
-//! verdict and a short summary that later prompts remember.
+//! Operators: the part of the agent that writes code. Given what the search decided (draft, improve
+//! or debug, and from which node) and a selectively scoped memory of what nearby branches tried, a
+//! [`Coder`] proposes a plan and a complete Python script; given a finished run, it reviews it into
+//! a verdict and a short summary that later prompts remember.
 //!
 //! [`BuiltinCoder`] implements it without any language model: it renders scripts from templates and
 //! changes one option at a time.

@@ -1,13 +1,14 @@
-//! The built-in coder's scripts, run for real with the managed Python on every bundled task: a first
-//! draft must run cleanly on one thread, report a finite validation metric, and write a valid submission
-//! that beats the task's documented baseline. One improve and one debug run too.
+//! The built-in coder's scripts, run for real with the managed Python on every bundled task: a
+//! first draft must run cleanly on one thread, report a finite validation metric, and write a valid
+//! submission that beats the task's documented baseline. One improve and one debug run too.
 //!
-//! Runtimes on 2 cores (each script on one thread, the tests two at a time) are noted per test.
+//! Runtimes are noted per test, measured on an idle 2-core machine (each script on one thread, the
+//! tests two at a time): about 30 s for the whole file.
 
 #![expect(
     clippy::unwrap_used,
     clippy::print_stdout,
-    reason = "test helpers: a failed step should fail the test loudly, and the scores are worth seeing"
+    reason = "test helpers: a failed step should fail the test loudly; the scores are worth seeing"
 )]
 
 use std::path::{Path, PathBuf};
@@ -146,6 +147,11 @@ fn run(brief: &TaskBrief, code: &str, node: &Path) -> Run {
     }
 }
 
+/// The last lines of a script's output, on one line.
+fn last_lines(output: &str) -> String {
+    output.lines().rev().take(4).collect::<Vec<_>>().join(" | ")
+}
+
 fn node_view(node: u32, stage: Stage, plan: &str, code: &str, run: &Run) -> NodeView {
     NodeView {
         node,
@@ -165,8 +171,8 @@ fn node_view(node: u32, stage: Stage, plan: &str, code: &str, run: &Run) -> Node
     }
 }
 
-/// Drafts (seed 0: the strongest family), runs the draft in `node`, and checks it beats `baseline` on
-/// the hidden answers. Returns the task, the draft's plan and code, and its run.
+/// Drafts (no memory, no siblings: the strongest family), runs it in `node`, and checks it beats `baseline`
+/// on the hidden answers. Returns the task, the draft's plan and code, and its run.
 async fn first_draft_beats(
     name: &str,
     baseline: f64,
@@ -223,7 +229,7 @@ fn header(code: &str) -> serde_json::Map<String, Value> {
         .clone()
 }
 
-/// About 2 s per script.
+/// LightGBM, then an improve and a debug: about 2 s per script.
 #[tokio::test]
 async fn titanic_first_draft_beats_the_majority_class_and_an_improve_and_a_debug_run() {
     let scratch = tempfile::tempdir().unwrap();
@@ -283,7 +289,13 @@ async fn titanic_first_draft_beats_the_majority_class_and_an_improve_and_a_debug
     failed.status = ExecutionStatus::Error;
     failed.buggy = true;
     failed.metric = None;
-    failed.output = "Traceback (most recent call last):\n  File \"solution.py\", line 21, in <module>\n    import lightgbm\nModuleNotFoundError: No module named 'lightgbm'\n".to_string();
+    failed.output = concat!(
+        "Traceback (most recent call last):\n",
+        "  File \"solution.py\", line 21, in <module>\n",
+        "    import lightgbm\n",
+        "ModuleNotFoundError: No module named 'lightgbm'\n",
+    )
+    .to_string();
     let debug = coder
         .propose(
             &prepared.brief,
@@ -313,34 +325,60 @@ async fn titanic_first_draft_beats_the_majority_class_and_an_improve_and_a_debug
     );
 }
 
+/// LightGBM, about 3 s.
 #[tokio::test]
 async fn churn_first_draft_beats_logistic_regression() {
     let scratch = tempfile::tempdir().unwrap();
     first_draft_beats("churn", 0.8171, &scratch.path().join("node")).await;
 }
 
+/// LightGBM over 32 classes, about 16 s: the slowest draft.
 #[tokio::test]
 async fn leaf_first_draft_beats_the_class_priors() {
     let scratch = tempfile::tempdir().unwrap();
     first_draft_beats("leaf", 3.4590, &scratch.path().join("node")).await;
 }
 
+/// LightGBM on log(1 + y), about 2.5 s.
 #[tokio::test]
 async fn bikeshare_first_draft_beats_the_training_mean() {
     let scratch = tempfile::tempdir().unwrap();
     first_draft_beats("bikeshare", 1.5203, &scratch.path().join("node")).await;
 }
 
+/// TF-IDF + logistic regression, folds grouped by film, about 5 s.
 #[tokio::test]
 async fn rotten_tomatoes_first_draft_beats_tfidf_logistic_regression() {
     let scratch = tempfile::tempdir().unwrap();
     first_draft_beats("rotten-tomatoes", 0.8362, &scratch.path().join("node")).await;
 }
 
+/// A one-hidden-layer MLP on the pixels, about 2.5 s.
 #[tokio::test]
 async fn digits_first_draft_beats_the_majority_class() {
     let scratch = tempfile::tempdir().unwrap();
     first_draft_beats("digits", 0.1000, &scratch.path().join("node")).await;
+}
+
+/// Runs `work` on every job, two at a time (one per core of the reference machine).
+fn in_parallel<T: Sync>(jobs: &[T], work: impl Fn(usize, &T) + Sync) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(job) = jobs.get(index) else {
+                    break;
+                };
+                work(index, job);
+            });
+        }
+    });
+}
+
+/// A number with four decimals, or `-`.
+fn shown(value: Option<f64>) -> String {
+    value.map_or("-".to_string(), |value| format!("{value:.4}"))
 }
 
 /// Drafts a script of `family` by telling the coder every other family was drafted already.
@@ -420,31 +458,21 @@ async fn every_family_on_every_task() {
         }
     }
     let scratch = tempfile::tempdir().unwrap();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let lines = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some((name, baseline, family, brief, code)) = jobs.get(index) else {
-                    break;
-                };
-                let node = scratch.path().join(format!("node{index}"));
-                let result = run(brief, code, &node);
-                let grader = prepared(name).grader;
-                let report = grader.grade_file(&result.submission);
-                let line = format!(
-                    "{name:16} {family:28} exit {:?} validation {:>8} test {:>8} (baseline {baseline}) {:6.1} s {}",
-                    result.exit_code,
-                    result.metric.map_or("-".to_string(), |(value, _)| format!("{value:.4}")),
-                    report.score.map_or("-".to_string(), |score| format!("{score:.4}")),
-                    result.duration.as_secs_f64(),
-                    if result.exit_code == Some(0) { String::new() } else { result.output.lines().rev().take(3).collect::<Vec<_>>().join(" | ") },
-                );
-                println!("{line}");
-                lines.lock().unwrap().push(line);
-            });
-        }
+    in_parallel(&jobs, |index, (name, baseline, family, brief, code)| {
+        let result = run(brief, code, &scratch.path().join(format!("node{index}")));
+        let report = prepared(name).grader.grade_file(&result.submission);
+        let trouble = match result.exit_code {
+            Some(0) => String::new(),
+            Some(_) | None => last_lines(&result.output),
+        };
+        println!(
+            "{name:16} {family:28} exit {:?} validation {:>8} test {:>8} (baseline {baseline}) \
+             {:6.1} s {trouble}",
+            result.exit_code,
+            shown(result.metric.map(|(value, _)| value)),
+            shown(report.score),
+            result.duration.as_secs_f64(),
+        );
     });
 }
 
@@ -465,8 +493,8 @@ enum Synthetic {
     Grades,
 }
 
-/// Writes a competition directory (task.toml, public files, private answers) for `kind`: 300 training
-/// and 60 test rows with a numeric column with gaps, a category, a date and a short note.
+/// Writes a competition directory (task.toml, public files, private answers) for `kind`: 300
+/// training and 60 test rows with a numeric column with gaps, a category, a date and a short note.
 fn synthetic(root: &Path, kind: Synthetic) -> PathBuf {
     let (metric, targets): (&str, &[&str]) = match kind {
         Synthetic::Multilabel => ("roc_auc", &["toxic", "insult"]),
@@ -560,8 +588,8 @@ fn synthetic(root: &Path, kind: Synthetic) -> PathBuf {
     dir
 }
 
-/// Every target kind the bundled tasks leave out, with a boosting and a linear script, graded against
-/// hidden answers. About 1.5 s per script.
+/// Every target kind the bundled tasks leave out, with a boosting and a linear script, graded
+/// against hidden answers. About 1.5 s per script.
 #[tokio::test]
 async fn synthetic_tasks_of_every_other_target_kind_get_valid_submissions() {
     let scratch = tempfile::tempdir().unwrap();
@@ -600,8 +628,8 @@ async fn synthetic_tasks_of_every_other_target_kind_get_valid_submissions() {
     }
 }
 
-/// Every improve move from the drafts of the first `SURVEY_FAMILIES` families (default 2) of each task,
-/// run: a survey that each move renders a working script (several minutes).
+/// Every improve move from the drafts of the first `SURVEY_FAMILIES` families (default 2) of each
+/// task, run: a survey that each move renders a working script (several minutes).
 #[tokio::test]
 #[ignore = "a survey of every improve move; takes several minutes"]
 async fn every_improve_move_runs() {
@@ -675,30 +703,22 @@ async fn every_improve_move_runs() {
     }
     println!("{} scripts", jobs.len());
     let scratch = tempfile::tempdir().unwrap();
-    let next = std::sync::atomic::AtomicUsize::new(0);
     let failures = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some((name, brief, plan, code)) = jobs.get(index) else {
-                    break;
-                };
-                let result = run(brief, code, &scratch.path().join(format!("node{index}")));
-                let report = prepared(name).grader.grade_file(&result.submission);
-                let family = header(code)["family"].to_string();
-                let change = plan.rsplit("[option ").next().unwrap_or_default();
-                println!(
-                    "{name:16} {family:24} {change:48} exit {:?} validation {:>8} test {:>8} {:5.1} s",
-                    result.exit_code,
-                    result.metric.map_or("-".to_string(), |(value, _)| format!("{value:.4}")),
-                    report.score.map_or("-".to_string(), |score| format!("{score:.4}")),
-                    result.duration.as_secs_f64(),
-                );
-                if result.exit_code != Some(0) || !report.valid_submission {
-                    failures.lock().unwrap().push(format!("{name} {family} {change}: {}", result.output.lines().rev().take(4).collect::<Vec<_>>().join(" | ")));
-                }
-            });
+    in_parallel(&jobs, |index, (name, brief, plan, code)| {
+        let result = run(brief, code, &scratch.path().join(format!("node{index}")));
+        let report = prepared(name).grader.grade_file(&result.submission);
+        let family = header(code)["family"].to_string();
+        let change = plan.rsplit("[option ").next().unwrap_or_default();
+        println!(
+            "{name:16} {family:24} {change:48} exit {:?} validation {:>8} test {:>8} {:5.1} s",
+            result.exit_code,
+            shown(result.metric.map(|(value, _)| value)),
+            shown(report.score),
+            result.duration.as_secs_f64(),
+        );
+        if result.exit_code != Some(0) || !report.valid_submission {
+            let failure = format!("{name} {family} {change}: {}", last_lines(&result.output));
+            failures.lock().unwrap().push(failure);
         }
     });
     let failures = failures.into_inner().unwrap();

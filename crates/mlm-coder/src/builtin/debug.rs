@@ -1,6 +1,6 @@
-//! Debugs: recognise what went wrong in the parent's run (its status, its output, the grader's message)
-//! and patch the options that caused it; when the failure is not recognised, fall back to a simpler,
-//! safer family. The plan says what was recognised and what changed.
+//! Debugs: recognise what went wrong in the parent's run (its status, its output, the grader's
+//! message) and patch the options that caused it; when the failure is not recognised, fall back to
+//! a simpler, safer family. The plan says what was recognised and what changed.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +19,10 @@ const OUT_OF_MEMORY_MARKERS: [&str; 4] = [
     "std::bad_alloc",
     "Cannot allocate memory",
 ];
+/// What strict submission checks do, for the plan.
+const STRICT_CHECKS: &str = "the script now fills empty predictions, takes the sample \
+     submission's ids when test.csv spells them differently, and re-reads the written file to \
+     check its columns, ids and values against the sample submission";
 /// Evidence quoted in plans is cut to this many characters.
 const EVIDENCE_LENGTH: usize = 200;
 
@@ -131,7 +135,7 @@ pub(crate) fn propose(
         (Failure::InvalidSubmission { .. }, Some(mut options)) => {
             (options.submission_checks == SubmissionChecks::Standard).then(|| {
                 options.submission_checks = SubmissionChecks::Strict;
-                ("the script now fills empty predictions, takes the sample submission's ids when test.csv spells them differently, and re-reads the written file to check its columns, ids and values against the sample submission".to_string(), options)
+                (STRICT_CHECKS.to_string(), options)
             })
         }
         (
@@ -154,7 +158,10 @@ pub(crate) fn propose(
 fn describe(failure: &Failure, node: u32) -> String {
     match failure {
         Failure::MissingPackage { module } => {
-            format!("node {node} failed because the environment has no `{module}` module (ModuleNotFoundError)")
+            format!(
+                "node {node} failed because the environment has no `{module}` module \
+                 (ModuleNotFoundError)"
+            )
         }
         Failure::NonNumericValue { value } => format!(
             "node {node} failed converting text to numbers (could not convert string to float: `{}`)",
@@ -197,8 +204,8 @@ fn submission_problem(message: &str) -> &'static str {
     }
 }
 
-/// The parent without the missing modules: blend members using them go, and a main family using them
-/// is replaced by the strongest family whose module is there.
+/// The parent without the missing modules: blend members using them go, and a main family using
+/// them is replaced by the strongest family whose module is there.
 fn without_modules(
     schema: &TaskSchema,
     options: Option<ScriptOptions>,
@@ -295,8 +302,8 @@ fn faster(mut options: ScriptOptions) -> (String, ScriptOptions) {
     (changes.join(", "), options)
 }
 
-/// A simpler, safer script: a random forest (or, for text, a linear model) with a hold-out split and
-/// strict submission checks.
+/// A simpler, safer script: a random forest (or, for text, a linear model) with a hold-out split
+/// and strict submission checks.
 fn fallback(schema: &TaskSchema, parent: &NodeView) -> (String, ScriptOptions) {
     let parent_family = ScriptOptions::from_code(&parent.code)
         .map(|options| options.family)

@@ -1,12 +1,11 @@
-//! Drafts: a first, untuned script of a family that none of the earlier drafts (the memory) used, the
-//! strongest families for the task first, and a plan whose first words name the family.
+//! Drafts: a first, untuned script of a family that none of the earlier drafts (the memory) used,
+//! the strongest families for the task first, and a plan whose first words name the family.
 
 use std::collections::BTreeSet;
 
 use super::family::{Family, Flavour};
 use super::options::{CategoricalEncoding, ScriptOptions, Switch, TextNgrams};
 use super::schema::{ColumnKind, LabelSource, Modality, Problem, TargetKind, TaskSchema};
-use super::seeded_pick;
 use crate::operator::ProposalRequest;
 
 /// Seeds of the ensemble drafted once every family has had a draft.
@@ -28,9 +27,8 @@ pub(crate) fn propose(schema: &TaskSchema, request: &ProposalRequest) -> (String
     match untried.is_empty() {
         false => {
             // Drafts being written in parallel take the next untried families, one each.
-            let pick =
-                request.siblings_being_written as usize + seeded_pick(request.seed, untried.len());
-            let family = untried[pick.min(untried.len() - 1)];
+            let pick = (request.siblings_being_written as usize).min(untried.len() - 1);
+            let family = untried[pick];
             let options = ScriptOptions::draft(family, schema);
             let mut plan = describe(schema, &options);
             if !used.is_empty() {
@@ -42,7 +40,7 @@ pub(crate) fn propose(schema: &TaskSchema, request: &ProposalRequest) -> (String
             (plan, options)
         }
         true => {
-            let family = order[seeded_pick(request.seed, order.len())];
+            let family = order[request.siblings_being_written as usize % order.len()];
             let mut options = ScriptOptions::draft(family, schema);
             options.seeds = REPEAT_DRAFT_SEEDS;
             let mut plan = describe(schema, &options);
@@ -54,7 +52,8 @@ pub(crate) fn propose(schema: &TaskSchema, request: &ProposalRequest) -> (String
     }
 }
 
-/// A plan for a whole script: family first, then the model, the features, the validation and the output.
+/// A plan for a whole script: family first, then the model, the features, the validation and the
+/// output.
 pub(crate) fn describe(schema: &TaskSchema, options: &ScriptOptions) -> String {
     format!(
         "{}: {}, {}, on {}. It is validated with {}, prints the validation {} and writes it to metrics.json, then refits on all training rows and writes the submission with the sample submission's columns and ids.",
@@ -97,21 +96,29 @@ fn target(schema: &TaskSchema, options: &ScriptOptions) -> String {
         LabelSource::TargetColumns | LabelSource::OneHotColumns => columns.clone(),
     };
     match schema.target.kind {
-        TargetKind::BinaryProbability => format!("predicting the probability that `{source}` is positive"),
+        TargetKind::BinaryProbability => {
+            format!("predicting the probability that `{source}` is positive")
+        }
         TargetKind::MulticlassProbability => format!(
             "predicting one probability per class of `{source}` ({} classes, clipped and normalised)",
             schema.target_columns.len()
         ),
-        TargetKind::MultilabelProbability => format!("predicting a probability for each of `{columns}`"),
+        TargetKind::MultilabelProbability => {
+            format!("predicting a probability for each of `{columns}`")
+        }
         TargetKind::BinaryLabel | TargetKind::MulticlassLabel => format!(
             "predicting the `{source}` label ({} classes, written as train.csv spells them)",
             schema.target.classes.len()
         ),
         TargetKind::Regression => match options.log_target {
-            Some(Switch::On) => format!("predicting `{columns}` (learnt as log(1 + y), clipped at 0)"),
+            Some(Switch::On) => {
+                format!("predicting `{columns}` (learnt as log(1 + y), clipped at 0)")
+            }
             Some(Switch::Off) | None => format!("predicting `{columns}`"),
         },
-        TargetKind::Ordinal => format!("predicting the `{source}` grade (learnt as a number, rounded)"),
+        TargetKind::Ordinal => {
+            format!("predicting the `{source}` grade (learnt as a number, rounded)")
+        }
     }
 }
 

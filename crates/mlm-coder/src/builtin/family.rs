@@ -1,6 +1,6 @@
-//! Solution families: the kinds of model a built-in draft can be, how a plan names them (and how a plan's
-//! words are read back into one), which Python module each needs, how its inputs are encoded, and the
-//! order of expected strength for each kind of task.
+//! Solution families: the kinds of model a built-in draft can be, how a plan names them (and how a
+//! plan's words are read back into one), which Python module each needs, how its inputs are
+//! encoded, and the order of expected strength for each kind of task.
 
 use serde::{Deserialize, Serialize};
 
@@ -100,8 +100,9 @@ impl Family {
         }
     }
 
-    /// The family a plan names: its first words when the built-in coder wrote it, otherwise the earliest
-    /// family keyword in its first sentence (an LLM's plan, say). `None` when no family is mentioned.
+    /// The family a plan names: its first words when the built-in coder wrote it, otherwise the
+    /// earliest family keyword in its first sentence (an LLM's plan, say). `None` when no family is
+    /// mentioned.
     pub(crate) fn named_in(plan: &str) -> Option<Family> {
         let lowered = plan.trim_start().to_lowercase();
         if let Some(family) = ALL_FAMILIES

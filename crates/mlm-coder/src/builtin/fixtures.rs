@@ -1,5 +1,5 @@
-//! Test fixtures: small competitions written to a temporary directory, and the briefs and requests the
-//! coder gets for them.
+//! Test fixtures: small competitions written to a temporary directory, and the briefs and requests
+//! the coder gets for them.
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,7 +1,8 @@
-//! Improves: one atomic change to the parent's options, read back from the parent's first line. Changes
-//! the memory (the parent's other children) shows were tried are skipped; settings whose change made a
-//! sibling worse (or buggy) wait until the others are tried; changes the time budget cannot afford are
-//! left out.
+//! Improves: one atomic change to the parent's options, read back from the parent's first line.
+//! Changes the memory (the parent's other children) shows were tried are skipped; settings whose
+//! change made a sibling worse (or buggy) wait until the others are tried; changes the time budget
+//! cannot afford are left out; siblings being written in parallel take the next changes down the
+//! list.
 
 use std::collections::BTreeSet;
 
@@ -10,10 +11,10 @@ use super::family::Family;
 use super::moves::{candidates, Move, Setting};
 use super::options::ScriptOptions;
 use super::schema::TaskSchema;
-use super::seeded_pick;
 use crate::operator::{CoderError, MemoryEntry, NodeView, ProposalRequest};
 
-/// How plans record their change, for later siblings to read: `[option learning_rate = 0.025]`.
+/// How plans record their change, for later siblings and children to read:
+/// `[option learning_rate = 0.025, was 0.05]`.
 const TAG_PREFIX: &str = "[option ";
 /// A child may take at most this share of the node timeout, judged from the parent's run time.
 const TIMEOUT_SHARE: f64 = 0.6;
@@ -31,6 +32,8 @@ pub(crate) fn propose(
         return Ok(restart(schema, parent));
     };
     let tried = tried_changes(&request.memory);
+    // Undoing the parent's own change would rebuild its parent.
+    let undo = change_of(&parent.plan).and_then(|change| Some((change.key, change.from?)));
     let hurt = hurt_settings(&request.memory, parent, schema.lower_is_better);
     let affordable = |candidate: &Move| {
         let expected = parent.duration.as_secs_f64() * candidate.cost;
@@ -40,7 +43,8 @@ pub(crate) fn propose(
     let untried: Vec<Move> = candidates(&options, schema)
         .into_iter()
         .filter(|candidate| {
-            !tried.contains(&(candidate.setting.key().to_string(), candidate.to.clone()))
+            let change = (candidate.setting.key().to_string(), candidate.to.clone());
+            !tried.contains(&change) && undo.as_ref() != Some(&change)
         })
         .collect();
     let mut ranked: Vec<Move> = untried
@@ -54,30 +58,40 @@ pub(crate) fn propose(
         ranked.sort_by(|left, right| left.cost.total_cmp(&right.cost));
         ranked.truncate(1);
     }
-    // Stable: the priority order holds within each group.
-    ranked.sort_by_key(|candidate| hurt.contains(&candidate.setting));
+    // One knob at a time: the setting the parent itself just changed waits behind the others, and a
+    // setting whose change hurt a sibling waits longest. Stable: the priority order holds within each.
+    let parent_setting = change_of(&parent.plan).and_then(|change| Setting::from_key(&change.key));
+    ranked.sort_by_key(|candidate| {
+        (
+            hurt.contains(&candidate.setting),
+            parent_setting == Some(candidate.setting),
+        )
+    });
     if ranked.is_empty() {
         return Err(CoderError::Failed(format!(
             "every change the built-in coder knows has been tried on node {}",
             parent.node
         )));
     }
-    let chosen = ranked.swap_remove(seeded_pick(request.seed, ranked.len()));
+    // Improves of the same parent being written in parallel take the next moves, one each.
+    let pick = (request.siblings_being_written as usize).min(ranked.len() - 1);
+    let chosen = ranked.swap_remove(pick);
     Ok((plan(&options, &chosen), chosen.options))
 }
 
 fn plan(parent: &ScriptOptions, chosen: &Move) -> String {
     format!(
-        "Improve: {}. Everything else in the {} script stays as it was. {TAG_PREFIX}{} = {}]",
+        "Improve: {}. Everything else in the {} script stays as it was. {TAG_PREFIX}{} = {}, was {}]",
         capitalised(&chosen.description),
         parent.family.plan_name(),
         chosen.setting.key(),
-        chosen.to
+        chosen.to,
+        chosen.from
     )
 }
 
-/// The parent was not written by the built-in coder: start from a fresh script of the family its plan
-/// names (or the strongest for the task).
+/// The parent was not written by the built-in coder: start from a fresh script of the family its
+/// plan names (or the strongest for the task).
 fn restart(schema: &TaskSchema, parent: &NodeView) -> (String, ScriptOptions) {
     let family = Family::named_in(&parent.plan)
         .unwrap_or(Family::strength_order(schema.modality, schema.problem())[0]);
@@ -95,16 +109,34 @@ fn tried_changes(memory: &[MemoryEntry]) -> BTreeSet<(String, String)> {
     memory
         .iter()
         .filter_map(|entry| change_of(&entry.plan))
+        .map(|change| (change.key, change.to))
         .collect()
 }
 
-/// Reads `[option KEY = VALUE]` from a plan.
-pub(crate) fn change_of(plan: &str) -> Option<(String, String)> {
+/// A change an improve's plan records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordedChange {
+    pub(crate) key: String,
+    pub(crate) to: String,
+    /// The value before, when the plan says (`, was …`).
+    pub(crate) from: Option<String>,
+}
+
+/// Reads `[option KEY = VALUE, was OLD]` (or `[option KEY = VALUE]`) from a plan.
+pub(crate) fn change_of(plan: &str) -> Option<RecordedChange> {
     let start = plan.rfind(TAG_PREFIX)? + TAG_PREFIX.len();
     let rest = &plan[start..];
     let inner = &rest[..rest.rfind(']')?];
-    let (key, value) = inner.split_once(" = ")?;
-    Some((key.trim().to_string(), value.trim().to_string()))
+    let (key, values) = inner.split_once(" = ")?;
+    let (to, from) = match values.rsplit_once(", was ") {
+        Some((to, from)) => (to, Some(from.trim().to_string())),
+        None => (values, None),
+    };
+    Some(RecordedChange {
+        key: key.trim().to_string(),
+        to: to.trim().to_string(),
+        from,
+    })
 }
 
 /// Settings whose change made a sibling buggy or worse than the parent.
@@ -127,7 +159,7 @@ fn hurt_settings(
                 }
         })
         .filter_map(|entry| change_of(&entry.plan))
-        .filter_map(|(key, _)| Setting::from_key(&key))
+        .filter_map(|change| Setting::from_key(&change.key))
         .collect()
 }
 

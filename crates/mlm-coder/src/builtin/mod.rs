@@ -1,10 +1,12 @@
-//! The built-in coder: the agent's operators without any language model. It reads the task's schema from
-//! the public files, drafts complete scripts from templates (a different model family per draft),
-//! improves a script by changing exactly one of the options recorded on its first line, debugs by
-//! recognising common failures in the output and patching the options, and reviews a run from its status,
-//! metrics.json and the grader's validation message.
+//! The built-in coder: the agent's operators without any language model. It reads the task's schema
+//! from the public files, drafts complete scripts from templates (a different model family per
+//! draft), improves a script by changing exactly one of the options recorded on its first line,
+//! debugs by recognising common failures in the output and patching the options, and reviews a run
+//! from its status, metrics.json and the grader's validation message.
 //!
-//! Everything is deterministic given the request's seed and memory.
+//! Choices are deterministic: they follow from the memory (what was tried and how it scored) and
+//! from how many siblings other workers are writing at the same moment, which take the next choices
+//! down the same list. The request's seed is not needed.
 
 mod debug;
 mod draft;
@@ -91,14 +93,6 @@ impl Coder for BuiltinCoder {
     ) -> Result<Review, CoderError> {
         Ok(review::review(task, request))
     }
-}
-
-/// An index below `count` decided by `seed`: the number of trailing one bits, capped. Over random seeds
-/// 0 comes with probability 1/2, 1 with 1/4, and so on; over consecutive seeds the ruler sequence
-/// 0, 1, 0, 2, 0, 1, 0, 3, … So concurrent requests mostly take the best choice while still spreading
-/// over the next ones, and seed 0 always takes the best.
-pub(crate) fn seeded_pick(seed: u64, count: usize) -> usize {
-    (seed.trailing_ones() as usize).min(count.saturating_sub(1))
 }
 
 #[cfg(test)]

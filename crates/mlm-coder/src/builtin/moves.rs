@@ -1,12 +1,12 @@
-//! The improve moves: every atomic change of one option that could help a script, in the order a Kaggle
-//! competitor would try them for its family. Each move changes exactly one key of the options header.
+//! The improve moves: every atomic change of one option that could help a script, in the order a
+//! Kaggle competitor would try them for its family. Each changes exactly one key of the header.
 
 use super::family::{Family, Flavour};
 use super::options::{
     round, CategoricalEncoding, ClassWeight, DateParts, NeighbourWeights, ScriptOptions, Switch,
     TextNgrams, Validation,
 };
-use super::schema::{MetricKind, TaskSchema};
+use super::schema::{MetricKind, Modality, TaskSchema};
 
 /// Rows up to which ten folds are affordable.
 const TEN_FOLD_ROWS: usize = 5_000;
@@ -114,7 +114,8 @@ impl Setting {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Move {
     pub(crate) setting: Setting,
-    /// The new value as the header writes it.
+    /// The old and the new value as the header writes them (strings without quotes).
+    pub(crate) from: String,
     pub(crate) to: String,
     /// What the change does, for the plan: "lower the learning rate from 0.05 to 0.025".
     pub(crate) description: String,
@@ -123,11 +124,12 @@ pub(crate) struct Move {
     pub(crate) options: ScriptOptions,
 }
 
-/// The order in which settings are tried, per kind of family.
-fn priorities(family: Family) -> &'static [Setting] {
+/// The order in which settings are tried, per kind of family (and, for linear models, per modality:
+/// on text, character n-grams are worth more than any regularisation).
+fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
     use Setting::*;
-    match family {
-        Family::LightGbm | Family::XgBoost | Family::CatBoost => &[
+    match (family, modality) {
+        (Family::LightGbm | Family::XgBoost | Family::CatBoost, _) => &[
             EarlyStopping,
             LearningRate,
             CategoricalEncoding,
@@ -149,7 +151,7 @@ fn priorities(family: Family) -> &'static [Setting] {
             RowFraction,
             Trees,
         ],
-        Family::RandomForest | Family::ExtraTrees => &[
+        (Family::RandomForest | Family::ExtraTrees, _) => &[
             Trees,
             MinLeafSamples,
             FeatureFraction,
@@ -165,11 +167,25 @@ fn priorities(family: Family) -> &'static [Setting] {
             Blend,
             TextMaxFeatures,
         ],
-        Family::Linear => &[
+        // A linear model fits deterministically: more seeds would change nothing.
+        (Family::Linear, Modality::Text) => &[
+            TextCharacters,
             InverseRegularization,
+            TextNgrams,
+            TextMaxFeatures,
+            CategoricalEncoding,
+            MissingIndicators,
+            DateParts,
+            ClassWeight,
+            LogTarget,
+            Validation,
+            Blend,
+        ],
+        (Family::Linear, Modality::Tabular | Modality::Image) => &[
+            InverseRegularization,
+            CategoricalEncoding,
             TextCharacters,
             TextNgrams,
-            CategoricalEncoding,
             TextMaxFeatures,
             MissingIndicators,
             DateParts,
@@ -177,9 +193,8 @@ fn priorities(family: Family) -> &'static [Setting] {
             LogTarget,
             Validation,
             Blend,
-            Seeds,
         ],
-        Family::KNearestNeighbours => &[
+        (Family::KNearestNeighbours, _) => &[
             Neighbours,
             NeighbourWeights,
             CategoricalEncoding,
@@ -190,8 +205,9 @@ fn priorities(family: Family) -> &'static [Setting] {
             Validation,
             Blend,
         ],
-        Family::MultilayerPerceptron => &[
+        (Family::MultilayerPerceptron, _) => &[
             HiddenUnits,
+            EarlyStopping,
             L2Regularization,
             LearningRate,
             Seeds,
@@ -210,23 +226,35 @@ fn priorities(family: Family) -> &'static [Setting] {
 
 /// Every applicable move from `options`, in priority order.
 pub(crate) fn candidates(options: &ScriptOptions, schema: &TaskSchema) -> Vec<Move> {
-    priorities(options.family)
+    priorities(options.family, schema.modality)
         .iter()
         .flat_map(|setting| moves_of(*setting, options, schema))
         .collect()
 }
 
+/// The value of a setting as the header writes it: strings without their quotes, `none` when absent.
+pub(crate) fn header_value(options: &ScriptOptions, setting: Setting) -> String {
+    let value = serde_json::to_value(options)
+        .ok()
+        .and_then(|header| header.get(setting.key()).cloned());
+    match value {
+        Some(serde_json::Value::String(text)) => text,
+        Some(other) => other.to_string(),
+        None => "none".to_string(),
+    }
+}
+
+/// Collects the moves of one setting, dropping any that would change nothing.
 struct Builder<'a> {
     options: &'a ScriptOptions,
+    setting: Setting,
     moves: Vec<Move>,
 }
 
 impl Builder<'_> {
     fn push(
         &mut self,
-        setting: Setting,
-        to: impl ToString,
-        description: String,
+        description: impl Into<String>,
         cost: f64,
         change: impl FnOnce(&mut ScriptOptions),
     ) {
@@ -234,9 +262,10 @@ impl Builder<'_> {
         change(&mut options);
         if options != *self.options {
             self.moves.push(Move {
-                setting,
-                to: to.to_string(),
-                description,
+                setting: self.setting,
+                from: header_value(self.options, self.setting),
+                to: header_value(&options, self.setting),
+                description: description.into(),
                 cost,
                 options,
             });
@@ -247,6 +276,7 @@ impl Builder<'_> {
 fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> Vec<Move> {
     let mut builder = Builder {
         options,
+        setting,
         moves: Vec::new(),
     };
     let family = options.family;
@@ -255,33 +285,57 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
     let stops_early = parameters.early_stopping == Some(Switch::On);
     match setting {
         Setting::EarlyStopping if family == Family::MultilayerPerceptron => {
+            let held_out = "when a held-out tenth of the rows stops improving";
             match parameters.early_stopping {
-                Some(Switch::On) => builder.push(setting, "off", "train for the full 200 epochs instead of stopping when a held-out tenth of the rows stops improving".to_string(), 1.5, |next| next.hyperparameters.early_stopping = Some(Switch::Off)),
-                Some(Switch::Off) => builder.push(setting, "on", "stop training when a held-out tenth of the rows stops improving".to_string(), 0.7, |next| next.hyperparameters.early_stopping = Some(Switch::On)),
+                Some(Switch::On) => builder.push(
+                    format!("train for the full 200 epochs instead of stopping {held_out}"),
+                    1.5,
+                    |next| next.hyperparameters.early_stopping = Some(Switch::Off),
+                ),
+                Some(Switch::Off) => {
+                    builder.push(format!("stop training {held_out}"), 0.7, |next| {
+                        next.hyperparameters.early_stopping = Some(Switch::On)
+                    })
+                }
                 None => {}
             }
         }
         Setting::EarlyStopping => {
-            if let (Some(Switch::Off), Some(trees)) = (parameters.early_stopping, parameters.trees) {
-                builder.push(setting, "on", format!("stop boosting early on each validation fold (after 50 rounds without progress), allowing up to {} trees instead of a fixed {trees}", trees * 4), 2.0, |next| next.hyperparameters.early_stopping = Some(Switch::On));
+            if let (Some(Switch::Off), Some(trees)) = (parameters.early_stopping, parameters.trees)
+            {
+                let what = format!(
+                    "stop boosting early on each validation fold (after 50 rounds without \
+                     progress), allowing up to {} trees instead of a fixed {trees}",
+                    trees * 4
+                );
+                // Measured: two to five times the fixed-tree run, most with many classes.
+                builder.push(what, 3.0, |next| {
+                    next.hyperparameters.early_stopping = Some(Switch::On)
+                });
             }
         }
         Setting::LearningRate => {
             if let Some(rate) = parameters.learning_rate {
                 let lower = round(rate / 2.0);
-                let boosting_note = match family.is_boosting() {
+                let note = match family.is_boosting() {
                     true => "; early stopping lets the number of trees grow to match",
                     false => "",
                 };
+                // Boosting with a fixed number of trees would only underfit at a lower rate.
                 if (stops_early || !family.is_boosting()) && lower >= 1e-5 {
-                    builder.push(setting, lower, format!("lower the learning rate from {rate} to {lower}{boosting_note}"), 2.0, |next| next.hyperparameters.learning_rate = Some(lower));
+                    let what = format!("lower the learning rate from {rate} to {lower}{note}");
+                    builder.push(what, 2.0, |next| {
+                        next.hyperparameters.learning_rate = Some(lower)
+                    });
                 }
             }
         }
         Setting::Trees => {
-            if let Some(trees) = parameters.trees {
-                if !stops_early && trees <= 2_000 {
-                    builder.push(setting, trees * 2, format!("double the trees from {trees} to {}", trees * 2), 2.0, |next| next.hyperparameters.trees = Some(trees * 2));
+            if let Some(trees) = parameters.trees.filter(|trees| *trees <= 2_000) {
+                if !stops_early {
+                    let more = trees * 2;
+                    let what = format!("double the trees from {trees} to {more}");
+                    builder.push(what, 2.0, |next| next.hyperparameters.trees = Some(more));
                 }
             }
         }
@@ -289,148 +343,277 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
             if let Some(leaves) = parameters.num_leaves {
                 let smaller = (leaves / 2).max(4);
                 let larger = (leaves * 2).min(255);
-                builder.push(setting, smaller, format!("grow smaller trees: num_leaves from {leaves} to {smaller}"), 0.8, |next| next.hyperparameters.num_leaves = Some(smaller));
-                builder.push(setting, larger, format!("grow larger trees: num_leaves from {leaves} to {larger}"), 1.5, |next| next.hyperparameters.num_leaves = Some(larger));
+                let what = format!("grow smaller trees: num_leaves from {leaves} to {smaller}");
+                builder.push(what, 0.8, |next| {
+                    next.hyperparameters.num_leaves = Some(smaller)
+                });
+                let what = format!("grow larger trees: num_leaves from {leaves} to {larger}");
+                builder.push(what, 1.5, |next| {
+                    next.hyperparameters.num_leaves = Some(larger)
+                });
             }
         }
         Setting::MaxDepth => {
             if let Some(depth) = parameters.max_depth {
                 let shallower = depth.saturating_sub(2).max(2);
                 let deeper = (depth + 2).min(12);
-                builder.push(setting, shallower, format!("grow shallower trees: depth from {depth} to {shallower}"), 0.7, |next| next.hyperparameters.max_depth = Some(shallower));
-                builder.push(setting, deeper, format!("grow deeper trees: depth from {depth} to {deeper}"), 2.0, |next| next.hyperparameters.max_depth = Some(deeper));
+                let what = format!("grow shallower trees: depth from {depth} to {shallower}");
+                builder.push(what, 0.7, |next| {
+                    next.hyperparameters.max_depth = Some(shallower)
+                });
+                let what = format!("grow deeper trees: depth from {depth} to {deeper}");
+                builder.push(what, 2.0, |next| {
+                    next.hyperparameters.max_depth = Some(deeper)
+                });
             }
         }
         Setting::MinLeafSamples => {
             if let Some(minimum) = parameters.min_leaf_samples {
                 let more = (minimum * 2).max(minimum + 2);
-                builder.push(setting, more, format!("require at least {more} rows per leaf instead of {minimum}"), 0.9, |next| next.hyperparameters.min_leaf_samples = Some(more));
+                let what = format!("require at least {more} rows per leaf instead of {minimum}");
+                builder.push(what, 0.9, |next| {
+                    next.hyperparameters.min_leaf_samples = Some(more)
+                });
             }
         }
         Setting::L2Regularization => {
             if let Some(l2) = parameters.l2_regularization {
-                let factor = if family == Family::MultilayerPerceptron { 10.0 } else { 5.0 };
+                let factor = match family {
+                    Family::MultilayerPerceptron => 10.0,
+                    Family::LightGbm
+                    | Family::XgBoost
+                    | Family::CatBoost
+                    | Family::RandomForest
+                    | Family::ExtraTrees
+                    | Family::Linear
+                    | Family::KNearestNeighbours => 5.0,
+                };
                 let stronger = round(l2 * factor);
-                builder.push(setting, stronger, format!("strengthen the L2 regularisation from {l2} to {stronger}"), 1.0, |next| next.hyperparameters.l2_regularization = Some(stronger));
+                let what = format!("strengthen the L2 regularisation from {l2} to {stronger}");
+                builder.push(what, 1.0, |next| {
+                    next.hyperparameters.l2_regularization = Some(stronger)
+                });
             }
         }
         Setting::FeatureFraction => {
             if let Some(fraction) = parameters.feature_fraction {
                 let fewer = round((fraction * 0.6).max(0.05));
-                builder.push(setting, fewer, format!("sample fewer features per tree: from {fraction} to {fewer} of them"), 0.8, |next| next.hyperparameters.feature_fraction = Some(fewer));
+                let what =
+                    format!("sample fewer features per tree: from {fraction} to {fewer} of them");
+                builder.push(what, 0.8, |next| {
+                    next.hyperparameters.feature_fraction = Some(fewer)
+                });
                 if matches!(family, Family::RandomForest | Family::ExtraTrees) {
                     let more = round((fraction * 2.0).min(1.0));
-                    builder.push(setting, more, format!("consider more features per split: from {fraction} to {more} of them"), 1.8, |next| next.hyperparameters.feature_fraction = Some(more));
+                    let what = format!(
+                        "consider more features per split: from {fraction} to {more} of them"
+                    );
+                    builder.push(what, 1.8, |next| {
+                        next.hyperparameters.feature_fraction = Some(more)
+                    });
                 }
             }
         }
         Setting::RowFraction => {
             if let Some(fraction) = parameters.row_fraction.filter(|fraction| *fraction > 0.6) {
-                builder.push(setting, 0.6, format!("bag fewer rows per tree: from {fraction} to 0.6 of them"), 0.9, |next| next.hyperparameters.row_fraction = Some(0.6));
+                let what = format!("bag fewer rows per tree: from {fraction} to 0.6 of them");
+                builder.push(what, 0.9, |next| {
+                    next.hyperparameters.row_fraction = Some(0.6)
+                });
             }
         }
         Setting::InverseRegularization => {
             if let Some(c) = parameters.inverse_regularization {
                 let (less, more) = (round(c * 4.0), round(c / 4.0));
-                builder.push(setting, less, format!("regularise less: C from {c} to {less}"), 1.2, |next| next.hyperparameters.inverse_regularization = Some(less));
-                builder.push(setting, more, format!("regularise more: C from {c} to {more}"), 1.0, |next| next.hyperparameters.inverse_regularization = Some(more));
+                builder.push(
+                    format!("regularise less: C from {c} to {less}"),
+                    1.2,
+                    |next| next.hyperparameters.inverse_regularization = Some(less),
+                );
+                builder.push(
+                    format!("regularise more: C from {c} to {more}"),
+                    1.0,
+                    |next| next.hyperparameters.inverse_regularization = Some(more),
+                );
             }
         }
         Setting::Neighbours => {
             if let Some(k) = parameters.neighbours {
-                builder.push(setting, k * 2, format!("average over more neighbours: k from {k} to {}", k * 2), 1.1, |next| next.hyperparameters.neighbours = Some(k * 2));
-                if k >= 2 {
-                    builder.push(setting, k / 2, format!("average over fewer neighbours: k from {k} to {}", k / 2), 1.0, |next| next.hyperparameters.neighbours = Some(k / 2));
+                let (more, fewer) = (k * 2, k / 2);
+                let what = format!("average over more neighbours: k from {k} to {more}");
+                builder.push(what, 1.1, |next| {
+                    next.hyperparameters.neighbours = Some(more)
+                });
+                if fewer >= 1 {
+                    let what = format!("average over fewer neighbours: k from {k} to {fewer}");
+                    builder.push(what, 1.0, |next| {
+                        next.hyperparameters.neighbours = Some(fewer)
+                    });
                 }
             }
         }
-        Setting::NeighbourWeights => {
-            if let Some(weights) = parameters.neighbour_weights {
-                let (to, name) = match weights {
-                    NeighbourWeights::Distance => (NeighbourWeights::Uniform, "uniform"),
-                    NeighbourWeights::Uniform => (NeighbourWeights::Distance, "distance"),
-                };
-                builder.push(setting, name, format!("weight neighbours {}", if name == "distance" { "by inverse distance" } else { "equally" }), 1.0, |next| next.hyperparameters.neighbour_weights = Some(to));
+        Setting::NeighbourWeights => match parameters.neighbour_weights {
+            Some(NeighbourWeights::Distance) => {
+                builder.push("weight neighbours equally", 1.0, |next| {
+                    next.hyperparameters.neighbour_weights = Some(NeighbourWeights::Uniform)
+                })
             }
-        }
+            Some(NeighbourWeights::Uniform) => {
+                builder.push("weight neighbours by inverse distance", 1.0, |next| {
+                    next.hyperparameters.neighbour_weights = Some(NeighbourWeights::Distance)
+                })
+            }
+            None => {}
+        },
         Setting::HiddenUnits => {
             if let Some(units) = parameters.hidden_units.filter(|units| *units <= 512) {
-                builder.push(setting, units * 2, format!("widen the hidden layer from {units} to {} units", units * 2), 2.0, |next| next.hyperparameters.hidden_units = Some(units * 2));
+                let wider = units * 2;
+                let what = format!("widen the hidden layer from {units} to {wider} units");
+                builder.push(what, 2.0, |next| {
+                    next.hyperparameters.hidden_units = Some(wider)
+                });
             }
         }
         Setting::CategoricalEncoding => {
             if let Some(encoding) = features.categorical_encoding {
+                // Scaled families one-hot encode "ordinal" categories already.
                 let scaled = family.flavour() == Flavour::Scaled;
-                for (to, name, description) in [
-                    (CategoricalEncoding::Target, "target", "encode categories by their mean target, fitted inside each fold"),
-                    (CategoricalEncoding::OneHot, "one_hot", "one-hot encode the categories"),
-                    (CategoricalEncoding::Ordinal, "ordinal", "encode categories as integers"),
-                ] {
-                    let no_op = scaled && matches!((encoding, to), (CategoricalEncoding::Ordinal, CategoricalEncoding::OneHot) | (CategoricalEncoding::OneHot, CategoricalEncoding::Ordinal));
-                    if to != encoding && !no_op {
-                        builder.push(setting, name, description.to_string(), 1.1, |next| next.features.categorical_encoding = Some(to));
+                let alternatives = [
+                    (
+                        CategoricalEncoding::Target,
+                        "encode categories by their mean target, fitted inside each fold",
+                    ),
+                    (CategoricalEncoding::OneHot, "one-hot encode the categories"),
+                    (
+                        CategoricalEncoding::Ordinal,
+                        "encode categories as integers",
+                    ),
+                ];
+                for (to, what) in alternatives {
+                    let same_columns = scaled
+                        && to != CategoricalEncoding::Target
+                        && encoding != CategoricalEncoding::Target;
+                    if to != encoding && !same_columns {
+                        builder.push(what, 1.1, |next| {
+                            next.features.categorical_encoding = Some(to)
+                        });
                     }
                 }
             }
         }
         Setting::MissingIndicators => {
             if features.missing_indicators == Some(Switch::Off) {
-                builder.push(setting, "on", "add a missing-value indicator for every numeric column with gaps".to_string(), 1.0, |next| next.features.missing_indicators = Some(Switch::On));
+                let what = "add a missing-value indicator to every numeric column with gaps";
+                builder.push(what, 1.0, |next| {
+                    next.features.missing_indicators = Some(Switch::On)
+                });
             }
         }
         Setting::DateParts => {
             if features.date_parts == Some(DateParts::DaysOnly) {
-                builder.push(setting, "expanded", "add the year, month, day, weekday and hour of every date column".to_string(), 1.0, |next| next.features.date_parts = Some(DateParts::Expanded));
+                let what = "add the year, month, day, weekday and hour of every date column";
+                builder.push(what, 1.0, |next| {
+                    next.features.date_parts = Some(DateParts::Expanded)
+                });
             }
         }
         Setting::TextNgrams => {
             if features.text_ngrams == Some(TextNgrams::Unigrams) {
-                builder.push(setting, "up_to_bigrams", "use word bigrams as well as unigrams in the TF-IDF".to_string(), 1.5, |next| next.features.text_ngrams = Some(TextNgrams::UpToBigrams));
+                let what = "use word bigrams as well as unigrams in the TF-IDF";
+                builder.push(what, 1.5, |next| {
+                    next.features.text_ngrams = Some(TextNgrams::UpToBigrams)
+                });
             }
         }
         Setting::TextCharacters => {
             if features.text_characters == Some(Switch::Off) {
-                builder.push(setting, "on", "add TF-IDF features of character 2- to 5-grams".to_string(), 2.5, |next| next.features.text_characters = Some(Switch::On));
+                // Sparse boosting over twice the columns costs far more than a linear model does.
+                let cost = match family.flavour() {
+                    Flavour::TreesSparse => 8.0,
+                    Flavour::TreesDense | Flavour::Scaled => 2.5,
+                };
+                let what = "add TF-IDF features of character 2- to 5-grams";
+                builder.push(what, cost, |next| {
+                    next.features.text_characters = Some(Switch::On)
+                });
             }
         }
         Setting::TextMaxFeatures => {
-            if let Some(maximum) = features.text_max_features.filter(|maximum| *maximum < 200_000) {
-                if family.flavour() != Flavour::TreesDense {
-                    builder.push(setting, maximum * 4, format!("keep up to {} TF-IDF terms instead of {maximum}", maximum * 4), 1.5, |next| next.features.text_max_features = Some(maximum * 4));
-                }
+            let maximum = features
+                .text_max_features
+                .filter(|maximum| *maximum < 200_000);
+            // Dense inputs keep a few hundred terms whatever the setting.
+            if let (Some(maximum), false) = (maximum, family.flavour() == Flavour::TreesDense) {
+                let more = maximum * 4;
+                let what = format!("keep up to {more} TF-IDF terms instead of {maximum}");
+                builder.push(what, 1.5, |next| {
+                    next.features.text_max_features = Some(more)
+                });
             }
         }
         Setting::Validation => match options.validation {
-            Validation::Holdout => builder.push(setting, "five_fold", "validate with 5-fold cross-validation instead of one hold-out split: a steadier estimate".to_string(), 3.0, |next| next.validation = Validation::FiveFold),
-            Validation::FiveFold if schema.train_rows <= TEN_FOLD_ROWS => builder.push(setting, "ten_fold", "validate with 10-fold cross-validation: more rows per fit and a steadier estimate".to_string(), 1.9, |next| next.validation = Validation::TenFold),
+            Validation::Holdout => builder.push(
+                "validate with 5-fold cross-validation instead of one hold-out split",
+                3.0,
+                |next| next.validation = Validation::FiveFold,
+            ),
+            Validation::FiveFold if schema.train_rows <= TEN_FOLD_ROWS => builder.push(
+                "validate with 10-fold cross-validation: more rows per fit and a steadier estimate",
+                1.9,
+                |next| next.validation = Validation::TenFold,
+            ),
             Validation::FiveFold | Validation::TenFold => {}
         },
         Setting::ClassWeight => {
-            let imbalanced = schema.target.minority_share.is_some_and(|share| share < IMBALANCED_SHARE);
+            let imbalanced = schema
+                .target
+                .minority_share
+                .is_some_and(|share| share < IMBALANCED_SHARE);
+            // Reweighting distorts probabilities, which log loss scores directly.
             let probabilities_scored = schema.metric == MetricKind::LogLoss;
-            if options.class_weight == Some(ClassWeight::Uniform) && imbalanced && !probabilities_scored {
-                builder.push(setting, "balanced", "weight classes inversely to their frequency".to_string(), 1.0, |next| next.class_weight = Some(ClassWeight::Balanced));
+            let uniform = options.class_weight == Some(ClassWeight::Uniform);
+            if uniform && imbalanced && !probabilities_scored {
+                let what = "weight classes inversely to their frequency";
+                builder.push(what, 1.0, |next| {
+                    next.class_weight = Some(ClassWeight::Balanced)
+                });
             }
         }
         Setting::LogTarget => match options.log_target {
-            Some(Switch::Off) => builder.push(setting, "on", "learn log(1 + y) instead of y".to_string(), 1.0, |next| next.log_target = Some(Switch::On)),
-            Some(Switch::On) => builder.push(setting, "off", "learn y directly instead of log(1 + y)".to_string(), 1.0, |next| next.log_target = Some(Switch::Off)),
+            Some(Switch::Off) => builder.push("learn log(1 + y) instead of y", 1.0, |next| {
+                next.log_target = Some(Switch::On)
+            }),
+            Some(Switch::On) => {
+                builder.push("learn y directly instead of log(1 + y)", 1.0, |next| {
+                    next.log_target = Some(Switch::Off)
+                })
+            }
             None => {}
         },
         Setting::Seeds => {
-            let more = options.seeds + 2;
+            let (seeds, more) = (options.seeds, options.seeds + 2);
             if more <= 5 {
-                builder.push(setting, more, format!("average {more} models trained with different seeds instead of {}", options.seeds), f64::from(more) / f64::from(options.seeds.max(1)), |next| next.seeds = more);
+                let what = format!(
+                    "average {more} models trained with different seeds instead of {seeds}"
+                );
+                let cost = f64::from(more) / f64::from(seeds.max(1));
+                builder.push(what, cost, |next| next.seeds = more);
             }
         }
         Setting::Blend => {
             let order = Family::strength_order(schema.modality, schema.problem());
-            let partner = order.iter().copied().find(|candidate| *candidate != family && !options.blend.contains(candidate));
+            let partner = order
+                .iter()
+                .copied()
+                .find(|candidate| *candidate != family && !options.blend.contains(candidate));
             if let (Some(partner), true) = (partner, options.blend.len() < MAXIMUM_BLEND) {
                 let mut blend = options.blend.clone();
                 blend.push(partner);
-                let to = serde_json::to_string(&blend).unwrap_or_default();
-                builder.push(setting, to, format!("blend in a {} model (its default settings) and average the predictions", partner.plan_name()), 2.5, |next| next.blend = blend);
+                let what = format!(
+                    "blend in a {} model (its default settings) and average the predictions",
+                    partner.plan_name()
+                );
+                builder.push(what, 2.5, |next| next.blend = blend);
             }
         }
     }

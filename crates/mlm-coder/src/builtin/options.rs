@@ -1,7 +1,8 @@
-//! The options a built-in script is rendered from. They are written as JSON on the script's first line
-//! (`# ml-master-builtin: {...}`), so that improving or debugging a node starts from its parent's
-//! options, read back from the parent's code, and changes them. Options that do not apply to the task
-//! (text settings without text columns, class weights for a regression) are absent from the header.
+//! The options a built-in script is rendered from. They are written as JSON on the script's first
+//! line (`# ml-master-builtin: {...}`), so that improving or debugging a node starts from its
+//! parent's options, read back from the parent's code, and changes them. Options that do not apply
+//! to the task (text settings without text columns, class weights for a regression) are absent from
+//! the header.
 
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +97,8 @@ pub(crate) enum NeighbourWeights {
 #[serde(rename_all = "snake_case")]
 pub(crate) enum SubmissionChecks {
     Standard,
-    /// Repairs empty cells and mismatched ids, then re-reads the file and checks it against the sample.
+    /// Repairs empty cells and mismatched ids, then re-reads the file and checks it against the
+    /// sample.
     Strict,
 }
 

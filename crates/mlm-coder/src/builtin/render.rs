@@ -1,5 +1,5 @@
-//! Rendering a script: the minijinja templates under `templates/builtin/` (embedded in the binary) filled
-//! with the task's schema, the options and the plan.
+//! Rendering a script: the minijinja templates under `templates/builtin/` (embedded in the binary)
+//! filled with the task's schema, the options and the plan.
 
 use minijinja::Environment;
 use serde::Serialize;

@@ -1,6 +1,6 @@
-//! Reviews without a model: a run is buggy when it did not end well, wrote no submission or no metric,
-//! or the grader rejected its submission. The summary, which later memory shows, names the family, its
-//! key settings, the change it made, and the metric or what went wrong.
+//! Reviews without a model: a run is buggy when it did not end well, wrote no submission or no
+//! metric, or the grader rejected its submission. The summary, which later memory shows, names the
+//! family, its key settings, the change it made, and the metric or what went wrong.
 
 use super::debug::last_error_line;
 use super::family::Family;
@@ -39,7 +39,10 @@ pub(crate) fn review(task: &TaskBrief, request: &ReviewRequest) -> Review {
         ),
     };
     let change = change_of(&node.plan)
-        .map(|(key, value)| format!(" It changed {key} to {value}."))
+        .map(|change| match change.from {
+            Some(from) => format!(" It changed {} from {from} to {}.", change.key, change.to),
+            None => format!(" It changed {} to {}.", change.key, change.to),
+        })
         .unwrap_or_default();
     let is_bug = !problems.is_empty();
     let summary = match (is_bug, request.reported_metric) {

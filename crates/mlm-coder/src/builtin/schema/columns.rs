@@ -1,5 +1,5 @@
-//! What one column holds, judged from a sample of its cells: numbers, categories, free text, dates, an
-//! identifier, nothing useful, or something the built-in templates cannot turn into features.
+//! What one column holds, judged from a sample of its cells: numbers, categories, free text, dates,
+//! an identifier, nothing useful, or something the built-in templates cannot turn into features.
 
 /// Cells pandas reads as missing.
 const MISSING_MARKERS: [&str; 7] = ["", "na", "nan", "null", "none", "n/a", "<na>"];
@@ -54,8 +54,8 @@ pub(crate) fn parses_as_number(cell: &str) -> bool {
     cell.trim().parse::<f64>().is_ok()
 }
 
-/// Below this share of test cells whose category also occurs in train, a categorical column describes
-/// how the split was made rather than the rows.
+/// Below this share of test cells whose category also occurs in train, a categorical column
+/// describes how the split was made rather than the rows.
 const MINIMUM_SHARED_CATEGORY_SHARE: f64 = 0.5;
 
 /// Refines a categorical column with test.csv's cells: mostly unseen categories make it a grouping.
@@ -109,19 +109,30 @@ pub(crate) fn classify(cells: &[&str]) -> Result<ColumnKind, UnknownColumn> {
     let share = |predicate: &dyn Fn(&str) -> bool| {
         present.iter().filter(|cell| predicate(cell)).count() as f64 / present.len() as f64
     };
+    let example = |predicate: &dyn Fn(&str) -> bool| {
+        shorten(
+            present
+                .iter()
+                .copied()
+                .find(|cell| predicate(cell))
+                .unwrap_or_default(),
+        )
+    };
     if share(&looks_structured) >= 0.5 {
+        let example = example(&looks_structured);
         return Err(UnknownColumn {
             problem: format!(
-                "it holds serialised lists or objects (e.g. `{}`), which the built-in templates cannot turn into features",
-                shorten(present.iter().find(|cell| looks_structured(cell)).copied().unwrap_or_default())
+                "it holds serialised lists or objects (e.g. `{example}`), which the built-in \
+                 templates cannot turn into features"
             ),
         });
     }
     if share(&names_media_file) >= 0.5 {
+        let example = example(&names_media_file);
         return Err(UnknownColumn {
             problem: format!(
-                "it names media files (e.g. `{}`); the built-in coder reads tabular columns only, not images or audio",
-                shorten(present.iter().find(|cell| names_media_file(cell)).copied().unwrap_or_default())
+                "it names media files (e.g. `{example}`); the built-in coder reads tabular \
+                 columns only, not images or audio"
             ),
         });
     }

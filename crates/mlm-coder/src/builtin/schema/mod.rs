@@ -1,7 +1,7 @@
-//! The task's schema as the built-in coder sees it, computed from the brief and a sample of the rows of
-//! `train.csv` and `test.csv`: the kind of every column, what the submission asks for, and the shape of
-//! the task (tabular, text or pixel images). Anything the templates could not handle is an error that
-//! names the file and the problem, never a broken script.
+//! The task's schema as the built-in coder sees it, computed from the brief and a sample of the
+//! rows of `train.csv` and `test.csv`: the kind of every column, what the submission asks for, and
+//! the shape of the task (tabular, text or pixel images). Anything the templates could not handle
+//! is an error that names the file and the problem, never a broken script.
 
 mod columns;
 mod target;
@@ -109,7 +109,8 @@ pub(crate) struct TaskSchema {
 }
 
 impl TaskSchema {
-    /// The column that groups validation folds, when the split between train and test was made by one.
+    /// The column that groups validation folds, when the split between train and test was made by
+    /// one.
     pub(crate) fn group_column(&self) -> Option<&str> {
         self.columns
             .iter()

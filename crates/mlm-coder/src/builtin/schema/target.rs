@@ -151,7 +151,8 @@ pub(crate) struct Target {
 }
 
 /// Resolves the target from the metric, the submission's columns and train.csv's header and rows.
-/// `train_only` lists the train columns test.csv lacks (besides the id). Errors are problems in words.
+/// `train_only` lists the train columns test.csv lacks (besides the id). Errors are problems in
+/// words.
 pub(crate) fn resolve(
     metric: MetricKind,
     target_columns: &[String],

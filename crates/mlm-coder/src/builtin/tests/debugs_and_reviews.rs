@@ -1,4 +1,5 @@
-//! Debugs recognise each failure class and patch it; reviews give verdicts and summaries for memory.
+//! Debugs recognise each failure class and patch it; reviews give verdicts and summaries for
+//! memory.
 
 use mlm_search::Stage;
 
@@ -18,7 +19,12 @@ fn a_missing_package_switches_to_a_family_that_does_not_need_it() {
     let dir = tempfile::tempdir().unwrap();
     let task = passengers(dir.path(), "accuracy");
     let draft = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
-    let output = "Traceback (most recent call last):\n  File \"solution.py\", line 14, in <module>\n    import lightgbm\nModuleNotFoundError: No module named 'lightgbm'\n";
+    let output = concat!(
+        "Traceback (most recent call last):\n",
+        "  File \"solution.py\", line 14, in <module>\n",
+        "    import lightgbm\n",
+        "ModuleNotFoundError: No module named 'lightgbm'\n",
+    );
     let fixed = debug_of(
         &task,
         node(1, &draft.plan, &draft.code, ExecutionStatus::Error, output),
@@ -51,7 +57,8 @@ fn a_missing_package_switches_to_a_family_that_does_not_need_it() {
     ))
     .unwrap_err();
     assert!(
-        matches!(&error, CoderError::Failed(message) if message.contains("`numpy`") && message.contains("env setup")),
+        matches!(&error, CoderError::Failed(message)
+            if message.contains("`numpy`") && message.contains("env setup")),
         "{error}"
     );
 }
@@ -161,7 +168,10 @@ fn an_unrecognised_failure_falls_back_to_a_safer_family() {
     let dir = tempfile::tempdir().unwrap();
     let task = passengers(dir.path(), "accuracy");
     let draft = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
-    let output = "Traceback (most recent call last):\nlightgbm.basic.LightGBMError: Check failed: (num_data) > (0)\n";
+    let output = concat!(
+        "Traceback (most recent call last):\n",
+        "lightgbm.basic.LightGBMError: Check failed: (num_data) > (0)\n",
+    );
     let fixed = debug_of(
         &task,
         node(1, &draft.plan, &draft.code, ExecutionStatus::Error, output),

@@ -1,5 +1,5 @@
-//! Drafts rotate through families; improves change exactly one option, skip what siblings tried, defer
-//! what hurt them and respect the time budget.
+//! Drafts rotate through families; improves change exactly one option, skip what siblings tried,
+//! defer what hurt them and respect the time budget.
 
 use std::collections::BTreeSet;
 
@@ -49,24 +49,44 @@ fn drafts_take_the_strongest_family_no_earlier_draft_used() {
 }
 
 #[test]
-fn concurrent_drafts_with_different_seeds_spread_over_families() {
+fn proposals_are_deterministic_and_ignore_the_seed() {
     let dir = tempfile::tempdir().unwrap();
     let task = passengers(dir.path(), "accuracy");
-    let families: BTreeSet<Family> = [0, 1, 3, 7]
-        .into_iter()
-        .map(|seed| {
-            family_of(&propose(
-                &task,
-                &request(Stage::Draft, None, Vec::new(), seed),
-            ))
-        })
-        .collect();
-    assert_eq!(families.len(), 4, "{families:?}");
-    // Deterministic: the same seed and memory give the same script.
-    let again = propose(&task, &request(Stage::Draft, None, Vec::new(), 3));
+    let first = propose(&task, &request(Stage::Draft, None, Vec::new(), 3));
     assert_eq!(
-        again,
+        first,
         propose(&task, &request(Stage::Draft, None, Vec::new(), 3))
+    );
+    assert_eq!(
+        first,
+        propose(&task, &request(Stage::Draft, None, Vec::new(), 12_345))
+    );
+}
+
+#[test]
+fn drafts_and_improves_written_in_parallel_take_the_next_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = passengers(dir.path(), "accuracy");
+    let mut second = request(Stage::Draft, None, Vec::new(), 0);
+    second.siblings_being_written = 1;
+    assert_eq!(family_of(&propose(&task, &second)), Family::CatBoost);
+    second.siblings_being_written = 20;
+    assert_eq!(
+        family_of(&propose(&task, &second)),
+        Family::KNearestNeighbours
+    );
+
+    let draft = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
+    let parent = node(1, &draft.plan, &draft.code, ExecutionStatus::Ok, "");
+    let mut improve = request(Stage::Improve, Some(parent), Vec::new(), 0);
+    improve.siblings_being_written = 1;
+    let child = propose(&task, &improve);
+    assert!(
+        child
+            .plan
+            .ends_with("[option categorical_encoding = target, was ordinal]"),
+        "{}",
+        child.plan
     );
 }
 
@@ -159,7 +179,7 @@ fn an_improve_changes_one_option_that_the_childs_header_and_plan_record() {
     );
     assert_eq!(
         child.plan,
-        "Improve: Stop boosting early on each validation fold (after 50 rounds without progress), allowing up to 1200 trees instead of a fixed 300. Everything else in the LightGBM gradient boosting script stays as it was. [option early_stopping = on]"
+        "Improve: Stop boosting early on each validation fold (after 50 rounds without progress), allowing up to 1200 trees instead of a fixed 300. Everything else in the LightGBM gradient boosting script stays as it was. [option early_stopping = on, was off]"
     );
     let before = ScriptOptions::from_code(&draft.code).unwrap();
     let after = ScriptOptions::from_code(&child.code).unwrap();
@@ -176,7 +196,7 @@ fn an_improve_changes_one_option_that_the_childs_header_and_plan_record() {
     );
     assert!(
         next.plan
-            .ends_with("[option categorical_encoding = target]"),
+            .ends_with("[option categorical_encoding = target, was ordinal]"),
         "{}",
         next.plan
     );
@@ -202,7 +222,9 @@ fn an_improve_defers_settings_whose_change_made_a_sibling_worse() {
         &request(Stage::Improve, Some(parent.clone()), Vec::new(), 0),
     );
     assert!(
-        first.plan.ends_with("[option inverse_regularization = 4]"),
+        first
+            .plan
+            .ends_with("[option inverse_regularization = 4.0, was 1.0]"),
         "{}",
         first.plan
     );
@@ -220,6 +242,44 @@ fn an_improve_defers_settings_whose_change_made_a_sibling_worse() {
         "{}",
         next.plan
     );
+}
+
+#[test]
+fn an_improve_turns_another_knob_and_never_undoes_the_change_that_made_its_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = passengers(dir.path(), "accuracy");
+    let schema = schema_of(&task);
+    let mut options = ScriptOptions::draft(Family::Linear, &schema);
+    options.hyperparameters.inverse_regularization = Some(4.0);
+    let plan = "Improve: Regularise less: C from 1.0 to 4.0. Everything else in the Linear model \
+                script stays as it was. [option inverse_regularization = 4.0, was 1.0]";
+    let code = crate::builtin::render::render(&schema, &options, plan).unwrap();
+    let parent = node(2, plan, &code, ExecutionStatus::Ok, "");
+
+    // C was the parent's own change: another setting comes first.
+    let child = propose(
+        &task,
+        &request(Stage::Improve, Some(parent.clone()), Vec::new(), 0),
+    );
+    let expected = "[option categorical_encoding = target, was ordinal]";
+    assert!(child.plan.ends_with(expected), "{}", child.plan);
+
+    // Once everything else was tried, C goes on, but never back to the grandparent's 1.0.
+    let everything_else: Vec<_> = candidates(&options, &schema)
+        .iter()
+        .filter(|candidate| candidate.setting.key() != "inverse_regularization")
+        .enumerate()
+        .map(|(index, candidate)| {
+            let plan = format!("[option {} = {}]", candidate.setting.key(), candidate.to);
+            memory(10 + index as u32, &plan, Some(0.8))
+        })
+        .collect();
+    let last = propose(
+        &task,
+        &request(Stage::Improve, Some(parent), everything_else, 0),
+    );
+    let expected = "[option inverse_regularization = 16.0, was 4.0]";
+    assert!(last.plan.ends_with(expected), "{}", last.plan);
 }
 
 #[test]

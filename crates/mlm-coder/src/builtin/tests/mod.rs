@@ -1,5 +1,6 @@
-//! The built-in coder's behaviour through its public trait: drafts rotate through families, improves change
-//! one option that the code's header records, debugs recognise failures, reviews give verdicts.
+//! The built-in coder's behaviour through its public trait: drafts rotate through families,
+//! improves change one option that the code's header records, debugs recognise failures, reviews
+//! give verdicts.
 
 mod debugs_and_reviews;
 mod drafts_and_improves;
@@ -37,11 +38,4 @@ pub(super) fn changed_keys(before: &ScriptOptions, after: &ScriptOptions) -> BTr
         .filter(|key| before.get(*key) != after.get(*key))
         .cloned()
         .collect()
-}
-
-#[test]
-fn seeded_picks_favour_the_first_choice_and_follow_the_ruler_sequence() {
-    let picks: Vec<usize> = (0..8).map(|seed| super::seeded_pick(seed, 8)).collect();
-    assert_eq!(picks, vec![0, 1, 0, 2, 0, 1, 0, 3]);
-    assert_eq!(super::seeded_pick(u64::MAX, 3), 2);
 }
