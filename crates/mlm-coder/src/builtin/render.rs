@@ -74,7 +74,7 @@ struct SchemaContext {
     text_columns: Vec<String>,
     date_columns: Vec<String>,
     dropped_summary: String,
-    metric: &'static str,
+    metric: String,
     lower_is_better: bool,
     sample_submission_file: String,
     read_as_text: Vec<String>,

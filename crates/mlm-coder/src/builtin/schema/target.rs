@@ -1,6 +1,8 @@
 //! What the submission asks for: the metric (as the built-in coder knows it), the kind of target (a
 //! probability, a label, a number), and where train.csv holds the values to learn.
 
+use mlm_grade::{F1Average, Metric};
+
 use super::columns::{is_missing, parses_as_number};
 use super::{Problem, Sample};
 
@@ -22,47 +24,46 @@ pub(crate) enum MetricKind {
     Spearman,
 }
 
-const METRIC_NAMES: [(&str, MetricKind); 13] = [
-    ("accuracy", MetricKind::Accuracy),
-    ("roc_auc", MetricKind::RocAuc),
-    ("log_loss", MetricKind::LogLoss),
-    ("rmse", MetricKind::Rmse),
-    ("rmsle", MetricKind::Rmsle),
-    ("mae", MetricKind::Mae),
-    ("mcrmse", MetricKind::Mcrmse),
-    (
-        "quadratic_weighted_kappa",
-        MetricKind::QuadraticWeightedKappa,
-    ),
-    ("f1", MetricKind::F1Binary),
-    ("f1_micro", MetricKind::F1Micro),
-    ("f1_macro", MetricKind::F1Macro),
-    ("pearson", MetricKind::Pearson),
-    ("spearman", MetricKind::Spearman),
-];
-
 impl MetricKind {
-    /// Reads a canonical metric name (`mlm_grade::Metric::name`); `-` and spaces read as `_`.
+    /// The metric a name denotes, read by the grader's own metric table (canonical names and MLE-bench's
+    /// aliases alike); `None` for a metric the built-in scripts cannot optimise (map@K).
     pub(crate) fn from_name(name: &str) -> Option<MetricKind> {
-        let normalized: String = name
-            .trim()
-            .chars()
-            .map(|character| match character {
-                '-' | ' ' => '_',
-                other => other.to_ascii_lowercase(),
-            })
-            .collect();
-        METRIC_NAMES
-            .iter()
-            .find(|(known, _)| *known == normalized)
-            .map(|(_, metric)| *metric)
+        match Metric::from_name(name)? {
+            Metric::Accuracy => Some(MetricKind::Accuracy),
+            Metric::RocAuc => Some(MetricKind::RocAuc),
+            Metric::LogLoss => Some(MetricKind::LogLoss),
+            Metric::Rmse => Some(MetricKind::Rmse),
+            Metric::Rmsle => Some(MetricKind::Rmsle),
+            Metric::Mae => Some(MetricKind::Mae),
+            Metric::Mcrmse => Some(MetricKind::Mcrmse),
+            Metric::QuadraticWeightedKappa => Some(MetricKind::QuadraticWeightedKappa),
+            Metric::F1(F1Average::Binary) => Some(MetricKind::F1Binary),
+            Metric::F1(F1Average::Micro) => Some(MetricKind::F1Micro),
+            Metric::F1(F1Average::Macro) => Some(MetricKind::F1Macro),
+            Metric::Pearson => Some(MetricKind::Pearson),
+            Metric::Spearman => Some(MetricKind::Spearman),
+            Metric::MapAtK(_) => None,
+        }
     }
 
-    pub(crate) fn name(self) -> &'static str {
-        METRIC_NAMES
-            .iter()
-            .find(|(_, metric)| *metric == self)
-            .map_or("accuracy", |(name, _)| name)
+    /// The grader's canonical name of the metric.
+    pub(crate) fn name(self) -> String {
+        let metric = match self {
+            MetricKind::Accuracy => Metric::Accuracy,
+            MetricKind::RocAuc => Metric::RocAuc,
+            MetricKind::LogLoss => Metric::LogLoss,
+            MetricKind::Rmse => Metric::Rmse,
+            MetricKind::Rmsle => Metric::Rmsle,
+            MetricKind::Mae => Metric::Mae,
+            MetricKind::Mcrmse => Metric::Mcrmse,
+            MetricKind::QuadraticWeightedKappa => Metric::QuadraticWeightedKappa,
+            MetricKind::F1Binary => Metric::F1(F1Average::Binary),
+            MetricKind::F1Micro => Metric::F1(F1Average::Micro),
+            MetricKind::F1Macro => Metric::F1(F1Average::Macro),
+            MetricKind::Pearson => Metric::Pearson,
+            MetricKind::Spearman => Metric::Spearman,
+        };
+        metric.name()
     }
 
     /// The scikit-learn functions the script's `output_score` calls.

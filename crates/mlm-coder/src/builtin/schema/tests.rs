@@ -222,3 +222,23 @@ fn pixel_columns_make_an_image_task_and_dominant_text_a_text_task() {
     // The films of test.csv are not in train.csv: the split was made by film.
     assert_eq!(schema.group_column(), Some("film"));
 }
+
+#[test]
+fn metric_names_are_read_by_the_graders_table_aliases_included() {
+    use super::target::MetricKind;
+    assert_eq!(MetricKind::from_name("auc-roc"), Some(MetricKind::RocAuc));
+    assert_eq!(
+        MetricKind::from_name("multi-class-log-loss"),
+        Some(MetricKind::LogLoss)
+    );
+    assert_eq!(MetricKind::from_name("f1_macro"), Some(MetricKind::F1Macro));
+    assert_eq!(
+        MetricKind::from_name("map@3"),
+        None,
+        "the built-in scripts cannot optimise map@K"
+    );
+    assert_eq!(
+        MetricKind::QuadraticWeightedKappa.name(),
+        "quadratic_weighted_kappa"
+    );
+}
