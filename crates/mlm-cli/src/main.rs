@@ -15,6 +15,7 @@ mod config;
 mod failure;
 mod progress;
 mod report;
+mod system;
 
 use std::process::ExitCode;
 

@@ -56,7 +56,7 @@ pub fn run(arguments: ExecArguments) -> CommandResult {
         timeout: Duration::from_secs(arguments.timeout),
         memory_bytes: match arguments.memory_mib {
             Some(mebibytes) => Some(mebibytes.saturating_mul(1024 * 1024)),
-            None => crate::config::physical_memory_bytes().map(|bytes| bytes / 4 * 3),
+            None => crate::system::physical_memory_bytes().map(|bytes| bytes / 4 * 3),
         },
         ..NodeLimits::default()
     };
@@ -136,18 +136,6 @@ fn unique_suffix() -> u128 {
         .map_or(0, |elapsed| elapsed.as_nanos())
 }
 
-/// This process's own high-water mark of resident memory: the supervisor's cost of a run.
-fn own_peak_rss_kilobytes() -> Option<u64> {
-    kilobytes_field("/proc/self/status", "VmHWM:")
-}
-
-/// A `Name:   1234 kB` line of a /proc file.
-fn kilobytes_field(file: &str, name: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(file).ok()?;
-    let line = text.lines().find(|line| line.starts_with(name))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 fn result_json(result: &NodeResult, node_dir: &Path) -> serde_json::Value {
     json!({
         "status": result.status,
@@ -162,7 +150,7 @@ fn result_json(result: &NodeResult, node_dir: &Path) -> serde_json::Value {
         "metrics_problem": result.metrics_problem,
         "peak_rss_kilobytes": result.peak_rss_kilobytes,
         "sandbox": result.tiers,
-        "supervisor_peak_rss_kilobytes": own_peak_rss_kilobytes(),
+        "supervisor_peak_rss_kilobytes": crate::system::own_peak_rss_kilobytes(),
         "node_dir": node_dir,
     })
 }

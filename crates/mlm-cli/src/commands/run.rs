@@ -21,10 +21,11 @@ use crate::adapters::{GraderCheck, SandboxExecutor};
 use crate::cli::{PythonArguments, ResumeArguments, RunArguments};
 use crate::commands::env::ready_environment;
 use crate::commands::prepare::prepared_recipe;
-use crate::config::{physical_memory_bytes, CoderChoice, ConfigLayer, ResolvedConfig, RunLayer};
+use crate::config::{CoderChoice, ConfigLayer, ResolvedConfig, RunLayer};
 use crate::failure::{CommandResult, Failure};
 use crate::progress::Progress;
 use crate::report::write_final_report;
+use crate::system::physical_memory_bytes;
 
 pub fn run(arguments: RunArguments) -> CommandResult {
     let flags = ConfigLayer {
