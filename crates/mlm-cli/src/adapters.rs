@@ -94,3 +94,56 @@ impl SubmissionCheck for GraderCheck {
         self.0.validate(&table).map_err(|invalid| invalid.reason)
     }
 }
+
+/// Compiles each proposed script with the run's interpreter (`python -m py_compile`) before it is run,
+/// so a reply with broken code is asked again instead of costing a node.
+pub struct PythonSyntaxCheck {
+    pub python: PathBuf,
+    /// Where scripts are written to be compiled; nothing else is written.
+    pub scratch_dir: PathBuf,
+    pub counter: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl mlm_coder::SyntaxCheck for PythonSyntaxCheck {
+    async fn check(&self, code: &str) -> Result<(), String> {
+        let index = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let script = self.scratch_dir.join(format!("proposal-{index}.py"));
+        let scratch_dir = self.scratch_dir.clone();
+        let python = self.python.clone();
+        let code = code.to_string();
+        let outcome = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&scratch_dir)
+                .and_then(|()| std::fs::write(&script, code))
+                .map_err(|error| format!("{}: {error}", script.display()))?;
+            let mut request = mlm_exec::ProcessRequest::new(&python, &scratch_dir).args([
+                std::ffi::OsString::from("-m"),
+                "py_compile".into(),
+                script.clone().into(),
+            ]);
+            request.environment = mlm_exec::Environment::Only(vec![(
+                "PYTHONPYCACHEPREFIX".to_string(),
+                scratch_dir.join("pycache").display().to_string(),
+            )]);
+            request.timeout = Some(std::time::Duration::from_secs(60));
+            let outcome =
+                mlm_exec::run_process(&request, &mut |_| {}).map_err(|error| error.to_string());
+            let _ = std::fs::remove_file(&script);
+            outcome
+        })
+        .await
+        .map_err(|error| error.to_string())
+        .and_then(|outcome| outcome);
+        match outcome {
+            Ok(outcome) if outcome.success() => Ok(()),
+            Ok(outcome) => Err(outcome.output.last_lines(12)),
+            // The checker itself could not run: the script's own run will tell what is wrong.
+            Err(error) => {
+                tracing::warn!("cannot syntax-check a proposal: {error}");
+                Ok(())
+            }
+        }
+    }
+}

@@ -11,6 +11,8 @@ use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess};
 use mlm_search::SearchConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::llm_config::{LlmLayer, LlmSettings};
+
 /// The config file read when `--config` is not given and it exists in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "ml-master.toml";
 pub const STEPS_ENV: &str = "ML_MASTER_STEPS";
@@ -38,6 +40,8 @@ pub struct ConfigLayer {
     /// ML-Master's search parameters; absent fields keep their defaults.
     pub search: Option<SearchConfig>,
     pub sandbox: SandboxLayer,
+    /// The models of the LLM coder.
+    pub llm: LlmLayer,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -73,6 +77,8 @@ pub struct ResolvedConfig {
     pub network: NetworkAccess,
     pub filesystem: FilesystemIsolation,
     pub memory_bytes_per_slot: Option<u64>,
+    /// The LLM coder's models, when `[llm.code]` is configured.
+    pub llm: Option<LlmSettings>,
 }
 
 impl ConfigLayer {
@@ -158,6 +164,7 @@ impl ConfigLayer {
             run,
             search: over.search.or(self.search),
             sandbox,
+            llm: self.llm.merged(over.llm),
         }
     }
 
@@ -193,8 +200,16 @@ impl ConfigLayer {
             Some(mebibytes) => Some(mebibytes.saturating_mul(1024 * 1024)),
             None => physical_memory_bytes.map(|bytes| bytes / 4 * 3 / slots as u64),
         };
+        let coder = self.run.coder.unwrap_or(CoderChoice::Builtin);
+        let llm = self.llm.resolve()?;
+        if coder == CoderChoice::Llm && llm.is_none() {
+            return Err(anyhow!(
+                "--coder llm needs a model: the configuration has no [llm.code] section\nhint: add one to ml-master.toml (see the README's \"LLM coder\" section), or use --coder builtin"
+            ));
+        }
         Ok(ResolvedConfig {
-            coder: self.run.coder.unwrap_or(CoderChoice::Builtin),
+            coder,
+            llm,
             settings,
             network: if self.sandbox.allow_network.unwrap_or(false) {
                 NetworkAccess::Allowed
@@ -239,6 +254,11 @@ impl ResolvedConfig {
                     FilesystemIsolation::Unrestricted
                 )),
             },
+            llm: self
+                .llm
+                .as_ref()
+                .map(LlmSettings::to_layer)
+                .unwrap_or_default(),
         }
     }
 

@@ -13,6 +13,7 @@ mod cli;
 mod commands;
 mod config;
 mod failure;
+mod llm_config;
 mod progress;
 mod report;
 mod system;

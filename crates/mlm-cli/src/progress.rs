@@ -118,6 +118,13 @@ impl Progress {
             summary.nodes,
             summary.elapsed.as_secs_f64()
         );
+        let tokens = summary.prompt_tokens + summary.completion_tokens;
+        if tokens > 0 {
+            eprintln!(
+                "Model usage: {tokens} tokens ({} prompt, {} completion), ${:.4}",
+                summary.prompt_tokens, summary.completion_tokens, summary.cost_usd
+            );
+        }
         match (&report.selected, &report.grading) {
             (Some(node), Some(grading)) => {
                 eprintln!(

@@ -3,16 +3,19 @@
 //! [`Coder`] proposes a plan and a complete Python script; given a finished run, it reviews it into
 //! a verdict and a short summary that later prompts remember.
 //!
-//! [`BuiltinCoder`] implements it without any language model: it renders scripts from templates and
-//! changes one option at a time.
+//! [`LlmCoder`] implements it on language models through `mlm-llm`, with prompts from minijinja
+//! templates a user can override. [`BuiltinCoder`] implements it without any language model: it renders
+//! scripts from templates and changes one option at a time.
 //!
 //! This crate refuses to run anything: the engine executes scripts and hands the results back.
 
 pub mod builtin;
+pub mod llm;
 mod operator;
 
 pub use builtin::BuiltinCoder;
+pub use llm::{LlmCoder, LlmOptions, PromptError, PromptMode, Prompts, ReviewFormat};
 pub use operator::{
-    Budget, Coder, CoderError, ExecutionStatus, MemoryEntry, NodeView, Proposal, ProposalRequest,
-    Review, ReviewRequest, TaskBrief, TokenUsage,
+    Budget, CallPurpose, Coder, CoderError, ExecutionStatus, MemoryEntry, ModelCall, NodeView,
+    Proposal, ProposalRequest, Review, ReviewRequest, SyntaxCheck, TaskBrief, TokenUsage,
 };

@@ -27,6 +27,8 @@ pub struct TaskBrief {
     pub sample_submission_file: String,
     /// One line describing the cores, memory and GPUs a script gets.
     pub hardware: String,
+    /// The Python modules a script can import (the managed environment's profile).
+    pub installed_packages: Vec<String>,
 }
 
 /// How a finished script run ended, as a coder needs to know it.
@@ -38,6 +40,19 @@ pub enum ExecutionStatus {
     Timeout,
     Oom,
     Killed,
+}
+
+impl ExecutionStatus {
+    /// The name the journal and prompts use: `ok`, `error`, `timeout`, `oom` or `killed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecutionStatus::Ok => "ok",
+            ExecutionStatus::Error => "error",
+            ExecutionStatus::Timeout => "timeout",
+            ExecutionStatus::Oom => "oom",
+            ExecutionStatus::Killed => "killed",
+        }
+    }
 }
 
 /// A node as a coder sees it: its plan, code and what happened when it ran.
@@ -107,6 +122,52 @@ pub struct TokenUsage {
     pub cost_usd: f64,
 }
 
+impl TokenUsage {
+    /// The usage of several calls together.
+    pub fn total<'a>(usages: impl IntoIterator<Item = &'a TokenUsage>) -> TokenUsage {
+        usages
+            .into_iter()
+            .fold(TokenUsage::default(), |sum, usage| TokenUsage {
+                prompt_tokens: sum.prompt_tokens + usage.prompt_tokens,
+                completion_tokens: sum.completion_tokens + usage.completion_tokens,
+                cost_usd: sum.cost_usd + usage.cost_usd,
+            })
+    }
+}
+
+/// What a call to a language model was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallPurpose {
+    Draft,
+    Improve,
+    Debug,
+    Review,
+}
+
+impl CallPurpose {
+    pub fn name(self) -> &'static str {
+        match self {
+            CallPurpose::Draft => "draft",
+            CallPurpose::Improve => "improve",
+            CallPurpose::Debug => "debug",
+            CallPurpose::Review => "review",
+        }
+    }
+}
+
+/// One request to a language model and its reply, as the journal keeps them: the exact bodies sent and
+/// received (never a key or a header).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelCall {
+    pub purpose: CallPurpose,
+    pub model: String,
+    pub request: serde_json::Value,
+    pub response: serde_json::Value,
+    pub usage: TokenUsage,
+    pub latency: Duration,
+}
+
 /// A proposed solution.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proposal {
@@ -114,7 +175,10 @@ pub struct Proposal {
     pub plan: String,
     /// A complete Python script.
     pub code: String,
+    /// The total of `calls`.
     pub usage: TokenUsage,
+    /// The model calls that produced it, asked-again replies included; none for the built-in coder.
+    pub calls: Vec<ModelCall>,
 }
 
 /// A finished run to review.
@@ -135,18 +199,42 @@ pub struct Review {
     /// The validation metric the reviewer read; `metrics.json` wins over it when present.
     pub metric: Option<f64>,
     pub lower_is_better: Option<bool>,
+    /// The total of `calls`.
     pub usage: TokenUsage,
+    pub calls: Vec<ModelCall>,
 }
 
 /// Why a coder produced nothing usable. A failed proposal gives its slot back; it never ends the run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CoderError {
-    /// This request failed (no code after retries, a model error); others may succeed.
-    #[error("the coder failed: {0}")]
-    Failed(String),
+    /// This request failed (no code after retries, a model error); others may succeed. The calls made
+    /// on the way still cost tokens and are journaled.
+    #[error("the coder failed: {reason}")]
+    Failed {
+        reason: String,
+        calls: Vec<ModelCall>,
+    },
     /// The token or cost budget is spent: no request can succeed any more.
     #[error("the coder's budget is spent: {0}")]
     BudgetExhausted(String),
+}
+
+impl CoderError {
+    /// A failure that made no model call.
+    pub fn failed(reason: impl Into<String>) -> CoderError {
+        CoderError::Failed {
+            reason: reason.into(),
+            calls: Vec::new(),
+        }
+    }
+}
+
+/// Checks that a script compiles before it is run. Implemented at the edge (the command line runs the
+/// interpreter), since this crate spawns nothing.
+#[async_trait::async_trait]
+pub trait SyntaxCheck: Send + Sync {
+    /// `Err` carries the compiler's message.
+    async fn check(&self, code: &str) -> Result<(), String>;
 }
 
 /// Writes and reviews solution code.

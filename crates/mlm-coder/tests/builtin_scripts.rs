@@ -65,6 +65,7 @@ fn prepared_from(dir: &Path) -> Prepared {
             .to_string_lossy()
             .into_owned(),
         hardware: "2 CPU cores, no GPU".to_string(),
+        installed_packages: Vec::new(),
     };
     Prepared { grader, brief }
 }

@@ -118,16 +118,6 @@ pub fn node_view(entry: &NodeEntry) -> NodeView {
     }
 }
 
-pub fn status_name(status: ExecutionStatus) -> &'static str {
-    match status {
-        ExecutionStatus::Ok => "ok",
-        ExecutionStatus::Error => "error",
-        ExecutionStatus::Timeout => "timeout",
-        ExecutionStatus::Oom => "oom",
-        ExecutionStatus::Killed => "killed",
-    }
-}
-
 fn parse_status(text: &str) -> ExecutionStatus {
     [
         ExecutionStatus::Ok,
@@ -137,6 +127,6 @@ fn parse_status(text: &str) -> ExecutionStatus {
         ExecutionStatus::Killed,
     ]
     .into_iter()
-    .find(|status| status_name(*status) == text)
+    .find(|status| status.name() == text)
     .unwrap_or(ExecutionStatus::Error)
 }

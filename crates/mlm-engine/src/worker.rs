@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use mlm_coder::{
-    Budget, Coder, CoderError, ExecutionStatus, NodeView, ProposalRequest, ReviewRequest,
-    TaskBrief, TokenUsage,
+    Budget, Coder, CoderError, ExecutionStatus, ModelCall, NodeView, ProposalRequest,
+    ReviewRequest, TaskBrief, TokenUsage,
 };
-use mlm_journal::{Journal, NodeEntry};
+use mlm_journal::{Journal, LlmCallRecord, NodeEntry};
 use mlm_search::{
     BestChange, Direction, Expansion, ExpansionId, Metric, Next, NodeId, NodeResult, Outcome,
     Search, WorkerId,
@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use crate::error::{Error, Result};
 use crate::event::{Event, StopReason};
 use crate::layout::RunLayout;
-use crate::memory::{scoped_memory, status_name, PendingProposal};
+use crate::memory::{scoped_memory, PendingProposal};
 use crate::run::RunSummary;
 use crate::settings::RunSettings;
 use crate::traits::{CancelFlag, Execution, ExecutionJob, Executor, SubmissionCheck};
@@ -222,6 +222,36 @@ impl Shared {
         Ok(())
     }
 
+    /// Journals model calls, with the node they produced once it exists. A journal that cannot take
+    /// them loses a transcript, never the run.
+    fn record_calls(&self, node: Option<NodeId>, calls: &[ModelCall]) -> Result<()> {
+        let journal = lock(&self.journal, "journal")?;
+        for call in calls {
+            let record = LlmCallRecord {
+                node,
+                purpose: call.purpose.name().to_string(),
+                model: call.model.clone(),
+                request_json: call.request.to_string(),
+                response_json: call.response.to_string(),
+                prompt_tokens: call.usage.prompt_tokens,
+                completion_tokens: call.usage.completion_tokens,
+                latency_seconds: call.latency.as_secs_f64(),
+                cost_usd: call.usage.cost_usd,
+                created_at: Utc::now(),
+            };
+            if let Err(error) = journal.record_llm_call(&record) {
+                tracing::warn!("cannot journal a model call: {error}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back an expansion whose proposal was written: its calls are journaled without a node.
+    fn abandon_written(&self, ticket: ExpansionId, calls: &[ModelCall]) -> Result<()> {
+        self.record_calls(None, calls)?;
+        self.abandon(ticket)
+    }
+
     /// Gives an expansion back without a node.
     fn abandon(&self, ticket: ExpansionId) -> Result<()> {
         lock(&self.writing, "writing")?.remove(&ticket);
@@ -380,10 +410,15 @@ async fn expand(
                 parent: expansion.parent,
                 reason: error.to_string(),
             });
-            shared.abandon(ticket)?;
             match error {
-                CoderError::Failed(_) => {}
-                CoderError::BudgetExhausted(_) => shared.request_stop(StopReason::TokenBudget),
+                CoderError::Failed { calls, .. } => {
+                    shared.spend(TokenUsage::total(calls.iter().map(|call| &call.usage)))?;
+                    shared.abandon_written(ticket, &calls)?;
+                }
+                CoderError::BudgetExhausted(_) => {
+                    shared.abandon(ticket)?;
+                    shared.request_stop(StopReason::TokenBudget);
+                }
             }
             return Ok(());
         }
@@ -400,7 +435,7 @@ async fn expand(
 
     let permit = tokio::select! {
         permit = shared.slot_permits.acquire() => permit.map_err(|_| Error::Executor("the slots were closed".into()))?,
-        () = stopped(stop) => return shared.abandon(ticket),
+        () = stopped(stop) => return shared.abandon_written(ticket, &proposal.calls),
     };
     let slot = lock(&shared.free_slots, "slots")?.pop().unwrap_or_default();
     let cancel: CancelFlag = Arc::new(AtomicBool::new(false));
@@ -437,12 +472,12 @@ async fn expand(
             shared.emit(Event::Warning {
                 message: format!("the executor failed: {message}"),
             });
-            return shared.abandon(ticket);
+            return shared.abandon_written(ticket, &proposal.calls);
         }
     };
     let Some(status) = execution.status else {
         // Cancelled: an interrupted node is discarded, never half-counted.
-        return shared.abandon(ticket);
+        return shared.abandon_written(ticket, &proposal.calls);
     };
 
     shared.emit(Event::Reviewing { worker });
@@ -471,16 +506,30 @@ async fn expand(
     let review = tokio::select! {
         review = shared.coder.review(&shared.task, &review_request) => review,
         () = stopped(stop), if shared.stop_reason().is_some_and(|reason| matches!(reason, StopReason::Interrupted)) => {
-            return shared.abandon(ticket);
+            return shared.abandon_written(ticket, &proposal.calls);
         }
     };
-    let (review_summary, review_bug, review_metric, review_usage) = match review {
-        Ok(review) => (review.summary, review.is_bug, review.metric, review.usage),
-        Err(error) => (
+    let (review_summary, review_bug, review_metric, review_usage, review_calls) = match review {
+        Ok(review) => (
+            review.summary,
+            review.is_bug,
+            review.metric,
+            review.usage,
+            review.calls,
+        ),
+        Err(CoderError::Failed { reason, calls }) => (
+            format!("The review failed: {reason}"),
+            false,
+            None,
+            TokenUsage::total(calls.iter().map(|call| &call.usage)),
+            calls,
+        ),
+        Err(error @ CoderError::BudgetExhausted(_)) => (
             format!("The review failed: {error}"),
             false,
             None,
             TokenUsage::default(),
+            Vec::new(),
         ),
     };
     shared.spend(review_usage)?;
@@ -510,11 +559,9 @@ async fn expand(
             (None, _) | (Some(_), true) => Outcome::Buggy,
         }
     };
-    let usage = TokenUsage {
-        prompt_tokens: proposal.usage.prompt_tokens + review_usage.prompt_tokens,
-        completion_tokens: proposal.usage.completion_tokens + review_usage.completion_tokens,
-        cost_usd: proposal.usage.cost_usd + review_usage.cost_usd,
-    };
+    let usage = TokenUsage::total([&proposal.usage, &review_usage]);
+    let mut calls = proposal.calls;
+    calls.extend(review_calls);
     let mut output = execution.output.clone();
     if let Some(message) = &validation_message {
         output.push_str(&format!("\nSubmission invalid! {message}\n"));
@@ -534,6 +581,7 @@ async fn expand(
         validation_message,
         review_summary,
         usage,
+        calls,
         proposed_at,
         propose_seconds,
         slot,
@@ -553,6 +601,8 @@ struct Finished<'a> {
     validation_message: Option<String>,
     review_summary: String,
     usage: TokenUsage,
+    /// The model calls behind the proposal and its review.
+    calls: Vec<ModelCall>,
     proposed_at: chrono::DateTime<Utc>,
     propose_seconds: f64,
     slot: usize,
@@ -570,6 +620,7 @@ fn complete(shared: &Arc<Shared>, finished: Finished<'_>) -> Result<()> {
         validation_message,
         review_summary,
         usage,
+        calls,
         proposed_at,
         propose_seconds,
         slot,
@@ -614,7 +665,7 @@ fn complete(shared: &Arc<Shared>, finished: Finished<'_>) -> Result<()> {
             plan,
             code,
             output,
-            execution_status: status_name(status).to_string(),
+            execution_status: status.name().to_string(),
             exit_code: execution.exit_code,
             metric: outcome.metric().map(|metric| metric.value),
             lower_is_better: Some(shared.task.lower_is_better),
@@ -649,6 +700,7 @@ fn complete(shared: &Arc<Shared>, finished: Finished<'_>) -> Result<()> {
         lock(&shared.pending, "pending")?.remove(&expansion.ticket);
         (entry, completion)
     };
+    shared.record_calls(Some(entry.id), &calls)?;
     {
         let mut counters = lock(&shared.counters, "counters")?;
         counters.steps_in_flight = counters.steps_in_flight.saturating_sub(1);

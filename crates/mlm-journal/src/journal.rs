@@ -291,7 +291,7 @@ impl Journal {
                 params![
                     node.id.0,
                     node.parent.map(|parent| parent.0),
-                    stage_name(node.stage),
+                    Stage::name(node.stage),
                     node.operator,
                     node.plan,
                     node.code,
@@ -559,18 +559,10 @@ fn insert_records(
     Ok(())
 }
 
-fn stage_name(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Draft => "draft",
-        Stage::Debug => "debug",
-        Stage::Improve => "improve",
-    }
-}
-
 fn parse_stage(text: &str) -> Option<Stage> {
     [Stage::Draft, Stage::Debug, Stage::Improve]
         .into_iter()
-        .find(|stage| stage_name(*stage) == text)
+        .find(|stage| stage.name() == text)
 }
 
 /// A node row before its text fields are parsed.

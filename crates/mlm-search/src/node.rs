@@ -56,6 +56,17 @@ pub enum Stage {
     Improve,
 }
 
+impl Stage {
+    /// The name the journal, prompts and front ends use: `draft`, `debug` or `improve`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Draft => "draft",
+            Stage::Debug => "debug",
+            Stage::Improve => "improve",
+        }
+    }
+}
+
 /// Whether a smaller or a larger metric value is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,23 +2,25 @@
 //! engine, show its events, stop cleanly on Ctrl-C, and grade the selected submission at the end.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use chrono::Utc;
-use mlm_coder::{Coder, TaskBrief};
+use mlm_coder::{Coder, LlmCoder, LlmOptions, Prompts, TaskBrief};
 use mlm_engine::{run_engine, EngineParts, Op, RunLayout, RunSummary, StopReason};
 use mlm_exec::{
     available_cpus, plan_slots, probe_node_sandbox, Launcher, NodeLayout, NodeLimits, NodeRun,
-    Profile, Slot,
+    Profile, PythonInstallation, Slot,
 };
 use mlm_grade::Grader;
 use mlm_journal::{Journal, RunRecord, RunStatus};
+use mlm_llm::{Client, ClientConfig};
 use mlm_task::Task;
 use tokio::sync::mpsc;
 
-use crate::adapters::{GraderCheck, SandboxExecutor};
-use crate::cli::{PythonArguments, ResumeArguments, RunArguments};
+use crate::adapters::{GraderCheck, PythonSyntaxCheck, SandboxExecutor};
+use crate::cli::{ResumeArguments, RunArguments};
 use crate::commands::env::ready_environment;
 use crate::commands::prepare::prepared_recipe;
 use crate::config::{CoderChoice, ConfigLayer, ResolvedConfig, RunLayer};
@@ -54,6 +56,9 @@ pub fn run(arguments: RunArguments) -> CommandResult {
     let task = Task::load(&task_dir, arguments.task_arguments.registry.as_deref())
         .map_err(Failure::bad_input)?;
     let grader = Grader::for_task(&task).map_err(Failure::bad_input)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(Failure::job)?;
+    let environment = ready_environment(&arguments.python, Profile::Base)?;
+    let installation = environment.installation().map_err(Failure::job)?;
     let run_dir = match &arguments.run_dir {
         Some(run_dir) => run_dir.clone(),
         None => PathBuf::from("runs").join(format!(
@@ -70,6 +75,8 @@ pub fn run(arguments: RunArguments) -> CommandResult {
             layout.root.display()
         )));
     }
+    // Before the run directory exists: a model that cannot be reached leaves nothing behind.
+    let coder = make_coder(&config, &installation, &layout, &runtime)?;
     std::fs::create_dir_all(&layout.root)
         .with_context(|| format!("{}: cannot create the run directory", layout.root.display()))
         .map_err(Failure::job)?;
@@ -86,7 +93,7 @@ pub fn run(arguments: RunArguments) -> CommandResult {
         &RunRecord {
             task_id: task.id.clone(),
             task_dir: task_dir_text,
-            coder: coder_name(config.coder),
+            coder: coder.name(),
             seed: config.settings.seed,
             config_toml,
             created_at: Utc::now(),
@@ -96,12 +103,16 @@ pub fn run(arguments: RunArguments) -> CommandResult {
     )
     .map_err(Failure::job)?;
     drive(
-        task,
-        grader,
-        config,
-        journal,
-        layout,
-        &arguments.python,
+        Parts {
+            task,
+            grader,
+            config,
+            journal,
+            layout,
+            installation,
+            coder,
+        },
+        &runtime,
         arguments.json,
     )
 }
@@ -126,6 +137,10 @@ pub fn resume(arguments: ResumeArguments) -> CommandResult {
     )
     .map_err(Failure::bad_input)?;
     let grader = Grader::for_task(&task).map_err(Failure::bad_input)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(Failure::job)?;
+    let environment = ready_environment(&arguments.python, Profile::Base)?;
+    let installation = environment.installation().map_err(Failure::job)?;
+    let coder = make_coder(&config, &installation, &layout, &runtime)?;
     if !arguments.json {
         eprintln!(
             "Resuming {} ({} nodes so far, {:.0} s spent)",
@@ -135,45 +150,111 @@ pub fn resume(arguments: ResumeArguments) -> CommandResult {
         );
     }
     drive(
-        task,
-        grader,
-        config,
-        journal,
-        layout,
-        &arguments.python,
+        Parts {
+            task,
+            grader,
+            config,
+            journal,
+            layout,
+            installation,
+            coder,
+        },
+        &runtime,
         arguments.json,
     )
 }
 
-fn coder_name(choice: CoderChoice) -> String {
-    match choice {
-        CoderChoice::Builtin => "builtin".to_string(),
-        CoderChoice::Llm => "llm".to_string(),
-    }
+/// The coder the configuration names. An LLM coder's endpoints are probed once here, so an unset key
+/// or an unreachable server is a configuration error (exit code 2) before any work starts.
+fn make_coder(
+    config: &ResolvedConfig,
+    installation: &PythonInstallation,
+    layout: &RunLayout,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Arc<dyn Coder>, Failure> {
+    let llm = match (config.coder, &config.llm) {
+        (CoderChoice::Builtin, _) => return Ok(Arc::new(mlm_coder::BuiltinCoder::default())),
+        (CoderChoice::Llm, Some(llm)) => llm,
+        (CoderChoice::Llm, None) => {
+            return Err(Failure::bad_input(anyhow!(
+                "--coder llm needs a model: the configuration has no [llm.code] section\nhint: add one to ml-master.toml (see the README's \"LLM coder\" section), or use --coder builtin"
+            )))
+        }
+    };
+    let client = |section: &str, settings: &ClientConfig| {
+        Client::new(settings.clone())
+            .map_err(|error| Failure::bad_input(anyhow!("[{section}]: {error}")))
+    };
+    let code_model = client("llm.code", &llm.code.client)?;
+    let feedback_model = client("llm.feedback", &llm.feedback.client)?;
+    let same_endpoint = llm.code.client.base_url == llm.feedback.client.base_url
+        && llm.code.client.api_key_env == llm.feedback.client.api_key_env;
+    runtime.block_on(async {
+        let probe = |section: &'static str, model: &Client, base_url: &str| {
+            let model = model.clone();
+            let base_url = base_url.to_string();
+            async move {
+                model.probe().await.map_err(|error| {
+                    Failure::bad_input(anyhow!(
+                        "[{section}] cannot use the model `{}` at {base_url}: {error}",
+                        model.model()
+                    ))
+                })
+            }
+        };
+        probe("llm.code", &code_model, &llm.code.client.base_url).await?;
+        if !same_endpoint {
+            probe(
+                "llm.feedback",
+                &feedback_model,
+                &llm.feedback.client.base_url,
+            )
+            .await?;
+        }
+        Ok::<(), Failure>(())
+    })?;
+    let prompts = Prompts::load(llm.prompts_dir.as_deref())
+        .map_err(|error| Failure::bad_input(anyhow!(error)))?;
+    let syntax = PythonSyntaxCheck {
+        python: installation.python.clone(),
+        scratch_dir: layout.work_dir().join("syntax-check"),
+        counter: AtomicU64::new(0),
+    };
+    Ok(Arc::new(LlmCoder::new(
+        code_model,
+        feedback_model,
+        prompts,
+        LlmOptions {
+            mode: llm.code.mode,
+            review_format: llm.review_format,
+            max_reasks: llm.max_reasks,
+        },
+        Arc::new(syntax),
+    )))
 }
 
-fn make_coder(choice: CoderChoice) -> Result<Arc<dyn Coder>, Failure> {
-    match choice {
-        CoderChoice::Builtin => Ok(Arc::new(mlm_coder::BuiltinCoder::default())),
-        CoderChoice::Llm => Err(Failure::bad_input(anyhow!(
-            "the LLM coder is not available in this build yet\nhint: run with --coder builtin (the default)"
-        ))),
-    }
-}
-
-/// Runs the engine to its end and writes the final report.
-fn drive(
+/// Everything a run needs, built by `run` or `resume`.
+struct Parts {
     task: Task,
     grader: Grader,
     config: ResolvedConfig,
     journal: Journal,
     layout: RunLayout,
-    python: &PythonArguments,
-    json: bool,
-) -> CommandResult {
-    let coder = make_coder(config.coder)?;
-    let environment = ready_environment(python, Profile::Base)?;
-    let installation = environment.installation().map_err(Failure::job)?;
+    installation: PythonInstallation,
+    coder: Arc<dyn Coder>,
+}
+
+/// Runs the engine to its end and writes the final report.
+fn drive(parts: Parts, runtime: &tokio::runtime::Runtime, json: bool) -> CommandResult {
+    let Parts {
+        task,
+        grader,
+        config,
+        journal,
+        layout,
+        installation,
+        coder,
+    } = parts;
     let slots = plan_slots(config.settings.slots, &available_cpus(), &[]);
     let launcher = Launcher {
         program: std::env::current_exe().map_err(Failure::job)?,
@@ -218,7 +299,6 @@ fn drive(
         journal,
         layout: layout.clone(),
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(Failure::job)?;
     let summary: RunSummary = runtime.block_on(async {
         let (event_sender, mut events) = mpsc::unbounded_channel();
         let (operations, operation_receiver) = mpsc::unbounded_channel();
@@ -329,5 +409,6 @@ fn task_brief(
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_else(|| "sample_submission.csv".to_string()),
         hardware: format!("{cores} CPU core(s) per script, no GPU, {memory}"),
+        installed_packages: Profile::Base.modules(),
     })
 }

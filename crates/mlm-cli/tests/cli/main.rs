@@ -7,7 +7,9 @@
 )]
 
 mod exec;
+mod fake_llm;
 mod grade;
+mod llm;
 mod prepare;
 mod run;
 mod support;

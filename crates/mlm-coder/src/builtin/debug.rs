@@ -85,14 +85,14 @@ pub(crate) fn propose(
     let parent = request
         .parent
         .as_ref()
-        .ok_or_else(|| CoderError::Failed("a debug needs the node to fix".to_string()))?;
+        .ok_or_else(|| CoderError::failed("a debug needs the node to fix".to_string()))?;
     let failure = recognise(parent);
     let recognised = describe(&failure, parent.node);
     let options = ScriptOptions::from_code(&parent.code);
     let patched = match (&failure, options) {
         (Failure::MissingPackage { module }, options) => {
             if ESSENTIAL_MODULES.contains(&module.as_str()) {
-                return Err(CoderError::Failed(format!(
+                return Err(CoderError::failed(format!(
                     "the Python environment has no `{module}`, which every built-in script needs\nhint: run `ml-master env setup` to repair the managed environment"
                 )));
             }

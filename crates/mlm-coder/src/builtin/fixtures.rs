@@ -32,6 +32,7 @@ pub(crate) fn task(dir: &Path, metric: &str, train: &str, test: &str, sample: &s
         target_columns: headers[1..].to_vec(),
         sample_submission_file: "sample_submission.csv".to_string(),
         hardware: "2 CPU cores".to_string(),
+        installed_packages: vec!["numpy".to_string(), "pandas".to_string()],
     }
 }
 

@@ -27,7 +27,7 @@ pub(crate) fn propose(
     let parent = request
         .parent
         .as_ref()
-        .ok_or_else(|| CoderError::Failed("an improve needs the node to improve".to_string()))?;
+        .ok_or_else(|| CoderError::failed("an improve needs the node to improve".to_string()))?;
     let Some(options) = ScriptOptions::from_code(&parent.code) else {
         return Ok(restart(schema, parent));
     };
@@ -68,7 +68,7 @@ pub(crate) fn propose(
         )
     });
     if ranked.is_empty() {
-        return Err(CoderError::Failed(format!(
+        return Err(CoderError::failed(format!(
             "every change the built-in coder knows has been tried on node {}",
             parent.node
         )));

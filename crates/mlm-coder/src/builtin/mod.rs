@@ -83,6 +83,7 @@ impl Coder for BuiltinCoder {
             plan,
             code,
             usage: TokenUsage::default(),
+            calls: Vec::new(),
         })
     }
 

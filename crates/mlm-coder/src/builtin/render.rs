@@ -154,7 +154,7 @@ pub(crate) fn render(
 }
 
 fn template_failure(error: &minijinja::Error) -> CoderError {
-    CoderError::Failed(format!(
+    CoderError::failed(format!(
         "the built-in script template could not be rendered: {error:#}"
     ))
 }

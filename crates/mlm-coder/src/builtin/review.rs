@@ -78,5 +78,6 @@ pub(crate) fn review(task: &TaskBrief, request: &ReviewRequest) -> Review {
                 .map_or(task.lower_is_better, |(_, lower_is_better)| lower_is_better),
         ),
         usage: TokenUsage::default(),
+        calls: Vec::new(),
     }
 }

@@ -43,6 +43,7 @@ impl Coder for ScriptedCoder {
             plan: format!("{:?} #{index}", request.stage),
             code,
             usage: self.usage,
+            calls: Vec::new(),
         })
     }
 
@@ -57,6 +58,7 @@ impl Coder for ScriptedCoder {
             metric: None,
             lower_is_better: None,
             usage: TokenUsage::default(),
+            calls: Vec::new(),
         })
     }
 }
@@ -133,6 +135,7 @@ pub fn toy_task() -> TaskBrief {
         target_columns: vec!["y".into()],
         sample_submission_file: "sample_submission.csv".into(),
         hardware: "test".into(),
+        installed_packages: vec!["numpy".into()],
     }
 }
 

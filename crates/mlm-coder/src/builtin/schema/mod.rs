@@ -132,13 +132,13 @@ impl TaskSchema {
 }
 
 fn failure(path: &Path, problem: impl std::fmt::Display, hint: &str) -> CoderError {
-    CoderError::Failed(format!("{}: {problem}\nhint: {hint}", path.display()))
+    CoderError::failed(format!("{}: {problem}\nhint: {hint}", path.display()))
 }
 
 /// Computes the schema of a task from its brief and its public files.
 pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
     let metric = MetricKind::from_name(&task.metric).ok_or_else(|| {
-        CoderError::Failed(format!(
+        CoderError::failed(format!(
             "the metric `{}` is not one the built-in coder can optimise\nhint: use an LLM coder for this competition",
             task.metric
         ))

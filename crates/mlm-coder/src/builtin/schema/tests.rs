@@ -11,7 +11,9 @@ fn kinds(schema: &TaskSchema) -> Vec<(&str, ColumnKind)> {
 
 fn failure_message(brief: &TaskBrief) -> String {
     match detect(brief) {
-        Err(CoderError::Failed(message)) => message,
+        Err(CoderError::Failed {
+            reason: message, ..
+        }) => message,
         other => panic!("expected a failure, got {other:?}"),
     }
 }

@@ -57,7 +57,7 @@ fn a_missing_package_switches_to_a_family_that_does_not_need_it() {
     ))
     .unwrap_err();
     assert!(
-        matches!(&error, CoderError::Failed(message)
+        matches!(&error, CoderError::Failed { reason: message, .. }
             if message.contains("`numpy`") && message.contains("env setup")),
         "{error}"
     );

@@ -1,0 +1,385 @@
+//! The `[llm]` part of the configuration: the code model (`[llm.code]`), the feedback model that reviews
+//! runs (`[llm.feedback]`, the code model when absent) and how the LLM coder asks them. Keys are only
+//! ever named (`api_key_env`); the key itself is read from the environment when the client starts.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use mlm_coder::{PromptMode, ReviewFormat};
+use mlm_llm::{ChatTemplate, ClientConfig, Price, Provider, RetryPolicy, Timeouts, Transport};
+use serde::{Deserialize, Serialize};
+
+/// ML-Master's sampling temperature for both models.
+const DEFAULT_TEMPERATURE: f64 = 0.5;
+/// Replies without runnable code asked again, per proposal.
+const DEFAULT_MAX_REASKS: u32 = 2;
+
+/// `[llm]`: every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmLayer {
+    pub code: Option<ModelLayer>,
+    pub feedback: Option<ModelLayer>,
+    /// A directory whose template files replace the built-in prompts of the same name.
+    pub prompts_dir: Option<PathBuf>,
+    /// How many times a reply without runnable code, or an unreadable review, is asked again.
+    pub max_reasks: Option<u32>,
+    /// `tool` (a forced `submit_review` call) or `json` (for servers without tool calling).
+    pub review_format: Option<ReviewFormatChoice>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewFormatChoice {
+    Tool,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModeChoice {
+    Chat,
+    Steerable,
+}
+
+/// `[llm.code]` or `[llm.feedback]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelLayer {
+    /// `openai` (any OpenAI-compatible server) or `anthropic`.
+    pub provider: Option<Provider>,
+    pub model: Option<String>,
+    pub base_url: Option<String>,
+    /// The name of the environment variable that holds the key.
+    pub api_key_env: Option<String>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    /// `chat`, or `steerable` (completions API with pre-filled reasoning; code model only).
+    pub mode: Option<ModeChoice>,
+    /// For steerable mode: `deepseek-r1`, `qwen`, or the path of a minijinja chat template.
+    pub chat_template: Option<String>,
+    pub prompt_price_per_million_usd: Option<f64>,
+    pub completion_price_per_million_usd: Option<f64>,
+    pub requests_per_minute: Option<u32>,
+    /// `whole` or `streamed`.
+    pub transport: Option<Transport>,
+    pub connect_timeout_seconds: Option<f64>,
+    pub idle_timeout_seconds: Option<f64>,
+    pub total_timeout_seconds: Option<f64>,
+    /// Attempts per request for 429, 5xx, timeouts and resets.
+    pub max_attempts: Option<u32>,
+    /// Anthropic extended thinking.
+    pub thinking_budget_tokens: Option<u32>,
+}
+
+/// One model, every value decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSettings {
+    pub client: ClientConfig,
+    pub mode: PromptMode,
+    /// `chat_template` as configured (a file path made absolute), for `<run>/config.toml`.
+    pub chat_template: Option<String>,
+}
+
+/// The LLM coder's settings, every value decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmSettings {
+    pub code: ModelSettings,
+    pub feedback: ModelSettings,
+    pub prompts_dir: Option<PathBuf>,
+    pub max_reasks: u32,
+    pub review_format: ReviewFormat,
+}
+
+impl LlmLayer {
+    /// `self` with every field that `over` sets replaced.
+    pub fn merged(self, over: LlmLayer) -> LlmLayer {
+        LlmLayer {
+            code: over.code.or(self.code),
+            feedback: over.feedback.or(self.feedback),
+            prompts_dir: over.prompts_dir.or(self.prompts_dir),
+            max_reasks: over.max_reasks.or(self.max_reasks),
+            review_format: over.review_format.or(self.review_format),
+        }
+    }
+
+    /// The settings, or `None` when no code model is configured.
+    pub fn resolve(&self) -> anyhow::Result<Option<LlmSettings>> {
+        let Some(code) = &self.code else {
+            if self.feedback.is_some() {
+                return Err(anyhow!(
+                    "[llm.feedback] is set but [llm.code] is not\nhint: add an [llm.code] section with at least `model`"
+                ));
+            }
+            return Ok(None);
+        };
+        let code = code.resolve("llm.code")?;
+        let feedback = match &self.feedback {
+            Some(feedback) => feedback.resolve("llm.feedback")?,
+            None => ModelSettings {
+                mode: PromptMode::Chat,
+                ..code.clone()
+            },
+        };
+        if feedback.mode == PromptMode::Steerable {
+            return Err(anyhow!(
+                "[llm.feedback] mode = \"steerable\": reviews need tool calls or JSON, which only chat mode gives\nhint: remove `mode` from [llm.feedback]"
+            ));
+        }
+        let prompts_dir = match &self.prompts_dir {
+            Some(dir) => {
+                let dir = std::path::absolute(dir)
+                    .with_context(|| format!("{}: not a usable path", dir.display()))?;
+                if !dir.is_dir() {
+                    return Err(anyhow!(
+                        "{}: the prompts_dir of [llm] is not a directory\nhint: create it with copies of the templates in crates/mlm-coder/prompts/ you want to change",
+                        dir.display()
+                    ));
+                }
+                Some(dir)
+            }
+            None => None,
+        };
+        Ok(Some(LlmSettings {
+            code,
+            feedback,
+            prompts_dir,
+            max_reasks: self.max_reasks.unwrap_or(DEFAULT_MAX_REASKS),
+            review_format: match self.review_format {
+                None | Some(ReviewFormatChoice::Tool) => ReviewFormat::Tool,
+                Some(ReviewFormatChoice::Json) => ReviewFormat::Json,
+            },
+        }))
+    }
+}
+
+impl ModelLayer {
+    fn resolve(&self, section: &str) -> anyhow::Result<ModelSettings> {
+        let model = self.model.clone().ok_or_else(|| {
+            anyhow!("[{section}] needs `model`\nhint: e.g. model = \"deepseek-reasoner\" with base_url = \"https://api.deepseek.com/v1\"")
+        })?;
+        let provider = self.provider.unwrap_or(Provider::OpenAi);
+        // The provider's own endpoint takes its usual key variable; a base_url of one's own (a local
+        // vLLM or Ollama) takes no key unless one is named.
+        let (base_url, default_key) = match (&self.base_url, provider) {
+            (Some(base_url), _) => (base_url.clone(), None),
+            (None, Provider::OpenAi) => (
+                "https://api.openai.com/v1".to_string(),
+                Some("OPENAI_API_KEY"),
+            ),
+            (None, Provider::Anthropic) => (
+                "https://api.anthropic.com/v1".to_string(),
+                Some("ANTHROPIC_API_KEY"),
+            ),
+        };
+        let mut client = ClientConfig::new(provider, model, base_url);
+        client.api_key_env = self.api_key_env.clone().or(default_key.map(str::to_string));
+        client.temperature = Some(self.temperature.unwrap_or(DEFAULT_TEMPERATURE));
+        client.max_tokens = self.max_tokens;
+        client.price = Price {
+            prompt_per_million_usd: self.prompt_price_per_million_usd.unwrap_or(0.0),
+            completion_per_million_usd: self.completion_price_per_million_usd.unwrap_or(0.0),
+        };
+        let defaults = Timeouts::default();
+        client.timeouts = Timeouts {
+            connect: seconds(
+                section,
+                "connect_timeout_seconds",
+                self.connect_timeout_seconds,
+            )?
+            .unwrap_or(defaults.connect),
+            idle: seconds(section, "idle_timeout_seconds", self.idle_timeout_seconds)?
+                .unwrap_or(defaults.idle),
+            total: seconds(section, "total_timeout_seconds", self.total_timeout_seconds)?
+                .unwrap_or(defaults.total),
+        };
+        client.retry = RetryPolicy {
+            max_attempts: self
+                .max_attempts
+                .unwrap_or(RetryPolicy::default().max_attempts)
+                .max(1),
+            ..RetryPolicy::default()
+        };
+        if self.requests_per_minute == Some(0) {
+            return Err(anyhow!(
+                "[{section}] requests_per_minute = 0 would never send a request\nhint: remove it for no limit"
+            ));
+        }
+        client.requests_per_minute = self.requests_per_minute;
+        client.transport = self.transport.unwrap_or_default();
+        client.thinking_budget_tokens = self.thinking_budget_tokens;
+        let (chat_template, configured_template) = match self.chat_template.as_deref() {
+            None => (None, None),
+            Some("deepseek-r1") => (
+                Some(ChatTemplate::DeepSeekR1),
+                Some("deepseek-r1".to_string()),
+            ),
+            Some("qwen") => (Some(ChatTemplate::Qwen), Some("qwen".to_string())),
+            Some(path) => {
+                let path = std::path::absolute(Path::new(path))
+                    .with_context(|| format!("{path}: not a usable path"))?;
+                let source = std::fs::read_to_string(&path).map_err(|error| {
+                    anyhow!(
+                        "{}: cannot read the chat_template of [{section}]: {error}\nhint: use deepseek-r1, qwen, or the path of a minijinja chat template",
+                        path.display()
+                    )
+                })?;
+                (
+                    Some(ChatTemplate::Custom { source }),
+                    Some(path.display().to_string()),
+                )
+            }
+        };
+        client.chat_template = chat_template;
+        let mode = match self.mode {
+            None | Some(ModeChoice::Chat) => PromptMode::Chat,
+            Some(ModeChoice::Steerable) => {
+                if provider != Provider::OpenAi {
+                    return Err(anyhow!(
+                        "[{section}] mode = \"steerable\" needs an OpenAI-compatible completions endpoint\nhint: use provider = \"openai\" with a vLLM, SGLang or DeepSeek server, or mode = \"chat\""
+                    ));
+                }
+                if client.chat_template.is_none() {
+                    return Err(anyhow!(
+                        "[{section}] mode = \"steerable\" needs chat_template\nhint: chat_template = \"deepseek-r1\", \"qwen\", or the path of a template file"
+                    ));
+                }
+                PromptMode::Steerable
+            }
+        };
+        Ok(ModelSettings {
+            client,
+            mode,
+            chat_template: configured_template,
+        })
+    }
+}
+
+fn seconds(section: &str, key: &str, value: Option<f64>) -> anyhow::Result<Option<Duration>> {
+    match value {
+        None => Ok(None),
+        Some(value) if value.is_finite() && value > 0.0 => Ok(Some(Duration::from_secs_f64(value))),
+        Some(value) => Err(anyhow!(
+            "[{section}] {key} = {value}: must be a positive number of seconds"
+        )),
+    }
+}
+
+impl ModelSettings {
+    fn to_layer(&self) -> ModelLayer {
+        let client = &self.client;
+        ModelLayer {
+            provider: Some(client.provider),
+            model: Some(client.model.clone()),
+            base_url: Some(client.base_url.clone()),
+            api_key_env: client.api_key_env.clone(),
+            temperature: client.temperature,
+            max_tokens: client.max_tokens,
+            mode: Some(match self.mode {
+                PromptMode::Chat => ModeChoice::Chat,
+                PromptMode::Steerable => ModeChoice::Steerable,
+            }),
+            chat_template: self.chat_template.clone(),
+            prompt_price_per_million_usd: Some(client.price.prompt_per_million_usd),
+            completion_price_per_million_usd: Some(client.price.completion_per_million_usd),
+            requests_per_minute: client.requests_per_minute,
+            transport: Some(client.transport),
+            connect_timeout_seconds: Some(client.timeouts.connect.as_secs_f64()),
+            idle_timeout_seconds: Some(client.timeouts.idle.as_secs_f64()),
+            total_timeout_seconds: Some(client.timeouts.total.as_secs_f64()),
+            max_attempts: Some(client.retry.max_attempts),
+            thinking_budget_tokens: client.thinking_budget_tokens,
+        }
+    }
+}
+
+impl LlmSettings {
+    /// The settings as a complete layer, for `<run>/config.toml`.
+    pub fn to_layer(&self) -> LlmLayer {
+        LlmLayer {
+            code: Some(self.code.to_layer()),
+            feedback: Some(self.feedback.to_layer()),
+            prompts_dir: self.prompts_dir.clone(),
+            max_reasks: Some(self.max_reasks),
+            review_format: Some(match self.review_format {
+                ReviewFormat::Tool => ReviewFormatChoice::Tool,
+                ReviewFormat::Json => ReviewFormatChoice::Json,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(text: &str) -> LlmLayer {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_feedback_model_defaults_to_the_code_model_in_chat_mode() {
+        let settings = layer(
+            "[code]\nmodel = \"r1\"\nbase_url = \"http://127.0.0.1:8000/v1\"\nmode = \"steerable\"\nchat_template = \"deepseek-r1\"\n",
+        )
+        .resolve()
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.code.mode, PromptMode::Steerable);
+        assert_eq!(settings.feedback.mode, PromptMode::Chat);
+        assert_eq!(settings.feedback.client.model, "r1");
+        assert_eq!(
+            settings.code.client.api_key_env, None,
+            "a server of one's own takes no key by default"
+        );
+        assert_eq!(settings.code.client.temperature, Some(0.5));
+    }
+
+    #[test]
+    fn the_providers_own_endpoint_takes_its_usual_key_variable() {
+        let settings = layer("[code]\nmodel = \"gpt-4o\"\n")
+            .resolve()
+            .unwrap()
+            .unwrap();
+        assert_eq!(settings.code.client.base_url, "https://api.openai.com/v1");
+        assert_eq!(
+            settings.code.client.api_key_env.as_deref(),
+            Some("OPENAI_API_KEY")
+        );
+    }
+
+    #[test]
+    fn steerable_mode_without_a_chat_template_is_refused_with_a_hint() {
+        let error = layer("[code]\nmodel = \"r1\"\nmode = \"steerable\"\n")
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("chat_template") && error.contains("hint:"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_missing_model_names_the_section() {
+        let error = layer("[feedback]\nmodel = \"x\"\n[code]\nbase_url = \"http://x\"\n")
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("[llm.code] needs `model`"), "{error}");
+    }
+
+    #[test]
+    fn resolved_settings_round_trip_through_their_layer() {
+        let settings = layer(
+            "max_reasks = 4\nreview_format = \"json\"\n[code]\nmodel = \"qwen3\"\nbase_url = \"http://127.0.0.1:1/v1\"\napi_key_env = \"MY_KEY\"\nmode = \"steerable\"\nchat_template = \"qwen\"\nprompt_price_per_million_usd = 1.5\nrequests_per_minute = 30\ntransport = \"streamed\"\n[feedback]\nprovider = \"anthropic\"\nmodel = \"claude\"\n",
+        )
+        .resolve()
+        .unwrap()
+        .unwrap();
+        let text = toml::to_string(&settings.to_layer()).unwrap();
+        assert!(!text.contains("sk-"), "{text}");
+        assert_eq!(layer(&text).resolve().unwrap().unwrap(), settings);
+    }
+}

@@ -1,0 +1,289 @@
+//! The prompt templates: minijinja files in `crates/mlm-coder/prompts/`, built into the binary and
+//! replaceable one by one from a directory the user names, and the values they are rendered with.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::operator::{MemoryEntry, NodeView, ProposalRequest, TaskBrief};
+
+/// Every template, by the file name a user overrides it with.
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "introduction.j2",
+        include_str!("../../prompts/introduction.j2"),
+    ),
+    ("_task.j2", include_str!("../../prompts/_task.j2")),
+    ("_memory.j2", include_str!("../../prompts/_memory.j2")),
+    ("_previous.j2", include_str!("../../prompts/_previous.j2")),
+    (
+        "_instructions.j2",
+        include_str!("../../prompts/_instructions.j2"),
+    ),
+    ("draft.j2", include_str!("../../prompts/draft.j2")),
+    ("improve.j2", include_str!("../../prompts/improve.j2")),
+    ("debug.j2", include_str!("../../prompts/debug.j2")),
+    ("think.j2", include_str!("../../prompts/think.j2")),
+    ("reask.j2", include_str!("../../prompts/reask.j2")),
+    (
+        "review_system.j2",
+        include_str!("../../prompts/review_system.j2"),
+    ),
+    ("review.j2", include_str!("../../prompts/review.j2")),
+];
+
+/// Characters of a script's output kept from each end in a prompt, as ML-Master's review does.
+pub(crate) const OUTPUT_EDGE_CHARACTERS: usize = 2_500;
+/// Characters kept from the end of a buggy ancestor's output.
+const ANCESTOR_OUTPUT_CHARACTERS: usize = 1_500;
+
+/// Why the prompt templates cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PromptError {
+    #[error("{path}: cannot read the prompt template: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error(
+        "{path}: not a prompt template of ml-master\nhint: the templates are {names}; copy one from crates/mlm-coder/prompts/ and edit it"
+    )]
+    UnknownTemplate { path: PathBuf, names: String },
+    #[error("{name}: the prompt template is invalid: {reason}\nhint: check its minijinja syntax against crates/mlm-coder/prompts/{name}")]
+    Invalid { name: String, reason: String },
+}
+
+/// The loaded templates.
+#[derive(Debug)]
+pub struct Prompts {
+    environment: Environment<'static>,
+}
+
+impl Prompts {
+    /// The built-in templates, with any file of `override_dir` replacing the template of its name.
+    pub fn load(override_dir: Option<&Path>) -> Result<Prompts, PromptError> {
+        let mut sources: Vec<(String, String)> = TEMPLATES
+            .iter()
+            .map(|(name, source)| (name.to_string(), source.to_string()))
+            .collect();
+        if let Some(dir) = override_dir {
+            let entries = std::fs::read_dir(dir).map_err(|error| PromptError::Unreadable {
+                path: dir.to_path_buf(),
+                reason: error.to_string(),
+            })?;
+            for entry in entries {
+                let path = entry
+                    .map_err(|error| PromptError::Unreadable {
+                        path: dir.to_path_buf(),
+                        reason: error.to_string(),
+                    })?
+                    .path();
+                let name = path
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let Some(slot) = sources.iter_mut().find(|(known, _)| *known == name) else {
+                    return Err(PromptError::UnknownTemplate {
+                        path,
+                        names: TEMPLATES
+                            .iter()
+                            .map(|(name, _)| *name)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                };
+                slot.1 =
+                    std::fs::read_to_string(&path).map_err(|error| PromptError::Unreadable {
+                        path: path.clone(),
+                        reason: error.to_string(),
+                    })?;
+            }
+        }
+        let mut environment = Environment::new();
+        // A misspelt variable in a user's template is an error, not silently empty text.
+        environment.set_undefined_behavior(UndefinedBehavior::Strict);
+        environment.set_keep_trailing_newline(true);
+        for (name, source) in sources {
+            environment
+                .add_template_owned(name.clone(), source)
+                .map_err(|error| PromptError::Invalid {
+                    name,
+                    reason: error.to_string(),
+                })?;
+        }
+        Ok(Prompts { environment })
+    }
+
+    /// Renders the template `name` with `context`.
+    pub fn render(&self, name: &str, context: &impl Serialize) -> Result<String, PromptError> {
+        let invalid = |error: minijinja::Error| PromptError::Invalid {
+            name: name.to_string(),
+            reason: format!("{error:#}"),
+        };
+        let template = self.environment.get_template(name).map_err(invalid)?;
+        let text = template.render(context).map_err(invalid)?;
+        Ok(text.trim().to_string() + "\n")
+    }
+}
+
+/// How the code model is asked: ordinary chat messages, or ML-Master's steerable reasoning (the
+/// completions API with the reasoning pre-filled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptMode {
+    Chat,
+    Steerable,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct TaskContext<'a> {
+    competition_id: &'a str,
+    description: &'a str,
+    data_preview: &'a str,
+    metric: &'a str,
+    lower_is_better: bool,
+    id_column: &'a str,
+    target_columns: &'a [String],
+    sample_submission_file: &'a str,
+    hardware: &'a str,
+    installed_packages: &'a [String],
+}
+
+impl<'a> TaskContext<'a> {
+    pub(crate) fn new(task: &'a TaskBrief) -> Self {
+        TaskContext {
+            competition_id: &task.competition_id,
+            description: &task.description,
+            data_preview: &task.data_preview,
+            metric: &task.metric,
+            lower_is_better: task.lower_is_better,
+            id_column: &task.id_column,
+            target_columns: &task.target_columns,
+            sample_submission_file: &task.sample_submission_file,
+            hardware: &task.hardware,
+            installed_packages: &task.installed_packages,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct BudgetContext {
+    time_remaining: String,
+    steps_remaining: u32,
+    node_timeout: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct NodeContext {
+    plan: String,
+    code: String,
+    output: String,
+    output_tail: String,
+    status: &'static str,
+    duration: String,
+    metric: Option<f64>,
+    summary: String,
+    validation_message: Option<String>,
+}
+
+impl NodeContext {
+    pub(crate) fn new(node: &NodeView) -> Self {
+        NodeContext {
+            plan: node.plan.clone(),
+            code: node.code.clone(),
+            output: trim_output(&node.output),
+            output_tail: tail(&node.output, ANCESTOR_OUTPUT_CHARACTERS),
+            status: node.status.name(),
+            duration: human_duration(node.duration),
+            metric: node.metric,
+            summary: node.summary.clone(),
+            validation_message: node.validation_message.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct MemoryContext<'a> {
+    plan: &'a str,
+    summary: &'a str,
+    metric: Option<f64>,
+    buggy: bool,
+}
+
+/// What the draft, improve, debug and think templates see.
+#[derive(Debug, Serialize)]
+pub(crate) struct ProposalContext<'a> {
+    stage: &'static str,
+    mode: PromptMode,
+    task: TaskContext<'a>,
+    budget: BudgetContext,
+    memory: Vec<MemoryContext<'a>>,
+    parent: Option<NodeContext>,
+    ancestors: Vec<NodeContext>,
+}
+
+impl<'a> ProposalContext<'a> {
+    pub(crate) fn new(task: &'a TaskBrief, request: &'a ProposalRequest, mode: PromptMode) -> Self {
+        ProposalContext {
+            stage: request.stage.name(),
+            mode,
+            task: TaskContext::new(task),
+            budget: BudgetContext {
+                time_remaining: human_duration(request.budget.time_remaining),
+                steps_remaining: request.budget.steps_remaining,
+                node_timeout: human_duration(request.budget.node_timeout),
+            },
+            memory: request.memory.iter().map(memory_context).collect(),
+            parent: request.parent.as_ref().map(NodeContext::new),
+            ancestors: request
+                .buggy_ancestors
+                .iter()
+                .map(NodeContext::new)
+                .collect(),
+        }
+    }
+}
+
+fn memory_context(entry: &MemoryEntry) -> MemoryContext<'_> {
+    MemoryContext {
+        plan: &entry.plan,
+        summary: &entry.summary,
+        metric: entry.metric,
+        buggy: entry.buggy,
+    }
+}
+
+/// The first and last [`OUTPUT_EDGE_CHARACTERS`] of a script's output, so a prompt stays bounded.
+pub(crate) fn trim_output(output: &str) -> String {
+    let characters: Vec<char> = output.chars().collect();
+    if characters.len() <= 2 * OUTPUT_EDGE_CHARACTERS {
+        return output.to_string();
+    }
+    let head: String = characters[..OUTPUT_EDGE_CHARACTERS].iter().collect();
+    let tail: String = characters[characters.len() - OUTPUT_EDGE_CHARACTERS..]
+        .iter()
+        .collect();
+    let dropped = characters.len() - 2 * OUTPUT_EDGE_CHARACTERS;
+    format!("{head}\n[... {dropped} characters omitted ...]\n{tail}")
+}
+
+fn tail(output: &str, characters: usize) -> String {
+    let count = output.chars().count();
+    output
+        .chars()
+        .skip(count.saturating_sub(characters))
+        .collect()
+}
+
+/// "1 hour 5 minutes", "42 seconds": how ML-Master states budgets to the model.
+pub(crate) fn human_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let (hours, minutes, seconds) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let unit =
+        |value: u64, name: &str| format!("{value} {name}{}", if value == 1 { "" } else { "s" });
+    match (hours, minutes) {
+        (0, 0) => unit(seconds, "second"),
+        (0, _) => unit(minutes, "minute"),
+        (_, 0) => unit(hours, "hour"),
+        (_, _) => format!("{} {}", unit(hours, "hour"), unit(minutes, "minute")),
+    }
+}

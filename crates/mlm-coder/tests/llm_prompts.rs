@@ -1,0 +1,465 @@
+//! The LLM coder's prompts, as a model receives them from a fake OpenAI-compatible server: ML-Master's
+//! sections for each operator in chat and steerable mode, snapshot-tested; re-asks; reviews with a tool
+//! call or a JSON fallback; and user overrides of the templates.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a failed step should fail the test loudly"
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mlm_coder::{
+    Budget, Coder, CoderError, ExecutionStatus, LlmCoder, LlmOptions, MemoryEntry, NodeView,
+    PromptMode, Prompts, ProposalRequest, ReviewFormat, ReviewRequest, SyntaxCheck, TaskBrief,
+};
+use mlm_llm::{ChatTemplate, Client, ClientConfig, Provider, RetryPolicy};
+use mlm_search::Stage;
+use serde_json::{json, Value};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Accepts any code but the marker of a syntax error, as `python -m py_compile` would refuse it.
+struct MarkerSyntaxCheck;
+
+#[async_trait::async_trait]
+impl SyntaxCheck for MarkerSyntaxCheck {
+    async fn check(&self, code: &str) -> Result<(), String> {
+        if code.contains("def broken(:") {
+            Err("SyntaxError: invalid syntax (line 1)".to_string())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn task() -> TaskBrief {
+    TaskBrief {
+        competition_id: "titanic".to_string(),
+        description: "Predict who survived the Titanic.".to_string(),
+        data_preview:
+            "-> input/train.csv has 712 rows and 12 columns: PassengerId, Survived, Pclass, ..."
+                .to_string(),
+        metric: "accuracy".to_string(),
+        lower_is_better: false,
+        public_dir: PathBuf::from("/nonexistent"),
+        id_column: "PassengerId".to_string(),
+        target_columns: vec!["Survived".to_string()],
+        sample_submission_file: "sample_submission.csv".to_string(),
+        hardware: "2 CPU core(s) per script, no GPU, 8.0 GB of memory".to_string(),
+        installed_packages: vec![
+            "numpy".to_string(),
+            "pandas".to_string(),
+            "lightgbm".to_string(),
+        ],
+    }
+}
+
+fn node(
+    id: u32,
+    stage: Stage,
+    plan: &str,
+    code: &str,
+    output: &str,
+    metric: Option<f64>,
+) -> NodeView {
+    NodeView {
+        node: id,
+        stage,
+        plan: plan.to_string(),
+        code: code.to_string(),
+        output: output.to_string(),
+        status: if metric.is_some() {
+            ExecutionStatus::Ok
+        } else {
+            ExecutionStatus::Error
+        },
+        duration: Duration::from_secs(12),
+        metric,
+        buggy: metric.is_none(),
+        summary: match metric {
+            Some(metric) => format!("Logistic regression reached {metric}."),
+            None => "The script failed with a KeyError on the column 'Sex'.".to_string(),
+        },
+        validation_message: None,
+    }
+}
+
+fn request(
+    stage: Stage,
+    parent: Option<NodeView>,
+    memory: Vec<MemoryEntry>,
+    ancestors: Vec<NodeView>,
+) -> ProposalRequest {
+    ProposalRequest {
+        stage,
+        parent,
+        memory,
+        buggy_ancestors: ancestors,
+        budget: Budget {
+            time_remaining: Duration::from_secs(3 * 3600 + 20 * 60),
+            steps_remaining: 17,
+            node_timeout: Duration::from_secs(600),
+        },
+        siblings_being_written: 0,
+        seed: 7,
+    }
+}
+
+fn chat_reply(content: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 200}
+    }))
+}
+
+const GOOD_REPLY: &str =
+    "Fit a gradient-boosted model.\n\n```python\nprint('Validation accuracy: 0.8')\n```\n";
+
+struct Fixture {
+    runtime: tokio::runtime::Runtime,
+    server: MockServer,
+}
+
+impl Fixture {
+    fn new(replies: Vec<ResponseTemplate>) -> Fixture {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime.block_on(async {
+            let server = MockServer::start().await;
+            for (index, reply) in replies.into_iter().enumerate() {
+                Mock::given(method("POST"))
+                    .respond_with(reply)
+                    .up_to_n_times(1)
+                    .with_priority(u8::try_from(index + 1).unwrap())
+                    .mount(&server)
+                    .await;
+            }
+            server
+        });
+        Fixture { runtime, server }
+    }
+
+    fn coder(&self, mode: PromptMode, review_format: ReviewFormat, prompts: Prompts) -> LlmCoder {
+        let mut config = ClientConfig::new(
+            Provider::OpenAi,
+            "fake-model",
+            format!("{}/v1", self.server.uri()),
+        );
+        config.retry = RetryPolicy {
+            max_attempts: 1,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(1),
+        };
+        config.chat_template = Some(ChatTemplate::Qwen);
+        let client = Client::new(config).unwrap();
+        LlmCoder::new(
+            client.clone(),
+            client,
+            prompts,
+            LlmOptions {
+                mode,
+                review_format,
+                max_reasks: 2,
+            },
+            Arc::new(MarkerSyntaxCheck),
+        )
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.runtime
+            .block_on(self.server.received_requests())
+            .unwrap()
+            .iter()
+            .map(|request| serde_json::from_slice(&request.body).unwrap())
+            .collect()
+    }
+}
+
+/// The messages of a chat body, as one readable text.
+fn transcript(body: &Value) -> String {
+    match body["prompt"].as_str() {
+        Some(prompt) => prompt.to_string(),
+        None => body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|message| {
+                format!(
+                    "=== {} ===\n{}",
+                    message["role"].as_str().unwrap(),
+                    message["content"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+fn improve_request() -> ProposalRequest {
+    let parent = node(
+        3,
+        Stage::Draft,
+        "Logistic regression on one-hot features.",
+        "import pandas as pd\nprint('Validation accuracy: 0.78')\n",
+        "Validation accuracy: 0.78\n",
+        Some(0.78),
+    );
+    let memory = vec![
+        MemoryEntry {
+            node: 5,
+            plan: "Add the title extracted from Name.".to_string(),
+            summary: "The title raised accuracy to 0.80.".to_string(),
+            metric: Some(0.8),
+            buggy: false,
+        },
+        MemoryEntry {
+            node: 6,
+            plan: "Impute Age by class median.".to_string(),
+            summary: "Crashed on a missing column.".to_string(),
+            metric: None,
+            buggy: true,
+        },
+    ];
+    request(Stage::Improve, Some(parent), memory, Vec::new())
+}
+
+fn debug_request() -> ProposalRequest {
+    let parent = node(
+        8,
+        Stage::Debug,
+        "Encode Sex as 0/1.",
+        "import pandas as pd\ntrain['Sex'].map({'male': 0})\n",
+        "Traceback (most recent call last):\nKeyError: 'Sex'\n",
+        None,
+    );
+    let ancestor = node(
+        4,
+        Stage::Draft,
+        "Random forest on raw columns.",
+        "import sklearn\n",
+        "ValueError: could not convert string to float: 'male'\n",
+        None,
+    );
+    request(Stage::Debug, Some(parent), Vec::new(), vec![ancestor])
+}
+
+#[test]
+fn chat_prompts_have_ml_masters_sections_for_each_operator() {
+    let fixture = Fixture::new(vec![
+        chat_reply(GOOD_REPLY),
+        chat_reply(GOOD_REPLY),
+        chat_reply(GOOD_REPLY),
+    ]);
+    let coder = fixture.coder(
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let draft_memory = vec![MemoryEntry {
+        node: 0,
+        plan: "LightGBM on numeric columns.".to_string(),
+        summary: "Reached 0.79.".to_string(),
+        metric: Some(0.79),
+        buggy: false,
+    }];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(coder.propose(
+            &task(),
+            &request(Stage::Draft, None, draft_memory, Vec::new()),
+        ))
+        .unwrap();
+    runtime
+        .block_on(coder.propose(&task(), &improve_request()))
+        .unwrap();
+    let proposal = runtime
+        .block_on(coder.propose(&task(), &debug_request()))
+        .unwrap();
+    assert_eq!(proposal.plan, "Fit a gradient-boosted model.");
+    assert_eq!(proposal.usage.prompt_tokens, 1000);
+    let bodies = fixture.bodies();
+    assert_eq!(
+        bodies[0]["temperature"],
+        Value::Null,
+        "the client's temperature is left to config"
+    );
+    insta::assert_snapshot!("draft_chat", transcript(&bodies[0]));
+    insta::assert_snapshot!("improve_chat", transcript(&bodies[1]));
+    insta::assert_snapshot!("debug_chat", transcript(&bodies[2]));
+}
+
+#[test]
+fn steerable_prompts_end_inside_the_models_reasoning() {
+    let completion = ResponseTemplate::new(200).set_body_json(json!({
+        "choices": [{"index": 0, "text": "one change only.\n</think>\n\n".to_string() + GOOD_REPLY}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5}
+    }));
+    let fixture = Fixture::new(vec![completion]);
+    let coder = fixture.coder(
+        PromptMode::Steerable,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let proposal = runtime
+        .block_on(coder.propose(&task(), &debug_request()))
+        .unwrap();
+    assert_eq!(proposal.code, "print('Validation accuracy: 0.8')\n");
+    let prompt = transcript(&fixture.bodies()[0]);
+    assert!(
+        prompt
+            .trim_end()
+            .ends_with("keeping the rest of the solution as it is."),
+        "{prompt}"
+    );
+    insta::assert_snapshot!("debug_steerable", prompt);
+}
+
+#[test]
+fn broken_code_is_asked_again_with_the_compiler_message_and_then_fails_cleanly() {
+    let broken = "Plan.\n```python\ndef broken(:\n```";
+    let fixture = Fixture::new(vec![
+        chat_reply(broken),
+        chat_reply("No code, sorry."),
+        chat_reply(broken),
+    ]);
+    let coder = fixture.coder(
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let error = runtime
+        .block_on(coder.propose(&task(), &improve_request()))
+        .unwrap_err();
+    let CoderError::Failed { reason, calls } = error else {
+        panic!("{error}")
+    };
+    assert_eq!(calls.len(), 3, "max_reasks = 2 bounds the replies");
+    assert!(
+        reason.contains("no runnable code after 3 replies"),
+        "{reason}"
+    );
+    let bodies = fixture.bodies();
+    let second = transcript(&bodies[1]);
+    assert!(
+        second.contains("SyntaxError: invalid syntax (line 1)"),
+        "{second}"
+    );
+    let third = transcript(&bodies[2]);
+    assert!(
+        third.contains("did not contain a ```python code block"),
+        "{third}"
+    );
+}
+
+fn review_request() -> ReviewRequest {
+    ReviewRequest {
+        node: node(
+            9,
+            Stage::Improve,
+            "Add the title.",
+            "print('Validation accuracy: 0.81')\n",
+            &format!("{}Validation accuracy: 0.81\n", "x".repeat(9000)),
+            Some(0.81),
+        ),
+        reported_metric: Some((0.81, false)),
+        submission_exists: true,
+    }
+}
+
+#[test]
+fn a_review_is_a_forced_tool_call_with_output_trimmed_at_both_ends() {
+    let arguments = json!({"is_bug": false, "has_csv_submission": true, "summary": "The title helped: 0.81.", "metric": 0.81, "lower_is_better": false});
+    let reply = ResponseTemplate::new(200).set_body_json(json!({
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "submit_review", "arguments": arguments.to_string()}}]}}],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 3}
+    }));
+    let fixture = Fixture::new(vec![reply]);
+    let coder = fixture.coder(
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let review = runtime
+        .block_on(coder.review(&task(), &review_request()))
+        .unwrap();
+    assert!(!review.is_bug);
+    assert_eq!(review.metric, Some(0.81));
+    assert_eq!(review.summary, "The title helped: 0.81.");
+    assert_eq!(review.usage.prompt_tokens, 7);
+    let body = &fixture.bodies()[0];
+    assert_eq!(body["tool_choice"]["function"]["name"], "submit_review");
+    let prompt = transcript(body);
+    assert!(
+        prompt.contains("[... 4026 characters omitted ...]"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("Validation accuracy: 0.81"),
+        "the tail is kept"
+    );
+}
+
+#[test]
+fn a_server_without_tools_reviews_in_json() {
+    let fixture = Fixture::new(vec![
+        chat_reply("I think it went fine."),
+        chat_reply("```json\n{\"is_bug\": true, \"has_csv_submission\": false, \"summary\": \"No submission was written.\", \"metric\": null, \"lower_is_better\": false}\n```"),
+    ]);
+    let coder = fixture.coder(
+        PromptMode::Chat,
+        ReviewFormat::Json,
+        Prompts::load(None).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let review = runtime
+        .block_on(coder.review(&task(), &review_request()))
+        .unwrap();
+    assert!(review.is_bug);
+    assert_eq!(review.metric, None);
+    assert_eq!(
+        review.calls.len(),
+        2,
+        "the unreadable reply was asked again"
+    );
+    let bodies = fixture.bodies();
+    assert!(bodies[0].get("tools").is_none());
+    assert!(transcript(&bodies[0]).contains("reply with ONLY one JSON object"));
+}
+
+#[test]
+fn a_users_template_replaces_the_built_in_one_and_a_typo_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("introduction.j2"),
+        "You are a careful engineer working on {{ task.competition_id }}.",
+    )
+    .unwrap();
+    let fixture = Fixture::new(vec![chat_reply(GOOD_REPLY)]);
+    let coder = fixture.coder(
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(Some(dir.path())).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(coder.propose(&task(), &improve_request()))
+        .unwrap();
+    let body = &fixture.bodies()[0];
+    assert_eq!(
+        body["messages"][0]["content"],
+        "You are a careful engineer working on titanic.\n"
+    );
+
+    std::fs::write(dir.path().join("improv.j2"), "x").unwrap();
+    let error = Prompts::load(Some(dir.path())).unwrap_err().to_string();
+    assert!(
+        error.contains("improv.j2") && error.contains("hint:"),
+        "{error}"
+    );
+}

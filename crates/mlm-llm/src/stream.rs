@@ -1,0 +1,354 @@
+//! Streamed OpenAI-compatible replies: a server-sent-events parser and the accumulator that assembles
+//! `chat.completion.chunk` / `text_completion` chunks into one object shaped like a whole reply (so a
+//! single parser reads both transports, and the journal stores the same shape).
+//!
+//! The idle timeout applies between chunks. A stream that ends without `data: [DONE]` and without a
+//! finish reason was cut off: that is a transient [`Error::Transport`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{json, Map, Value};
+
+use crate::error::Error;
+use crate::retry::{classify, short, Failure};
+
+/// What the chunks carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StreamKind {
+    /// `/chat/completions`: `choices[0].delta`.
+    Chat,
+    /// `/completions`: `choices[0].text`.
+    Completion,
+}
+
+/// Reads a `text/event-stream` reply to the end and assembles it.
+pub(crate) async fn read_events(
+    response: reqwest::Response,
+    kind: StreamKind,
+    url: &str,
+    idle: Duration,
+) -> Result<Value, Failure> {
+    let timeouts = crate::Timeouts {
+        idle,
+        ..crate::Timeouts::default()
+    };
+    let mut bytes = response.bytes_stream();
+    let mut parser = SseParser::default();
+    let mut assembly = Assembly::new(kind);
+    let mut done = false;
+    while !done {
+        let next = tokio::time::timeout(idle, bytes.next())
+            .await
+            .map_err(|_| {
+                Failure::from(Error::Timeout {
+                    url: url.to_owned(),
+                    phase: "idle",
+                    after: idle,
+                })
+            })?;
+        let Some(chunk) = next else {
+            break;
+        };
+        let chunk = chunk.map_err(|error| Failure::from(classify(url, &error, &timeouts)))?;
+        for data in parser.push(&chunk) {
+            done = assembly.event(url, &data)?;
+            if done {
+                break;
+            }
+        }
+    }
+    if !done {
+        if let Some(data) = parser.finish() {
+            done = assembly.event(url, &data)?;
+        }
+    }
+    if !done && !assembly.finished() {
+        return Err(Failure::from(Error::Transport {
+            url: url.to_owned(),
+            detail: "the event stream ended before `data: [DONE]`".to_owned(),
+        }));
+    }
+    Ok(assembly.assemble())
+}
+
+/// A minimal server-sent-events parser: yields the `data` of each event (lines joined with `\n`).
+#[derive(Default)]
+pub(crate) struct SseParser {
+    line: Vec<u8>,
+    data: Option<String>,
+}
+
+impl SseParser {
+    /// Feeds bytes; returns the data of the events they complete.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut events = Vec::new();
+        for &byte in bytes {
+            if byte == b'\n' {
+                let line = std::mem::take(&mut self.line);
+                if let Some(data) = self.line_done(&line) {
+                    events.push(data);
+                }
+            } else {
+                self.line.push(byte);
+            }
+        }
+        events
+    }
+
+    /// The pending event at the end of the stream, if any.
+    pub(crate) fn finish(&mut self) -> Option<String> {
+        let line = std::mem::take(&mut self.line);
+        let from_line = self.line_done(&line);
+        from_line.or_else(|| self.data.take())
+    }
+
+    fn line_done(&mut self, line: &[u8]) -> Option<String> {
+        let line = String::from_utf8_lossy(line);
+        let line = line.strip_suffix('\r').unwrap_or(&line);
+        if line.is_empty() {
+            return self.data.take();
+        }
+        if let Some(value) = line.strip_prefix("data:") {
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match &mut self.data {
+                Some(data) => {
+                    data.push('\n');
+                    data.push_str(value);
+                }
+                None => self.data = Some(value.to_owned()),
+            }
+        }
+        // Comments (`:`) and other fields (`event:`, `id:`, `retry:`) carry nothing we need.
+        None
+    }
+}
+
+/// One tool call being assembled from deltas.
+#[derive(Default)]
+struct PartialToolCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+/// The chunks seen so far.
+struct Assembly {
+    kind: StreamKind,
+    header: Map<String, Value>,
+    text: String,
+    reasoning: String,
+    tool_calls: BTreeMap<u64, PartialToolCall>,
+    finish_reason: Option<Value>,
+    usage: Option<Value>,
+}
+
+impl Assembly {
+    fn new(kind: StreamKind) -> Self {
+        Assembly {
+            kind,
+            header: Map::new(),
+            text: String::new(),
+            reasoning: String::new(),
+            tool_calls: BTreeMap::new(),
+            finish_reason: None,
+            usage: None,
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.finish_reason.is_some()
+    }
+
+    /// Takes one event's data; true at `[DONE]`.
+    fn event(&mut self, url: &str, data: &str) -> Result<bool, Failure> {
+        let data = data.trim();
+        if data == "[DONE]" {
+            return Ok(true);
+        }
+        if data.is_empty() {
+            return Ok(false);
+        }
+        let chunk: Value = serde_json::from_str(data).map_err(|error| {
+            Failure::from(Error::Malformed {
+                context: url.to_owned(),
+                problem: format!("a stream chunk is not JSON ({error}): {}", short(data)),
+            })
+        })?;
+        if let Some(error) = chunk.get("error") {
+            return Err(Failure::from(Error::Malformed {
+                context: url.to_owned(),
+                problem: format!(
+                    "the stream reported an error: {}",
+                    short(&error.to_string())
+                ),
+            }));
+        }
+        for field in ["id", "model", "created", "system_fingerprint"] {
+            if let Some(value) = chunk.get(field) {
+                if !value.is_null() && !self.header.contains_key(field) {
+                    self.header.insert(field.to_owned(), value.clone());
+                }
+            }
+        }
+        if let Some(usage) = chunk.get("usage").filter(|usage| !usage.is_null()) {
+            self.usage = Some(usage.clone());
+        }
+        let choices = chunk.get("choices").and_then(Value::as_array);
+        for choice in choices.into_iter().flatten() {
+            if choice.get("index").and_then(Value::as_u64).unwrap_or(0) != 0 {
+                continue;
+            }
+            if let Some(reason) = choice.get("finish_reason").filter(|r| !r.is_null()) {
+                self.finish_reason = Some(reason.clone());
+            }
+            match self.kind {
+                StreamKind::Completion => {
+                    if let Some(text) = choice.get("text").and_then(Value::as_str) {
+                        self.text.push_str(text);
+                    }
+                }
+                StreamKind::Chat => {
+                    if let Some(delta) = choice.get("delta") {
+                        self.delta(delta);
+                    }
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    fn delta(&mut self, delta: &Value) {
+        if let Some(text) = delta.get("content").and_then(Value::as_str) {
+            self.text.push_str(text);
+        }
+        // Servers send `reasoning_content` (DeepSeek, vLLM) or `reasoning` (OpenRouter, Ollama), a few
+        // both with the same text: take the first one present.
+        let reasoning = ["reasoning_content", "reasoning"]
+            .iter()
+            .find_map(|field| delta.get(*field).and_then(Value::as_str));
+        if let Some(text) = reasoning {
+            self.reasoning.push_str(text);
+        }
+        let calls = delta.get("tool_calls").and_then(Value::as_array);
+        for (position, call) in calls.into_iter().flatten().enumerate() {
+            let index = call
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(position as u64);
+            let partial = self.tool_calls.entry(index).or_default();
+            if let Some(id) = call.get("id").and_then(Value::as_str) {
+                if partial.id.is_empty() {
+                    id.clone_into(&mut partial.id);
+                }
+            }
+            let function = call.get("function");
+            if let Some(name) = function.and_then(|f| f.get("name")).and_then(Value::as_str) {
+                // Most servers send the name once; some repeat it whole in every delta.
+                if partial.name.is_empty() {
+                    name.clone_into(&mut partial.name);
+                } else if partial.name != name {
+                    partial.name.push_str(name);
+                }
+            }
+            if let Some(arguments) = function
+                .and_then(|f| f.get("arguments"))
+                .and_then(Value::as_str)
+            {
+                partial.arguments.push_str(arguments);
+            }
+        }
+    }
+
+    /// An object shaped like a whole (non-streamed) reply.
+    fn assemble(self) -> Value {
+        let mut out = self.header;
+        let finish_reason = self.finish_reason.unwrap_or(Value::Null);
+        let choice = match self.kind {
+            StreamKind::Completion => {
+                out.insert("object".to_owned(), json!("text_completion"));
+                json!({"index": 0, "text": self.text, "finish_reason": finish_reason})
+            }
+            StreamKind::Chat => {
+                out.insert("object".to_owned(), json!("chat.completion"));
+                let mut message = Map::new();
+                message.insert("role".to_owned(), json!("assistant"));
+                let content = if self.text.is_empty() && !self.tool_calls.is_empty() {
+                    Value::Null
+                } else {
+                    json!(self.text)
+                };
+                message.insert("content".to_owned(), content);
+                if !self.reasoning.is_empty() {
+                    message.insert("reasoning_content".to_owned(), json!(self.reasoning));
+                }
+                if !self.tool_calls.is_empty() {
+                    let calls: Vec<Value> = self
+                        .tool_calls
+                        .into_values()
+                        .map(|call| {
+                            json!({
+                                "id": call.id,
+                                "type": "function",
+                                "function": {"name": call.name, "arguments": call.arguments},
+                            })
+                        })
+                        .collect();
+                    message.insert("tool_calls".to_owned(), Value::Array(calls));
+                }
+                json!({"index": 0, "message": message, "finish_reason": finish_reason})
+            }
+        };
+        out.insert("choices".to_owned(), json!([choice]));
+        if let Some(usage) = self.usage {
+            out.insert("usage".to_owned(), usage);
+        }
+        Value::Object(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_handles_split_lines_crlf_comments_and_multiline_data() {
+        let mut parser = SseParser::default();
+        let mut events = parser.push(b": keep-alive\r\n\r\ndata: {\"a\"");
+        assert!(events.is_empty());
+        events.extend(parser.push(b":1}\r\n\r\ndata: one\ndata: two\n\nevent: x\ndata:[DONE]"));
+        assert_eq!(events, vec!["{\"a\":1}", "one\ntwo"]);
+        assert_eq!(parser.finish().as_deref(), Some("[DONE]"));
+        assert_eq!(parser.finish(), None);
+    }
+
+    #[test]
+    fn chat_deltas_assemble_into_a_whole_reply() {
+        let mut assembly = Assembly::new(StreamKind::Chat);
+        let events = [
+            r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"role":"assistant","reasoning":"th"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning":"ink"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"t1","function":{"name":"f","arguments":"{\"x\""}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]},"finish_reason":"tool_calls"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#,
+        ];
+        for event in events {
+            assert!(!assembly.event("u", event).ok().unwrap());
+        }
+        assert!(assembly.event("u", "[DONE]").ok().unwrap());
+        let whole = assembly.assemble();
+        assert_eq!(
+            whole,
+            json!({
+                "id": "c1", "model": "m", "object": "chat.completion",
+                "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                    "role": "assistant", "content": "Hi", "reasoning_content": "think",
+                    "tool_calls": [{"id": "t1", "type": "function",
+                                    "function": {"name": "f", "arguments": "{\"x\":1}"}}]}}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 4},
+            })
+        );
+    }
+}

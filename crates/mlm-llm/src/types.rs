@@ -1,0 +1,187 @@
+//! The provider-neutral request and reply types: messages, tools, tool calls, usage, and the
+//! [`Exchange`] record a journal keeps about one call.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Who speaks a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    /// The wire name: `system`, `user` or `assistant`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One chat message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    #[must_use]
+    pub fn system(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::System,
+            content: content.into(),
+        }
+    }
+
+    #[must_use]
+    pub fn user(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+
+    #[must_use]
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// A function the model may call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolDefinition {
+    pub name: String,
+    pub description: String,
+    /// JSON schema of the arguments object.
+    pub parameters: serde_json::Value,
+}
+
+/// Whether the model chooses among the tools or must call one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolChoice {
+    /// The model decides (ignored when there are no tools). OpenAI-compatible requests leave
+    /// `tool_choice` out (the API's default is `auto`); Anthropic requests send `{"type": "auto"}`.
+    #[default]
+    Auto,
+    /// The model must call the named tool. Anthropic refuses forced tool use with extended thinking:
+    /// then `auto` is sent instead.
+    Forced(String),
+}
+
+/// One chat call.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    pub messages: Vec<Message>,
+    pub tools: Vec<ToolDefinition>,
+    pub tool_choice: ToolChoice,
+}
+
+impl ChatRequest {
+    /// A request with these messages, no tools.
+    #[must_use]
+    pub fn new(messages: Vec<Message>) -> Self {
+        Self {
+            messages,
+            tools: Vec::new(),
+            tool_choice: ToolChoice::Auto,
+        }
+    }
+}
+
+/// A tool call the model made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as raw JSON text, as the model sent it (not validated).
+    pub arguments: String,
+}
+
+impl ToolCall {
+    /// Parses the arguments into `T`.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] when the text is not JSON or does not fit `T`.
+    pub fn parse_arguments<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_str(&self.arguments).map_err(|error| Error::Malformed {
+            context: format!("arguments of tool call `{}` ({})", self.name, self.id),
+            problem: error.to_string(),
+        })
+    }
+}
+
+/// Tokens and money spent by one call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    /// Generated tokens, reasoning included.
+    pub completion_tokens: u64,
+    /// From [`crate::Price`].
+    pub cost_usd: f64,
+}
+
+/// What a journal stores about one call. Holds no headers and never the key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// The JSON body sent.
+    pub request: serde_json::Value,
+    /// The JSON body received; for a streamed reply, an assembled object shaped like a whole reply.
+    pub response: serde_json::Value,
+    /// Duration of the successful attempt, from sending to the last byte (written as seconds).
+    #[serde(with = "crate::config::seconds")]
+    pub latency: Duration,
+    /// Attempts made, 1 when no retry was needed.
+    pub attempts: u32,
+}
+
+/// The reply to a [`ChatRequest`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    /// The answer text, without any leading `<think>…</think>` block; empty when the model only called
+    /// tools.
+    pub content: String,
+    /// The reasoning, when the server returned any (a `reasoning_content`/`reasoning` field, a
+    /// `<think>` block, or Anthropic thinking blocks).
+    pub reasoning: Option<String>,
+    pub tool_calls: Vec<ToolCall>,
+    pub usage: Usage,
+    pub exchange: Exchange,
+}
+
+/// A "steerable reasoning" completion: the chat is rendered with the chat template, then
+/// `"<think>\n" + thinking_prefill` is appended and the model continues the reasoning.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionRequest {
+    pub messages: Vec<Message>,
+    /// The start of the reasoning, written for the model.
+    pub thinking_prefill: String,
+}
+
+/// The reply to a [`CompletionRequest`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompletionResponse {
+    /// `thinking_prefill` + the generated text before the first `</think>`; everything when there is
+    /// none.
+    pub reasoning: String,
+    /// The generated text after the first `</think>`, trimmed; empty when there is none (treat that as
+    /// a malformed reply).
+    pub answer: String,
+    pub usage: Usage,
+    pub exchange: Exchange,
+}

@@ -1,0 +1,14 @@
+//! Integration tests of the LLM client against a fake server (wiremock) scripted per test; each test
+//! asserts on the requests the client sent as well as on what it returned.
+
+#![expect(clippy::unwrap_used, reason = "test helpers panic on setup failures")]
+
+mod anthropic;
+mod completions;
+mod faults;
+mod openai_chat;
+mod probe;
+mod rate_limit;
+mod secrets;
+mod streaming;
+mod support;

@@ -1,0 +1,196 @@
+//! Streamed chat: deltas of content, reasoning and tool calls plus the usage chunk are assembled into
+//! one reply, and the exchange holds an object shaped like a whole reply.
+
+use mlm_llm::{ChatRequest, Error, Message, Price, ToolChoice, ToolDefinition, Transport};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{bodies, chat_reply, client, openai_config, requests, sse};
+
+fn event_stream(body: String) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
+}
+
+fn chunk(delta: serde_json::Value, finish_reason: Option<&str>) -> serde_json::Value {
+    json!({
+        "id": "chatcmpl-s",
+        "object": "chat.completion.chunk",
+        "model": "test-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    })
+}
+
+#[tokio::test]
+async fn streamed_chat_assembles_content_reasoning_tool_calls_and_usage() {
+    let server = MockServer::start().await;
+    let chunks = [
+        chunk(
+            json!({"role": "assistant", "reasoning_content": "Let me "}),
+            None,
+        ),
+        chunk(json!({"reasoning_content": "think."}), None),
+        chunk(json!({"content": "Calling "}), None),
+        chunk(json!({"content": "the tool."}), None),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                   "function": {"name": "run", "arguments": ""}}]}),
+            None,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"code\":"}}]}),
+            None,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": " \"print(1)\"}"}}]}),
+            None,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 1, "id": "call_2", "type": "function",
+                                   "function": {"name": "stop", "arguments": "{}"}}]}),
+            Some("tool_calls"),
+        ),
+        json!({"id": "chatcmpl-s", "choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": 40}}),
+    ];
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(event_stream(sse(&chunks)))
+        .mount(&server)
+        .await;
+    let mut config = openai_config(&server);
+    config.transport = Transport::Streamed;
+    config.price = Price {
+        prompt_per_million_usd: 1.0,
+        completion_per_million_usd: 10.0,
+    };
+    let tool = ToolDefinition {
+        name: "run".to_owned(),
+        description: "Run code".to_owned(),
+        parameters: json!({"type": "object"}),
+    };
+    let request = ChatRequest {
+        messages: vec![Message::user("go")],
+        tools: vec![tool],
+        tool_choice: ToolChoice::Auto,
+    };
+
+    let reply = client(config).chat(&request).await.unwrap();
+
+    assert_eq!(reply.content, "Calling the tool.");
+    assert_eq!(reply.reasoning.as_deref(), Some("Let me think."));
+    assert_eq!(reply.tool_calls.len(), 2);
+    assert_eq!(reply.tool_calls[0].id, "call_1");
+    assert_eq!(reply.tool_calls[0].name, "run");
+    assert_eq!(reply.tool_calls[0].arguments, "{\"code\": \"print(1)\"}");
+    assert_eq!(reply.tool_calls[1].name, "stop");
+    assert_eq!(
+        (reply.usage.prompt_tokens, reply.usage.completion_tokens),
+        (100, 40)
+    );
+    assert!((reply.usage.cost_usd - 0.0005).abs() < 1e-12);
+    let body = &bodies(&server).await[0];
+    assert_eq!(body["stream"], json!(true));
+    assert_eq!(body["stream_options"], json!({"include_usage": true}));
+    let assembled = &reply.exchange.response;
+    assert_eq!(assembled["object"], "chat.completion");
+    assert_eq!(
+        assembled["choices"][0]["message"]["content"],
+        "Calling the tool."
+    );
+    assert_eq!(assembled["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(assembled["usage"]["completion_tokens"], 40);
+}
+
+#[tokio::test]
+async fn streamed_reasoning_field_and_think_tags_are_read() {
+    let server = MockServer::start().await;
+    let chunks = [
+        chunk(json!({"content": "<think>plan"}), None),
+        chunk(json!({"content": "</think>answer"}), Some("stop")),
+    ];
+    Mock::given(method("POST"))
+        .respond_with(event_stream(sse(&chunks)))
+        .mount(&server)
+        .await;
+    let mut config = openai_config(&server);
+    config.transport = Transport::Streamed;
+    let reply = client(config)
+        .chat(&ChatRequest::new(vec![Message::user("?")]))
+        .await
+        .unwrap();
+    assert_eq!(reply.content, "answer");
+    assert_eq!(reply.reasoning.as_deref(), Some("plan"));
+    assert_eq!(
+        (reply.usage.prompt_tokens, reply.usage.completion_tokens),
+        (0, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_server_ignoring_stream_true_is_read_as_a_whole_reply() {
+    let server = MockServer::start().await;
+    let reply = chat_reply(
+        json!({"role": "assistant", "content": "whole", "reasoning": "r"}),
+        3,
+        2,
+    );
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(reply))
+        .mount(&server)
+        .await;
+    let mut config = openai_config(&server);
+    config.transport = Transport::Streamed;
+    let reply = client(config)
+        .chat(&ChatRequest::new(vec![Message::user("?")]))
+        .await
+        .unwrap();
+    assert_eq!(reply.content, "whole");
+    assert_eq!(reply.reasoning.as_deref(), Some("r"));
+    assert_eq!(reply.usage.prompt_tokens, 3);
+}
+
+#[tokio::test]
+async fn a_stream_cut_before_done_is_retried() {
+    let server = MockServer::start().await;
+    let cut = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n".to_owned();
+    Mock::given(method("POST"))
+        .respond_with(event_stream(cut))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(event_stream(sse(&[chunk(
+            json!({"content": "full"}),
+            Some("stop"),
+        )])))
+        .mount(&server)
+        .await;
+    let mut config = openai_config(&server);
+    config.transport = Transport::Streamed;
+    let reply = client(config)
+        .chat(&ChatRequest::new(vec![Message::user("?")]))
+        .await
+        .unwrap();
+    assert_eq!(reply.content, "full");
+    assert_eq!(reply.exchange.attempts, 2);
+    assert_eq!(requests(&server).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_stream_chunk_that_is_not_json_is_malformed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(event_stream(
+            "data: {not json\n\ndata: [DONE]\n\n".to_owned(),
+        ))
+        .mount(&server)
+        .await;
+    let mut config = openai_config(&server);
+    config.transport = Transport::Streamed;
+    let error = client(config)
+        .chat(&ChatRequest::new(vec![Message::user("?")]))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Malformed { .. }), "{error:?}");
+    assert_eq!(requests(&server).await.len(), 1);
+}
