@@ -85,7 +85,7 @@ impl Progress {
                 ..
             } => {
                 let target = parent.map_or(String::new(), |parent| format!(" of node {parent}"));
-                eprintln!("{clock} the coder failed on a {stage:?}{target}: {reason}");
+                eprintln!("{clock} no {} proposal{target}: {reason}", stage.name());
             }
             Event::Warning { message } => eprintln!("{clock} warning: {message}"),
             Event::RunStarted { .. }

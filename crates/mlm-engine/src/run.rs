@@ -70,7 +70,7 @@ pub async fn run_engine(
     discard_uncounted_work(&layout, entries.len() as u32)?;
     journal.set_status(RunStatus::Running)?;
 
-    let counters = Counters::from_entries(entries.values());
+    let counters = Counters::from_journal(entries.values(), &journal.llm_calls()?);
     let resumed_nodes = counters.steps_done;
     let (stop_sender, stop_receiver) = watch::channel(None);
     let shared = Arc::new(Shared {

@@ -44,8 +44,13 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub fn from_entries<'a>(entries: impl Iterator<Item = &'a NodeEntry>) -> Counters {
-        entries.fold(Counters::default(), |mut counters, entry| {
+    /// The counters of a journal: its nodes, and the model calls of proposals that failed (which cost
+    /// tokens but made no node).
+    pub fn from_journal<'a>(
+        entries: impl Iterator<Item = &'a NodeEntry>,
+        calls: &[LlmCallRecord],
+    ) -> Counters {
+        let mut counters = entries.fold(Counters::default(), |mut counters, entry| {
             counters.steps_done += 1;
             counters.add_usage(TokenUsage {
                 prompt_tokens: entry.prompt_tokens,
@@ -53,7 +58,15 @@ impl Counters {
                 cost_usd: entry.cost_usd,
             });
             counters
-        })
+        });
+        for call in calls.iter().filter(|call| call.node.is_none()) {
+            counters.add_usage(TokenUsage {
+                prompt_tokens: call.prompt_tokens,
+                completion_tokens: call.completion_tokens,
+                cost_usd: call.cost_usd,
+            });
+        }
+        counters
     }
 
     fn add_usage(&mut self, usage: TokenUsage) {

@@ -290,3 +290,112 @@ async fn a_time_limit_ends_the_run_and_discards_running_nodes() {
     let journal = Journal::open(&layout.journal()).unwrap();
     assert_eq!(journal.nodes().unwrap().len() as u32, summary.nodes);
 }
+
+/// Fails its first proposal after a model call, as an LLM coder does when no reply held runnable code;
+/// otherwise writes what the scripted coder writes.
+struct FirstProposalFails {
+    inner: ScriptedCoder,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl mlm_coder::Coder for FirstProposalFails {
+    fn name(&self) -> String {
+        "first-fails".into()
+    }
+
+    async fn propose(
+        &self,
+        task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ProposalRequest,
+    ) -> Result<mlm_coder::Proposal, mlm_coder::CoderError> {
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(mlm_coder::CoderError::Failed {
+                reason: "no runnable code after 3 replies".into(),
+                calls: vec![mlm_coder::ModelCall {
+                    purpose: mlm_coder::CallPurpose::Draft,
+                    model: "fake".into(),
+                    request: serde_json::json!({"messages": []}),
+                    response: serde_json::json!({"choices": []}),
+                    usage: TokenUsage {
+                        prompt_tokens: 20,
+                        completion_tokens: 10,
+                        cost_usd: 0.5,
+                    },
+                    latency: Duration::from_millis(3),
+                }],
+            });
+        }
+        self.inner.propose(task, request).await
+    }
+
+    async fn review(
+        &self,
+        task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ReviewRequest,
+    ) -> Result<mlm_coder::Review, mlm_coder::CoderError> {
+        self.inner.review(task, request).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_a_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let (event_sender, _events) = mpsc::unbounded_channel();
+    let (_operations, operation_receiver) = mpsc::unbounded_channel();
+    let parts = EngineParts {
+        settings: settings(3, 1, 1),
+        task: toy_task(),
+        coder: Arc::new(FirstProposalFails {
+            inner: ScriptedCoder {
+                proposals: AtomicU64::new(0),
+                latency: Duration::from_millis(1),
+                usage: TokenUsage::default(),
+            },
+            failed: std::sync::atomic::AtomicBool::new(false),
+        }),
+        executor: Arc::new(FakeExecutor {
+            duration: Duration::from_millis(1),
+        }),
+        check: Arc::new(AlwaysValid),
+        journal: toy_journal(&layout),
+        layout: layout.clone(),
+    };
+    let summary = run_engine(parts, event_sender, operation_receiver)
+        .await
+        .unwrap();
+    assert_eq!(summary.nodes, 3, "the failed proposal gave its step back");
+    assert_eq!(summary.prompt_tokens + summary.completion_tokens, 30);
+    assert!((summary.cost_usd - 0.5).abs() < 1e-12);
+    let journal = Journal::open(&layout.journal()).unwrap();
+    let calls = journal.llm_calls().unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].node, None);
+    assert_eq!(calls[0].purpose, "draft");
+    assert_eq!(calls[0].prompt_tokens, 20);
+
+    // A resumed run starts from what was spent, the failed proposal included.
+    let (event_sender, _events) = mpsc::unbounded_channel();
+    let (_operations, operation_receiver) = mpsc::unbounded_channel();
+    let parts = EngineParts {
+        settings: settings(4, 1, 1),
+        task: toy_task(),
+        coder: Arc::new(ScriptedCoder {
+            proposals: AtomicU64::new(0),
+            latency: Duration::from_millis(1),
+            usage: TokenUsage::default(),
+        }),
+        executor: Arc::new(FakeExecutor {
+            duration: Duration::from_millis(1),
+        }),
+        check: Arc::new(AlwaysValid),
+        journal: toy_journal(&layout),
+        layout: layout.clone(),
+    };
+    let summary = run_engine(parts, event_sender, operation_receiver)
+        .await
+        .unwrap();
+    assert_eq!(summary.nodes, 4);
+    assert_eq!(summary.prompt_tokens + summary.completion_tokens, 30);
+}
