@@ -338,33 +338,46 @@ impl mlm_coder::Coder for FirstProposalFails {
     }
 }
 
-#[tokio::test]
-async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_a_node() {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = RunLayout::new(dir.path().join("run"));
-    let (event_sender, _events) = mpsc::unbounded_channel();
-    let (_operations, operation_receiver) = mpsc::unbounded_channel();
-    let parts = EngineParts {
-        settings: settings(3, 1, 1),
+/// A toy run of `steps` nodes with `coder`, one slot, one worker.
+fn toy_parts(layout: &RunLayout, steps: u32, coder: Arc<dyn mlm_coder::Coder>) -> EngineParts {
+    EngineParts {
+        settings: settings(steps, 1, 1),
         task: toy_task(),
-        coder: Arc::new(FirstProposalFails {
-            inner: ScriptedCoder {
-                proposals: AtomicU64::new(0),
-                latency: Duration::from_millis(1),
-                usage: TokenUsage::default(),
-            },
-            failed: std::sync::atomic::AtomicBool::new(false),
-        }),
+        coder,
         executor: Arc::new(FakeExecutor {
             duration: Duration::from_millis(1),
         }),
         check: Arc::new(AlwaysValid),
-        journal: toy_journal(&layout),
+        journal: toy_journal(layout),
         layout: layout.clone(),
+    }
+}
+
+fn instant_coder() -> ScriptedCoder {
+    ScriptedCoder {
+        proposals: AtomicU64::new(0),
+        latency: Duration::from_millis(1),
+        usage: TokenUsage::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_a_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let coder = FirstProposalFails {
+        inner: instant_coder(),
+        failed: std::sync::atomic::AtomicBool::new(false),
     };
-    let summary = run_engine(parts, event_sender, operation_receiver)
-        .await
-        .unwrap();
+    let (event_sender, _events) = mpsc::unbounded_channel();
+    let (_operations, operation_receiver) = mpsc::unbounded_channel();
+    let summary = run_engine(
+        toy_parts(&layout, 3, Arc::new(coder)),
+        event_sender,
+        operation_receiver,
+    )
+    .await
+    .unwrap();
     assert_eq!(summary.nodes, 3, "the failed proposal gave its step back");
     assert_eq!(summary.prompt_tokens + summary.completion_tokens, 30);
     assert!((summary.cost_usd - 0.5).abs() < 1e-12);
@@ -374,28 +387,18 @@ async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_
     assert_eq!(calls[0].node, None);
     assert_eq!(calls[0].purpose, "draft");
     assert_eq!(calls[0].prompt_tokens, 20);
+    drop(journal);
 
     // A resumed run starts from what was spent, the failed proposal included.
     let (event_sender, _events) = mpsc::unbounded_channel();
     let (_operations, operation_receiver) = mpsc::unbounded_channel();
-    let parts = EngineParts {
-        settings: settings(4, 1, 1),
-        task: toy_task(),
-        coder: Arc::new(ScriptedCoder {
-            proposals: AtomicU64::new(0),
-            latency: Duration::from_millis(1),
-            usage: TokenUsage::default(),
-        }),
-        executor: Arc::new(FakeExecutor {
-            duration: Duration::from_millis(1),
-        }),
-        check: Arc::new(AlwaysValid),
-        journal: toy_journal(&layout),
-        layout: layout.clone(),
-    };
-    let summary = run_engine(parts, event_sender, operation_receiver)
-        .await
-        .unwrap();
+    let summary = run_engine(
+        toy_parts(&layout, 4, Arc::new(instant_coder())),
+        event_sender,
+        operation_receiver,
+    )
+    .await
+    .unwrap();
     assert_eq!(summary.nodes, 4);
     assert_eq!(summary.prompt_tokens + summary.completion_tokens, 30);
 }

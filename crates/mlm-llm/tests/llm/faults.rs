@@ -158,8 +158,8 @@ async fn a_401_is_unauthorized_with_a_hint_naming_the_variable() {
     assert_eq!(requests(&server).await.len(), 1);
 }
 
-#[tokio::test]
-async fn an_idle_timeout_is_retried_then_exhausted() {
+/// A server slower than `timeouts`: the call is retried once, then ends in a timeout of `phase`.
+async fn exhausted_by_a_slow_server(timeouts: Timeouts, phase: &str) -> Error {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ok_reply().set_delay(Duration::from_secs(3)))
@@ -167,11 +167,7 @@ async fn an_idle_timeout_is_retried_then_exhausted() {
         .await;
     let mut config = openai_config(&server);
     config.retry = fast_retry(2);
-    config.timeouts = Timeouts {
-        connect: Duration::from_secs(5),
-        idle: Duration::from_millis(100),
-        total: Duration::from_secs(30),
-    };
+    config.timeouts = timeouts;
 
     let error = client(config).chat(&hello()).await.unwrap_err();
 
@@ -184,41 +180,37 @@ async fn an_idle_timeout_is_retried_then_exhausted() {
     };
     assert_eq!(*attempts, 2);
     assert!(
-        matches!(**last_error, Error::Timeout { phase: "idle", .. }),
+        matches!(&**last_error, Error::Timeout { phase: actual, .. } if *actual == phase),
         "{last_error:?}"
     );
     assert_eq!(requests(&server).await.len(), 2);
+    error
+}
+
+#[tokio::test]
+async fn an_idle_timeout_is_retried_then_exhausted() {
+    exhausted_by_a_slow_server(
+        Timeouts {
+            connect: Duration::from_secs(5),
+            idle: Duration::from_millis(100),
+            total: Duration::from_secs(30),
+        },
+        "idle",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn the_total_timeout_bounds_each_attempt() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ok_reply().set_delay(Duration::from_secs(3)))
-        .mount(&server)
-        .await;
-    let mut config = openai_config(&server);
-    config.retry = fast_retry(2);
-    config.timeouts = Timeouts {
-        connect: Duration::from_secs(5),
-        idle: Duration::from_secs(60),
-        total: Duration::from_millis(150),
-    };
-
-    let error = client(config).chat(&hello()).await.unwrap_err();
-
-    let Error::RetriesExhausted {
-        attempts,
-        last_error,
-    } = &error
-    else {
-        panic!("expected RetriesExhausted, got {error:?}");
-    };
-    assert_eq!(*attempts, 2);
-    assert!(
-        matches!(**last_error, Error::Timeout { phase: "total", .. }),
-        "{last_error:?}"
-    );
+    let error = exhausted_by_a_slow_server(
+        Timeouts {
+            connect: Duration::from_secs(5),
+            idle: Duration::from_secs(60),
+            total: Duration::from_millis(150),
+        },
+        "total",
+    )
+    .await;
     assert!(error.to_string().contains("timeouts.total"), "{error}");
 }
 
