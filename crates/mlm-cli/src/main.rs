@@ -49,6 +49,8 @@ fn main() -> ExitCode {
         Command::Exec(arguments) => commands::exec::run(arguments),
         Command::Run(arguments) => commands::run::run(arguments),
         Command::Resume(arguments) => commands::run::resume(arguments),
+        Command::Dashboard(arguments) => commands::dashboard::run(arguments),
+        Command::Report(arguments) => commands::dashboard::report(arguments),
         Command::SandboxExec(_) => Err(Failure::bad_input(anyhow::anyhow!(
             "sandbox-exec is internal"
         ))),

@@ -18,7 +18,8 @@ use mlm_task::Task;
 use tokio::sync::mpsc;
 
 use crate::adapters::{GraderCheck, SandboxExecutor};
-use crate::cli::{PythonArguments, ResumeArguments, RunArguments};
+use crate::cli::{LiveDashboardArguments, PythonArguments, ResumeArguments, RunArguments};
+use crate::commands::dashboard::spawn_live_dashboard;
 use crate::commands::env::ready_environment;
 use crate::commands::prepare::prepared_recipe;
 use crate::config::{CoderChoice, ConfigLayer, ResolvedConfig, RunLayer};
@@ -102,7 +103,10 @@ pub fn run(arguments: RunArguments) -> CommandResult {
         journal,
         layout,
         &arguments.python,
-        arguments.json,
+        Watching {
+            json: arguments.json,
+            dashboard: &arguments.dashboard,
+        },
     )
 }
 
@@ -141,7 +145,10 @@ pub fn resume(arguments: ResumeArguments) -> CommandResult {
         journal,
         layout,
         &arguments.python,
-        arguments.json,
+        Watching {
+            json: arguments.json,
+            dashboard: &arguments.dashboard,
+        },
     )
 }
 
@@ -161,6 +168,12 @@ fn make_coder(choice: CoderChoice) -> Result<Arc<dyn Coder>, Failure> {
     }
 }
 
+/// How the user watches the run: JSON lines or the terminal, and the live dashboard or not.
+struct Watching<'a> {
+    json: bool,
+    dashboard: &'a LiveDashboardArguments,
+}
+
 /// Runs the engine to its end and writes the final report.
 fn drive(
     task: Task,
@@ -169,8 +182,9 @@ fn drive(
     journal: Journal,
     layout: RunLayout,
     python: &PythonArguments,
-    json: bool,
+    watching: Watching<'_>,
 ) -> CommandResult {
+    let Watching { json, dashboard } = watching;
     let coder = make_coder(config.coder)?;
     let environment = ready_environment(python, Profile::Base)?;
     let installation = environment.installation().map_err(Failure::job)?;
@@ -220,6 +234,9 @@ fn drive(
     };
     let runtime = tokio::runtime::Runtime::new().map_err(Failure::job)?;
     let summary: RunSummary = runtime.block_on(async {
+        if dashboard.dashboard {
+            spawn_live_dashboard(&layout.root, dashboard.dashboard_port);
+        }
         let (event_sender, mut events) = mpsc::unbounded_channel();
         let (operations, operation_receiver) = mpsc::unbounded_channel();
         let engine = tokio::spawn(run_engine(parts, event_sender, operation_receiver));
