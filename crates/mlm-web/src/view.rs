@@ -156,7 +156,7 @@ impl RunFiles {
             .map(event_view)
             .collect();
         Ok(Snapshot {
-            run: self.run_view(&journal, &nodes, calls.len())?,
+            run: self.run_view(&journal, &nodes, &calls)?,
             nodes: nodes.iter().map(summary).collect(),
             events,
         })
@@ -198,7 +198,7 @@ impl RunFiles {
         &self,
         journal: &Journal,
         nodes: &[NodeEntry],
-        llm_calls: usize,
+        calls: &[LlmCallRecord],
     ) -> Result<RunView> {
         let run = journal.run()?;
         let config_toml = match std::fs::read_to_string(self.config()) {
@@ -223,6 +223,25 @@ impl RunFiles {
             }
         };
         let lower_is_better = nodes.iter().find_map(|node| node.lower_is_better);
+        // The recorded calls are the exact account (they include calls no node kept); without any, the
+        // nodes' own counts.
+        let totals = if calls.is_empty() {
+            nodes.iter().fold((0, 0, 0.0), |(p, c, d), node| {
+                (
+                    p + node.prompt_tokens,
+                    c + node.completion_tokens,
+                    d + node.cost_usd,
+                )
+            })
+        } else {
+            calls.iter().fold((0, 0, 0.0), |(p, c, d), call| {
+                (
+                    p + call.prompt_tokens,
+                    c + call.completion_tokens,
+                    d + call.cost_usd,
+                )
+            })
+        };
         let best = best_node(nodes, lower_is_better.unwrap_or(false));
         Ok(RunView {
             run_dir: self.root.display().to_string(),
@@ -237,10 +256,10 @@ impl RunFiles {
             nodes: nodes.len(),
             valid_nodes: nodes.iter().filter(|node| node.valid).count(),
             buggy_nodes: nodes.iter().filter(|node| node.buggy).count(),
-            prompt_tokens: nodes.iter().map(|node| node.prompt_tokens).sum(),
-            completion_tokens: nodes.iter().map(|node| node.completion_tokens).sum(),
-            cost_usd: nodes.iter().map(|node| node.cost_usd).sum(),
-            llm_calls,
+            prompt_tokens: totals.0,
+            completion_tokens: totals.1,
+            cost_usd: totals.2,
+            llm_calls: calls.len(),
             lower_is_better,
             best_node: best.map(|(id, _)| id),
             best_metric: best.map(|(_, metric)| metric),
