@@ -13,6 +13,7 @@ mod cli;
 mod commands;
 mod config;
 mod failure;
+mod live;
 mod progress;
 mod report;
 mod system;

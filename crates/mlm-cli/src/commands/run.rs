@@ -24,7 +24,7 @@ use crate::commands::env::ready_environment;
 use crate::commands::prepare::prepared_recipe;
 use crate::config::{CoderChoice, ConfigLayer, ResolvedConfig, RunLayer};
 use crate::failure::{CommandResult, Failure};
-use crate::progress::Progress;
+use crate::progress::{Progress, Style};
 use crate::report::write_final_report;
 use crate::system::physical_memory_bytes;
 
@@ -196,8 +196,8 @@ fn drive(
     let grader = Arc::new(grader);
     let brief = task_brief(&task, &grader, &slots, config.memory_bytes_per_slot)
         .map_err(Failure::bad_input)?;
-    let mut progress =
-        Progress::new(json, config.settings.steps).with_metric_name(&grader.metric.name());
+    let mut progress = Progress::new(Style::detect(json), config.settings.steps)
+        .with_metric_name(&grader.metric.name());
     if !json {
         eprintln!(
             "Running `{}` with the {} coder: {} steps, {:.0} s, {} slots, {} workers, run directory {}",
@@ -241,12 +241,14 @@ fn drive(
         let (operations, operation_receiver) = mpsc::unbounded_channel();
         let engine = tokio::spawn(run_engine(parts, event_sender, operation_receiver));
         let mut interrupts = 0;
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => progress.show(&event),
                     None => break,
                 },
+                _ = ticks.tick() => progress.tick(),
                 _ = tokio::signal::ctrl_c() => {
                     interrupts += 1;
                     if interrupts > 1 {
