@@ -115,7 +115,7 @@ function renderTree() {
     if (n.id === run.best_node) group.append(svg("circle", { class: "ring", cx: x, cy: y, r: r + 4 }));
     group.append(svg("circle", { class: "body", cx: x, cy: y, r, fill: `var(--${n.stage})` }));
     group.append(svg("text", { class: "id", x, y: y + 3.5, text: String(n.id) }));
-    group.append(svg("text", { class: "metric", x, y: y + r + 12, text: n.valid && n.metric !== null ? short(n.metric) : "✗" }));
+    group.append(svg("text", { class: "metric", x, y: y + r + (n.id === run.best_node ? 16 : 12), text: n.valid && n.metric !== null ? short(n.metric) : "✗" }));
     picture.append(group);
   }
   host.replaceChildren(picture);
@@ -204,7 +204,8 @@ function renderActivity() {
   const running = page.snapshot.run.status === "running";
   const items = [...workers.entries()].sort((a, b) => a[0] - b[0]).map(([worker, state]) =>
     `<span>worker ${worker}: <b>${running ? escapeHtml(state.what) : "idle"}</b>${running && state.what !== "idle" ? ` for ${seconds((Date.now() - state.since) / 1000)}` : ""}</span>`);
-  $("workers").innerHTML = `<h2>Workers</h2><div class="workers">${items.join("") || '<span class="muted">no worker activity recorded</span>'}</div>`;
+  if (mode === "report") $("workers").innerHTML = "";
+  else $("workers").innerHTML = `<h2>Workers</h2><div class="workers">${items.join("") || '<span class="muted">no worker activity recorded</span>'}</div>`;
   const lines = events.slice(-40).reverse().map((e) => `${e.at.slice(11, 19)} ${escapeHtml(describe(e))}`);
   $("activity").innerHTML = `<h2>Recent events</h2><div class="activity">${lines.join("<br>") || '<span class="muted">none</span>'}</div>`;
 }

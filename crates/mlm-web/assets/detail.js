@@ -86,15 +86,12 @@ async function select(id) {
 function renderExtra() {
   const run = page.snapshot.run;
   const parts = [];
-  if (mode === "report" && run.best_node !== null && page.details.has(run.best_node)) {
-    const best = page.details.get(run.best_node).node;
-    parts.push(`<div class="panel" id="best-solution"><h2>Best solution: node ${best.id}, validation ${fmt(best.metric)}</h2><pre>${highlightPython(best.code)}</pre></div>`);
-  }
   const report = run.report;
   if (report) {
     const grading = report.grading || {};
     const rows = [["selected node", report.selected], ["validation metric", fmt(report.validation_metric)], ["test score", fmt(grading.score)],
-      ["metric", grading.metric], ["valid submission", grading.valid_submission], ["any medal", grading.any_medal], ["gold / silver / bronze", [grading.gold_medal, grading.silver_medal, grading.bronze_medal].join(" / ")],
+      ["metric", grading.metric], ["valid submission", grading.valid_submission], ["any medal", grading.any_medal], ["gold / silver / bronze", [grading.gold_medal, grading.silver_medal, grading.bronze_medal].some((medal) => medal !== null && medal !== undefined)
+        ? [grading.gold_medal, grading.silver_medal, grading.bronze_medal].join(" / ") : undefined],
       ["above median", grading.above_median], ["medals note", grading.medals_note], ["best on test (analysis only)", report.best_on_test ? `node ${report.best_on_test.node}: ${fmt(report.best_on_test.score)}` : "—"],
       ["stopped because", report.stop_reason], ["nodes", report.nodes], ["elapsed", seconds(report.elapsed_seconds || 0)],
       ["tokens", `${report.prompt_tokens} prompt + ${report.completion_tokens} completion`], ["cost", usd(report.cost_usd)]];
@@ -103,6 +100,10 @@ function renderExtra() {
   }
   parts.push(`<div class="panel"><h2>Cost</h2><p>${run.prompt_tokens} prompt + ${run.completion_tokens} completion tokens, ${usd(run.cost_usd)}, ${run.llm_calls ? run.llm_calls + " model calls" : "no model calls (built-in coder)"}.</p></div>`);
   parts.push(`<div class="panel"><h2>Configuration</h2><pre>${escapeHtml(run.config_toml)}</pre><p class="muted">Run directory: ${escapeHtml(run.run_dir)} · seed ${run.seed} · started ${escapeHtml(run.created_at)}</p></div>`);
+  if (mode === "report" && run.best_node !== null && page.details.has(run.best_node)) {
+    const best = page.details.get(run.best_node).node;
+    parts.push(`<div class="panel wide" id="best-solution"><h2>Best solution: node ${best.id}, validation ${fmt(best.metric)}</h2><pre>${highlightPython(best.code)}</pre></div>`);
+  }
   $("extra").innerHTML = parts.join("");
 }
 

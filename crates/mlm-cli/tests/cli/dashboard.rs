@@ -363,3 +363,45 @@ fn dashboard_and_report_on_a_directory_without_a_run_exit_2_with_a_hint() {
     assert_eq!(code, 2);
     assert!(stderr.contains("no run is recorded here"), "{stderr}");
 }
+
+/// Not a check: how `docs/screenshots.sh` photographs the dashboard and the report (Chromium's
+/// `--screenshot` would wait forever for the dashboard's event stream to end, and ignores scrolling).
+/// Reads `ML_MASTER_SCREENSHOT_RUN` and `ML_MASTER_SCREENSHOT_NODE`; writes `dashboard.png.b64` and
+/// `report.png.b64` (base64 PNGs) into the directory `ML_MASTER_SCREENSHOT_OUT`.
+#[test]
+#[ignore = "a tool for docs/screenshots.sh, not a check"]
+fn docs_screenshots() {
+    let run_dir = PathBuf::from(std::env::var("ML_MASTER_SCREENSHOT_RUN").unwrap());
+    let node: u32 = std::env::var("ML_MASTER_SCREENSHOT_NODE")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let out = PathBuf::from(std::env::var("ML_MASTER_SCREENSHOT_OUT").unwrap());
+    let chromium = chromium_or_skip("docs_screenshots").unwrap();
+    let dashboard = Dashboard::start(&run_dir);
+    let mut browser = Browser::launch(&chromium);
+    browser.navigate(&format!("{}/#node={node}", dashboard.url));
+    browser.wait_for(
+        &format!("document.querySelector('#detail h2') && document.querySelector('#detail h2').textContent.startsWith('Node {node}')"),
+        "the selected node",
+    );
+    let shot = browser.call("Page.captureScreenshot", json!({"format": "png"}));
+    std::fs::write(
+        out.join("dashboard.png.b64"),
+        shot["data"].as_str().unwrap(),
+    )
+    .unwrap();
+
+    let report = out.join("report.html");
+    let (code, _, stderr) = run(&["report", path(&run_dir), "--out", path(&report)]);
+    assert_eq!(code, 0, "{stderr}");
+    browser.navigate(&format!("file://{}", path(&report)));
+    browser.wait_for(
+        "document.querySelector('#extra .panel') !== null",
+        "the report's sections",
+    );
+    browser
+        .eval("document.getElementById('extra').scrollIntoView(), window.scrollBy(0, -12), true");
+    let shot = browser.call("Page.captureScreenshot", json!({"format": "png"}));
+    std::fs::write(out.join("report.png.b64"), shot["data"].as_str().unwrap()).unwrap();
+}
