@@ -43,6 +43,15 @@ function renderCalls(detail) {
   }).join("");
 }
 
+// The node's own token count, or its model calls' when the node recorded none.
+function tokenLine(n, calls) {
+  const sum = (field) => calls.reduce((total, call) => total + call[field], 0);
+  const [prompt, completion, cost] = n.prompt_tokens + n.completion_tokens > 0 || !calls.length
+    ? [n.prompt_tokens, n.completion_tokens, n.cost_usd]
+    : [sum("prompt_tokens"), sum("completion_tokens"), sum("cost_usd")];
+  return `${prompt} prompt + ${completion} completion · ${usd(cost)}`;
+}
+
 function renderDetail(detail) {
   const n = detail.node;
   const run = page.snapshot ? page.snapshot.run : null;
@@ -57,7 +66,7 @@ function renderDetail(detail) {
       <dt>execution</dt><dd>${escapeHtml(n.execution_status)}${n.exit_code === null ? "" : ` (exit ${n.exit_code})`} in ${n.execute_seconds.toFixed(1)} s; proposed in ${n.propose_seconds.toFixed(1)} s</dd>
       <dt>worker, slot</dt><dd>${n.worker}, ${n.slot === null ? "—" : n.slot}</dd>
       <dt>coder</dt><dd>${escapeHtml(n.operator)}</dd>
-      <dt>tokens</dt><dd>${n.prompt_tokens} prompt + ${n.completion_tokens} completion · ${usd(n.cost_usd)}</dd>
+      <dt>tokens</dt><dd>${tokenLine(n, detail.calls)}</dd>
       ${n.validation_message ? `<dt>submission</dt><dd>${escapeHtml(n.validation_message)}</dd>` : ""}
     </dl>
     <h3>Plan</h3><div class="plan" id="detail-plan">${escapeHtml(n.plan)}</div>
