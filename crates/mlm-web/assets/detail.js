@@ -147,7 +147,11 @@ if (mode === "report" && embedded) {
     $("live").textContent = page.snapshot.run.status === "running" ? "● live" : "";
     renderAll();
     if (first) { first = false; selectFromHash(); }
-    else if (page.selected !== null && page.snapshot.run.status !== "running") page.details.delete(page.selected);
+    else if (page.selected !== null) {
+      // A node changes after it finished only when the run grades it: show its test score then.
+      const summary = node(page.selected), shown = page.details.get(page.selected);
+      if (summary && shown && summary.test_score !== shown.node.test_score) select(page.selected);
+    }
   });
   source.addEventListener("problem", (message) => { $("live").textContent = `journal unreadable: ${message.data}`; });
   source.onerror = () => { $("live").textContent = "reconnecting…"; };

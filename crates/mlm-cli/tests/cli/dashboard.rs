@@ -405,3 +405,29 @@ fn docs_screenshots() {
     let shot = browser.call("Page.captureScreenshot", json!({"format": "png"}));
     std::fs::write(out.join("report.png.b64"), shot["data"].as_str().unwrap()).unwrap();
 }
+
+#[test]
+fn a_run_with_dashboard_serves_it_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = prepared_task("titanic");
+    let run_dir = dir.path().join("run");
+    let (code, stdout, stderr) = run(&[
+        "run",
+        "--task",
+        path(&task),
+        "--steps",
+        "1",
+        "--run-dir",
+        path(&run_dir),
+        "--dashboard",
+        "--dashboard-port",
+        "0",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let url = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("Dashboard: "))
+        .unwrap_or_else(|| panic!("no dashboard address in:\n{stderr}"));
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+}
