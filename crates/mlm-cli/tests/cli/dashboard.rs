@@ -23,7 +23,8 @@ const CALLED_NODE: u32 = 1;
 fn finished_run() -> &'static Path {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| {
-        let root = std::env::temp_dir().join(format!("ml-master-dashboard-{}", std::process::id()));
+        // Under target/, replaced by the next test run, rather than left behind in the system's temp dir.
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         let run_dir = root.join("run");
