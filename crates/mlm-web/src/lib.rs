@@ -12,6 +12,6 @@ mod server;
 mod view;
 
 pub use error::{Error, Result};
-pub use page::{render_report, write_report, PageMode};
+pub use page::{render_report, write_report};
 pub use server::{dashboard_router, serve_dashboard, DashboardSettings};
-pub use view::{NodeDetail, NodeSummary, ReportData, RunView, Snapshot};
+pub use view::{EventView, NodeDetail, NodeSummary, ReportData, RunView, Snapshot};

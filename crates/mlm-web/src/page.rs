@@ -17,7 +17,7 @@ const SCRIPTS: [&str; 3] = [
 
 /// Where the page gets its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PageMode {
+pub(crate) enum PageMode {
     /// From the dashboard's API and event stream.
     Live,
     /// From the JSON embedded in the page.
