@@ -32,6 +32,10 @@ pub enum Command {
     Resume(ResumeArguments),
     /// Run one script exactly as a node of the search would: in the sandbox, with the node's layout
     Exec(ExecArguments),
+    /// Serve a live web page of a run (running or finished): the tree, each node's code and calls, the score
+    Dashboard(DashboardArguments),
+    /// Write a self-contained HTML report of a run: tree, score plot, best code, grading, configuration, cost
+    Report(ReportArguments),
     /// The sandbox launcher (internal: started by ml-master itself for every script)
     #[command(hide = true)]
     SandboxExec(SandboxExecArguments),
@@ -104,6 +108,40 @@ pub struct RunArguments {
     /// Print events as JSON lines on stdout, then the final report
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub dashboard: LiveDashboardArguments,
+}
+
+/// `--dashboard` for commands that run the engine.
+#[derive(Debug, Clone, Args)]
+pub struct LiveDashboardArguments {
+    /// Serve the live dashboard while the run runs (on 127.0.0.1; the URL is printed)
+    #[arg(long)]
+    pub dashboard: bool,
+    /// The dashboard's port; 0 picks a free one
+    #[arg(long, value_name = "N", default_value_t = 8765, requires = "dashboard")]
+    pub dashboard_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArguments {
+    /// The run directory (holding journal.sqlite)
+    pub run_dir: PathBuf,
+    /// The port to listen on; 0 picks a free one
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+    /// The address to bind; the default is reachable from this machine only
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArguments {
+    /// The run directory (holding journal.sqlite)
+    pub run_dir: PathBuf,
+    /// Where to write the HTML file [default: <run>/report.html]
+    #[arg(long, value_name = "FILE.html")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +155,8 @@ pub struct ResumeArguments {
     /// Print events as JSON lines on stdout, then the final report
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub dashboard: LiveDashboardArguments,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod cli;
 mod commands;
 mod config;
 mod failure;
+mod live;
 mod llm_config;
 mod progress;
 mod report;
@@ -50,6 +51,8 @@ fn main() -> ExitCode {
         Command::Exec(arguments) => commands::exec::run(arguments),
         Command::Run(arguments) => commands::run::run(arguments),
         Command::Resume(arguments) => commands::run::resume(arguments),
+        Command::Dashboard(arguments) => commands::dashboard::run(arguments),
+        Command::Report(arguments) => commands::dashboard::report(arguments),
         Command::SandboxExec(_) => Err(Failure::bad_input(anyhow::anyhow!(
             "sandbox-exec is internal"
         ))),

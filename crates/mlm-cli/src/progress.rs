@@ -1,14 +1,55 @@
-//! Showing a run's events: plain log lines on stderr for people, or JSON lines on stdout with `--json`.
+//! Showing a run's events: on a terminal, a live view (see [`crate::live`]) under one log line per node;
+//! elsewhere (a pipe, a file, `NO_COLOR`, `TERM=dumb`) the same log lines alone; with `--json`, JSON lines
+//! on stdout.
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use mlm_engine::{Event, RunLayout, RunSummary, StopReason};
 
+use crate::live::LiveView;
 use crate::report::FinalReport;
+
+/// Set (to anything) to turn colour and the live view off.
+const NO_COLOR_ENV: &str = "NO_COLOR";
+/// `dumb` turns the live view off.
+const TERM_ENV: &str = "TERM";
+
+/// How events reach the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// JSON lines on stdout.
+    Json,
+    /// Log lines on stderr.
+    Plain,
+    /// Log lines under a redrawn status block on stderr.
+    Live,
+}
+
+impl Style {
+    /// JSON when asked; the live view when stderr is a capable terminal; plain lines otherwise.
+    pub fn detect(json: bool) -> Style {
+        let capable = std::io::stderr().is_terminal()
+            && std::env::var_os(NO_COLOR_ENV).is_none()
+            && std::env::var(TERM_ENV).as_deref() != Ok("dumb");
+        match (json, capable) {
+            (true, _) => Style::Json,
+            (false, true) => Style::Live,
+            (false, false) => Style::Plain,
+        }
+    }
+}
+
+/// Where the output goes, with the live view's state.
+enum Output {
+    Json,
+    Plain,
+    Live(Box<LiveView>),
+}
 
 /// Prints events as they arrive.
 pub struct Progress {
-    json: bool,
+    output: Output,
     steps: u32,
     started: Instant,
     finished_nodes: u32,
@@ -16,9 +57,14 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(json: bool, steps: u32) -> Self {
+    pub fn new(style: Style, steps: u32) -> Self {
+        let output = match style {
+            Style::Json => Output::Json,
+            Style::Plain => Output::Plain,
+            Style::Live => Output::Live(Box::new(LiveView::new(steps, "metric"))),
+        };
         Progress {
-            json,
+            output,
             steps,
             started: Instant::now(),
             finished_nodes: 0,
@@ -28,21 +74,54 @@ impl Progress {
 
     pub fn with_metric_name(mut self, name: &str) -> Self {
         self.metric_name = name.to_string();
+        if let Output::Live(view) = &mut self.output {
+            **view = LiveView::new(self.steps, name);
+        }
         self
     }
 
     pub fn show(&mut self, event: &Event) {
-        if self.json {
-            if let Ok(line) = serde_json::to_string(event) {
-                println!("{line}");
+        let lines = match self.output {
+            Output::Json => {
+                if let Ok(line) = serde_json::to_string(event) {
+                    println!("{line}");
+                }
+                return;
             }
-            return;
+            Output::Plain | Output::Live(_) => self.log_lines(event),
+        };
+        let elapsed = self.started.elapsed();
+        match &mut self.output {
+            Output::Json => {}
+            Output::Plain => {
+                for line in lines {
+                    eprintln!("{line}");
+                }
+            }
+            Output::Live(view) => {
+                view.update(event, elapsed);
+                view.redraw(&lines, elapsed);
+            }
         }
+    }
+
+    /// Redraws the live view (its clocks move); nothing in the other styles.
+    pub fn tick(&mut self) {
+        let elapsed = self.started.elapsed();
+        match &mut self.output {
+            Output::Live(view) => view.redraw(&[], elapsed),
+            Output::Json | Output::Plain => {}
+        }
+    }
+
+    /// The log lines an event adds (none for most).
+    fn log_lines(&mut self, event: &Event) -> Vec<String> {
         let clock = format!("[{:>5.0}s]", self.started.elapsed().as_secs_f64());
+        let mut lines = Vec::new();
         match event {
             Event::RunStarted { resumed_nodes, .. } if *resumed_nodes > 0 => {
                 self.finished_nodes = *resumed_nodes;
-                eprintln!("{clock} continuing after {resumed_nodes} nodes");
+                lines.push(format!("{clock} continuing after {resumed_nodes} nodes"));
             }
             Event::NodeFinished {
                 node,
@@ -65,18 +144,18 @@ impl Progress {
                     (false, _) => format!("buggy ({execution_status})"),
                     (true, None) => "valid".to_string(),
                 };
-                eprintln!(
+                lines.push(format!(
                     "{clock} step {}/{}: node {node} ({origin}) {verdict} in {execute_seconds:.1} s — {}",
                     self.finished_nodes,
                     self.steps,
                     first_sentence(summary)
-                );
+                ));
             }
             Event::BestImproved { node, metric } => {
-                eprintln!(
+                lines.push(format!(
                     "{clock}   new best: node {node}, {} {metric:.5}",
                     self.metric_name
-                );
+                ));
             }
             Event::ProposalFailed {
                 stage,
@@ -85,25 +164,33 @@ impl Progress {
                 ..
             } => {
                 let target = parent.map_or(String::new(), |parent| format!(" of node {parent}"));
-                eprintln!("{clock} no {} proposal{target}: {reason}", stage.name());
+                lines.push(format!(
+                    "{clock} no {} proposal{target}: {reason}",
+                    stage.name()
+                ));
             }
-            Event::Warning { message } => eprintln!("{clock} warning: {message}"),
+            Event::Warning { message } => lines.push(format!("{clock} warning: {message}")),
             Event::RunStarted { .. }
             | Event::Proposing { .. }
             | Event::Executing { .. }
             | Event::Reviewing { .. }
             | Event::RunFinished { .. } => {}
         }
+        lines
     }
 
-    pub fn finish(&self, summary: &RunSummary, report: &FinalReport, layout: &RunLayout) {
-        if self.json {
-            if let Ok(line) =
-                serde_json::to_string(&serde_json::json!({"event": "report", "report": report}))
-            {
-                println!("{line}");
+    pub fn finish(&mut self, summary: &RunSummary, report: &FinalReport, layout: &RunLayout) {
+        match &mut self.output {
+            Output::Json => {
+                if let Ok(line) =
+                    serde_json::to_string(&serde_json::json!({"event": "report", "report": report}))
+                {
+                    println!("{line}");
+                }
+                return;
             }
-            return;
+            Output::Live(view) => view.clear(),
+            Output::Plain => {}
         }
         let reason = match summary.reason {
             StopReason::StepsExhausted => "the step budget is spent",

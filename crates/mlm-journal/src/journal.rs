@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use mlm_search::{NodeId, Record, Stage};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
 use crate::records::{EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus};
@@ -136,6 +136,16 @@ impl Journal {
 
     /// Opens an existing journal for a resume or a report.
     pub fn open(path: &Path) -> Result<Journal> {
+        Journal::open_with(path, Access::ReadWrite)
+    }
+
+    /// Opens an existing journal that this connection can never change (the dashboard, reports). WAL lets it
+    /// read while the run's own process writes.
+    pub fn open_read_only(path: &Path) -> Result<Journal> {
+        Journal::open_with(path, Access::ReadOnly)
+    }
+
+    fn open_with(path: &Path, access: Access) -> Result<Journal> {
         if !path.is_file() {
             return Err(Error::NoRun {
                 path: path.to_path_buf(),
@@ -145,7 +155,10 @@ impl Journal {
                     .unwrap_or_default(),
             });
         }
-        let journal = Journal::connect(path)?;
+        let journal = match access {
+            Access::ReadWrite => Journal::connect(path)?,
+            Access::ReadOnly => Journal::connect_read_only(path)?,
+        };
         let version: i64 = journal
             .connection
             .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -185,6 +198,37 @@ impl Journal {
             path: path.to_path_buf(),
             connection,
         })
+    }
+
+    fn connect_read_only(path: &Path) -> Result<Journal> {
+        let database = |source| Error::Database {
+            path: path.to_path_buf(),
+            source,
+        };
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(database)?;
+        connection
+            .pragma_update(None, "query_only", "ON")
+            .map_err(database)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(database)?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            connection,
+        })
+    }
+
+    /// The sequence number of the last event (0 when there is none): a cheap way to notice news.
+    pub fn last_event_sequence(&self) -> Result<i64> {
+        self.connection
+            .query_row("SELECT coalesce(max(sequence), 0) FROM events", [], |row| {
+                row.get(0)
+            })
+            .map_err(self.database_error())
     }
 
     pub fn path(&self) -> &Path {
@@ -546,6 +590,13 @@ impl Journal {
     }
 }
 
+/// Whether a connection may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
 fn insert_records(
     transaction: &rusqlite::Transaction<'_>,
     records: &[Record],
@@ -627,163 +678,4 @@ fn raw_node(row: &Row<'_>) -> rusqlite::Result<RawNode> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use mlm_search::{Direction, Metric, NodeRecord, Outcome};
-
-    fn run() -> RunRecord {
-        RunRecord {
-            task_id: "titanic".into(),
-            task_dir: "data/titanic".into(),
-            coder: "builtin".into(),
-            seed: 7,
-            config_toml: "steps = 10\n".into(),
-            created_at: Utc::now(),
-            status: RunStatus::Running,
-            elapsed_seconds: 0.0,
-        }
-    }
-
-    fn node(id: u32, parent: Option<u32>) -> NodeEntry {
-        NodeEntry {
-            id: NodeId(id),
-            parent: parent.map(NodeId),
-            stage: if parent.is_some() {
-                Stage::Improve
-            } else {
-                Stage::Draft
-            },
-            operator: "builtin".into(),
-            plan: format!("plan {id}"),
-            code: "print(1)".into(),
-            output: "1\n".into(),
-            execution_status: "ok".into(),
-            exit_code: Some(0),
-            metric: Some(0.8),
-            lower_is_better: Some(false),
-            buggy: false,
-            valid: true,
-            validation_message: None,
-            review_summary: "fine".into(),
-            submission_path: Some(format!("nodes/{id}/submission/submission.csv")),
-            worker: 0,
-            slot: Some(0),
-            proposed_at: Utc::now(),
-            finished_at: Utc::now(),
-            propose_seconds: 0.1,
-            execute_seconds: 1.5,
-            prompt_tokens: 10,
-            completion_tokens: 20,
-            cost_usd: 0.001,
-            test_score: None,
-        }
-    }
-
-    fn record(id: u32, parent: Option<u32>) -> Record {
-        Record::Node(NodeRecord {
-            id: NodeId(id),
-            parent: parent.map(NodeId),
-            stage: if parent.is_some() {
-                Stage::Improve
-            } else {
-                Stage::Draft
-            },
-            plan: format!("plan {id}"),
-            code_ref: format!("nodes/{id}"),
-            outcome: Outcome::Valid {
-                metric: Metric::new(0.8, Direction::HigherIsBetter),
-            },
-        })
-    }
-
-    #[test]
-    fn nodes_and_records_round_trip_through_a_reopened_journal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.sqlite");
-        {
-            let mut journal = Journal::create(&path, &run()).unwrap();
-            journal
-                .record_node(&node(0, None), &[record(0, None)])
-                .unwrap();
-            journal
-                .record_node(&node(1, Some(0)), &[record(1, Some(0))])
-                .unwrap();
-            journal
-                .record_search_records(&[Record::Abandoned {
-                    parent: Some(NodeId(1)),
-                }])
-                .unwrap();
-            journal.set_elapsed_seconds(12.5).unwrap();
-            journal.set_status(RunStatus::Interrupted).unwrap();
-            journal.set_test_score(NodeId(1), Some(0.79)).unwrap();
-        }
-        let journal = Journal::open(&path).unwrap();
-        let nodes = journal.nodes().unwrap();
-        assert_eq!(nodes.len(), 2);
-        assert_eq!(nodes[1].parent, Some(NodeId(0)));
-        assert_eq!(nodes[1].test_score, Some(0.79));
-        assert_eq!(nodes[0].plan, "plan 0");
-        assert_eq!(journal.search_records().unwrap().len(), 3);
-        let stored = journal.run().unwrap();
-        assert_eq!(
-            (stored.status, stored.elapsed_seconds, stored.seed),
-            (RunStatus::Interrupted, 12.5, 7)
-        );
-    }
-
-    #[test]
-    fn a_duplicate_node_is_rejected_and_its_records_are_not_counted() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.sqlite");
-        let mut journal = Journal::create(&path, &run()).unwrap();
-        journal
-            .record_node(&node(0, None), &[record(0, None)])
-            .unwrap();
-        assert!(journal
-            .record_node(&node(0, None), &[record(0, None)])
-            .is_err());
-        assert_eq!(journal.search_records().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn events_and_llm_calls_are_kept_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::create(&dir.path().join("journal.sqlite"), &run()).unwrap();
-        let first = journal
-            .record_event("node_started", "{\"node\":0}")
-            .unwrap();
-        journal
-            .record_event("node_finished", "{\"node\":0}")
-            .unwrap();
-        let after_first = journal.events_after(first).unwrap();
-        assert_eq!(after_first.len(), 1);
-        assert_eq!(after_first[0].kind, "node_finished");
-        journal
-            .record_llm_call(&LlmCallRecord {
-                node: Some(NodeId(0)),
-                purpose: "draft".into(),
-                model: "fake".into(),
-                request_json: "{}".into(),
-                response_json: "{}".into(),
-                prompt_tokens: 5,
-                completion_tokens: 6,
-                latency_seconds: 0.2,
-                cost_usd: 0.0,
-                created_at: Utc::now(),
-            })
-            .unwrap();
-        assert_eq!(journal.llm_calls().unwrap()[0].completion_tokens, 6);
-    }
-
-    #[test]
-    fn opening_a_missing_journal_says_how_to_start_a_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let error = Journal::open(&dir.path().join("journal.sqlite"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("no run is recorded here") && error.contains("ml-master run"),
-            "{error}"
-        );
-    }
-}
+mod tests;

@@ -20,12 +20,13 @@ use mlm_task::Task;
 use tokio::sync::mpsc;
 
 use crate::adapters::{GraderCheck, PythonSyntaxCheck, SandboxExecutor};
-use crate::cli::{ResumeArguments, RunArguments};
+use crate::cli::{LiveDashboardArguments, ResumeArguments, RunArguments};
+use crate::commands::dashboard::spawn_live_dashboard;
 use crate::commands::env::ready_environment;
 use crate::commands::prepare::prepared_recipe;
 use crate::config::{CoderChoice, ConfigLayer, ResolvedConfig, RunLayer};
 use crate::failure::{CommandResult, Failure};
-use crate::progress::Progress;
+use crate::progress::{Progress, Style};
 use crate::report::write_final_report;
 use crate::system::physical_memory_bytes;
 
@@ -113,7 +114,10 @@ pub fn run(arguments: RunArguments) -> CommandResult {
             coder,
         },
         &runtime,
-        arguments.json,
+        Watching {
+            json: arguments.json,
+            dashboard: &arguments.dashboard,
+        },
     )
 }
 
@@ -160,7 +164,10 @@ pub fn resume(arguments: ResumeArguments) -> CommandResult {
             coder,
         },
         &runtime,
-        arguments.json,
+        Watching {
+            json: arguments.json,
+            dashboard: &arguments.dashboard,
+        },
     )
 }
 
@@ -244,8 +251,15 @@ struct Parts {
     coder: Arc<dyn Coder>,
 }
 
+/// How the user watches the run: JSON lines or the terminal, and the live dashboard or not.
+struct Watching<'a> {
+    json: bool,
+    dashboard: &'a LiveDashboardArguments,
+}
+
 /// Runs the engine to its end and writes the final report.
-fn drive(parts: Parts, runtime: &tokio::runtime::Runtime, json: bool) -> CommandResult {
+fn drive(parts: Parts, runtime: &tokio::runtime::Runtime, watching: Watching<'_>) -> CommandResult {
+    let Watching { json, dashboard } = watching;
     let Parts {
         task,
         grader,
@@ -263,8 +277,8 @@ fn drive(parts: Parts, runtime: &tokio::runtime::Runtime, json: bool) -> Command
     let grader = Arc::new(grader);
     let brief = task_brief(&task, &grader, &slots, config.memory_bytes_per_slot)
         .map_err(Failure::bad_input)?;
-    let mut progress =
-        Progress::new(json, config.settings.steps).with_metric_name(&grader.metric.name());
+    let mut progress = Progress::new(Style::detect(json), config.settings.steps)
+        .with_metric_name(&grader.metric.name());
     if !json {
         eprintln!(
             "Running `{}` with the {} coder: {} steps, {:.0} s, {} slots, {} workers, run directory {}",
@@ -300,16 +314,21 @@ fn drive(parts: Parts, runtime: &tokio::runtime::Runtime, json: bool) -> Command
         layout: layout.clone(),
     };
     let summary: RunSummary = runtime.block_on(async {
+        if dashboard.dashboard {
+            spawn_live_dashboard(&layout.root, dashboard.dashboard_port);
+        }
         let (event_sender, mut events) = mpsc::unbounded_channel();
         let (operations, operation_receiver) = mpsc::unbounded_channel();
         let engine = tokio::spawn(run_engine(parts, event_sender, operation_receiver));
         let mut interrupts = 0;
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => progress.show(&event),
                     None => break,
                 },
+                _ = ticks.tick() => progress.tick(),
                 _ = tokio::signal::ctrl_c() => {
                     interrupts += 1;
                     if interrupts > 1 {

@@ -6,6 +6,8 @@
     reason = "a failed step should fail the test loudly"
 )]
 
+mod chromium;
+mod dashboard;
 mod exec;
 mod fake_llm;
 mod grade;
