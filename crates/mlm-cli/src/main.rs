@@ -9,6 +9,7 @@
 )]
 
 mod adapters;
+mod bench;
 mod cli;
 mod commands;
 mod config;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         Command::Exec(arguments) => commands::exec::run(arguments),
         Command::Run(arguments) => commands::run::run(arguments),
         Command::Resume(arguments) => commands::run::resume(arguments),
+        Command::Bench(arguments) => commands::bench::run(arguments),
         Command::SandboxExec(_) => Err(Failure::bad_input(anyhow::anyhow!(
             "sandbox-exec is internal"
         ))),

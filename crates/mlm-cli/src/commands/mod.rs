@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod env;
 pub mod exec;
 pub mod grade;
