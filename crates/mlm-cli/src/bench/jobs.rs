@@ -40,8 +40,10 @@ pub struct JobContext {
     pub out: PathBuf,
     /// This `ml-master` binary.
     pub executable: PathBuf,
-    /// Flags every child run gets (time limit, steps, slots, workers, coder, config, python).
+    /// Flags every new child run gets (time limit, steps, slots, workers, coder, config).
     pub run_flags: Vec<OsString>,
+    /// `--python PATH` when the bench was given one: new runs and resumed ones get it.
+    pub python_flags: Vec<OsString>,
     pub time_limit: Duration,
     pub slots: usize,
     pub base_python: PathBuf,
@@ -84,6 +86,7 @@ pub fn run_request(context: &JobContext, competition: &Competition, seed: u64) -
         args.extend(context.run_flags.iter().cloned());
         args
     };
+    args.extend(context.python_flags.iter().cloned());
     args.push("--json".into());
     let mut request = ProcessRequest::new(&context.executable, &context.out)
         .args(args)

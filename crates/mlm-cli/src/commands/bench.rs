@@ -123,18 +123,14 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
         "--config",
         config.as_ref().map(|path| path.display().to_string()),
     );
-    flag(
-        "--python",
-        arguments
-            .python
-            .python
-            .as_ref()
-            .map(|path| path.display().to_string()),
-    );
     let context = JobContext {
         out: out.clone(),
         executable: std::env::current_exe().map_err(Failure::job)?,
         run_flags,
+        python_flags: match &arguments.python.python {
+            Some(python) => vec!["--python".into(), python.clone().into_os_string()],
+            None => Vec::new(),
+        },
         time_limit: Duration::from_secs(time_limit),
         slots,
         base_python,

@@ -213,3 +213,54 @@ fn the_flaml_baseline_runs_beside_the_simple_one() {
         .unwrap()
         .contains("FLAML"));
 }
+
+#[test]
+fn a_run_directory_left_unrecorded_is_resumed_not_restarted() {
+    let scratch = tempfile::tempdir().unwrap();
+    let suite = titanic_suite(scratch.path());
+    let out = scratch.path().join("out");
+    let run_dir = out.join("runs/titanic/seed-0");
+    // The bench was killed after its run had started: the run directory exists, results.jsonl does not.
+    let output = ml_master()
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .args([
+            "run",
+            "--task",
+            path(&prepared_task("titanic")),
+            "--steps",
+            "1",
+            "--slots",
+            "1",
+            "--run-dir",
+            path(&run_dir),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (code, stdout, stderr) = bench(&[
+        "--suite",
+        path(&suite),
+        "--steps",
+        "1",
+        "--slots",
+        "1",
+        "--out",
+        path(&out),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let run = &report["runs"][0];
+    assert_eq!(
+        run["exit"], "exit code 0",
+        "`resume` continued the run; `run` would have refused its directory: {run}"
+    );
+    assert_eq!(run["nodes"], 1, "{run}");
+    let log = std::fs::read_to_string(out.join("runs/titanic/seed-0.log")).unwrap();
+    assert!(!log.contains("already holds a run"), "{log}");
+}
