@@ -76,11 +76,21 @@ pub struct CompetitionRow {
     pub ratio_to_flaml: Option<f64>,
 }
 
+/// How many competitions the agent's mean test score matches or beats a baseline on (ratio ≥ 1), out of
+/// those where both have a score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub matched_or_beaten: usize,
+    pub compared: usize,
+}
+
 /// `bench.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BenchReport {
     pub settings: BenchSettings,
     pub aggregate: Aggregate,
+    pub versus_baseline: Tally,
+    pub versus_flaml: Tally,
     pub competitions: Vec<CompetitionRow>,
     pub runs: Vec<RunResult>,
     pub baselines: Vec<crate::bench::results::BaselineResult>,
@@ -104,13 +114,22 @@ pub fn build_report(
 ) -> BenchReport {
     let seeds: Vec<u64> = (0..u64::from(settings.seeds)).collect();
     let aggregate = aggregate(competitions, &seeds, &recorded.runs);
-    let rows = competitions
+    let rows: Vec<CompetitionRow> = competitions
         .iter()
         .map(|competition| competition_row(competition, recorded))
         .collect();
+    let tally = |ratio: fn(&CompetitionRow) -> Option<f64>| {
+        let ratios: Vec<f64> = rows.iter().filter_map(ratio).collect();
+        Tally {
+            matched_or_beaten: ratios.iter().filter(|ratio| **ratio >= 1.0).count(),
+            compared: ratios.len(),
+        }
+    };
     BenchReport {
         settings,
         aggregate,
+        versus_baseline: tally(|row| row.ratio_to_baseline),
+        versus_flaml: tally(|row| row.ratio_to_flaml),
         competitions: rows,
         runs: recorded.runs.clone(),
         baselines: recorded.baselines.clone(),

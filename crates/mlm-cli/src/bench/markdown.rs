@@ -11,7 +11,7 @@ pub fn render(report: &BenchReport) -> String {
     let aggregate = &report.aggregate;
     let _ = writeln!(
         text,
-        "{} competitions × {} seed(s), {} s and {} per run, {} slot(s)\n",
+        "{} competition(s) × {} seed(s), {} s and {} per run, {} slot(s)\n",
         aggregate.competitions,
         aggregate.seeds,
         settings.time_limit_seconds,
@@ -90,6 +90,19 @@ pub fn render(report: &BenchReport) -> String {
             number(row.cost_usd, 2),
         );
     }
+    let _ = write!(
+        text,
+        "\nThe agent matches or beats the simple baseline on {} of {} competitions",
+        report.versus_baseline.matched_or_beaten, report.versus_baseline.compared
+    );
+    if flaml {
+        let _ = write!(
+            text,
+            ", and FLAML on {} of {}",
+            report.versus_flaml.matched_or_beaten, report.versus_flaml.compared
+        );
+    }
+    let _ = writeln!(text, ".");
     let _ = writeln!(
         text,
         "\nScores are on the private test answers (↓: lower is better). \"vs\" columns divide the mean test score by the baseline's (the baseline's by ours when lower is better): above 1 is better than the baseline."
@@ -258,6 +271,20 @@ mod tests {
         );
         assert_eq!(leaf.ratio_to_flaml, None, "FLAML failed on leaf");
         assert_eq!(leaf.buggy_rate, Some(0.2));
+        assert_eq!(
+            (
+                report.versus_baseline.matched_or_beaten,
+                report.versus_baseline.compared
+            ),
+            (2, 2)
+        );
+        assert_eq!(
+            (
+                report.versus_flaml.matched_or_beaten,
+                report.versus_flaml.compared
+            ),
+            (1, 1)
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -162,7 +162,7 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
         }
     }
     eprintln!(
-        "Bench of {} competitions × {seeds} seed(s), {time_limit} s per run, {slots} slot(s), into {}",
+        "Bench of {} competition(s) × {seeds} seed(s), {time_limit} s per run, {slots} slot(s), into {}",
         competitions.len(),
         out.display()
     );
@@ -170,7 +170,6 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
     let queue = Mutex::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>());
     let file_lock = Mutex::new(());
     let failures = Mutex::new(Vec::<anyhow::Error>::new());
-    let started = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..arguments.concurrency.max(1) {
             scope.spawn(|| loop {
@@ -181,7 +180,6 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
                 let Ok(Some((index, job))) = next else {
                     return;
                 };
-                let _ = started.fetch_add(1, Ordering::SeqCst);
                 let position = format!("[{}/{total}]", index + 1);
                 let outcome = run_job(&context, &competitions, &recorded, job);
                 match outcome {
