@@ -147,7 +147,7 @@ fn plain(value: Option<f64>, decimals: usize) -> String {
 }
 
 fn times(value: Option<f64>) -> String {
-    value.map_or("—".to_string(), |value| format!("×{value:.2}"))
+    value.map_or("—".to_string(), |value| format!("×{value:.3}"))
 }
 
 #[cfg(test)]
