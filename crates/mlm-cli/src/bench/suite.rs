@@ -79,7 +79,7 @@ impl Suite {
         let base = path.parent().unwrap_or(Path::new("/"));
         let mut competitions = Vec::with_capacity(file.competition.len());
         for (index, entry) in file.competition.iter().enumerate() {
-            let task = base.join(&entry.task);
+            let task = normalized(&base.join(&entry.task));
             if !task.is_dir() {
                 return Err(anyhow!(
                     "{}: competition {} has task = \"{}\", but {} is not a directory\nhint: task paths are relative to the suite file and name a recipe (tasks/<name>) or a prepared competition",
@@ -101,6 +101,26 @@ impl Suite {
     }
 }
 
+/// `path` with `.` and `..` resolved lexically, so that messages show `/repo/tasks/titanic`, not
+/// `/repo/bench/suites/../../tasks/titanic`.
+fn normalized(path: &Path) -> PathBuf {
+    let mut result = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !result.pop() {
+                    result.push(component);
+                }
+            }
+            std::path::Component::Prefix(_)
+            | std::path::Component::RootDir
+            | std::path::Component::Normal(_) => result.push(component),
+        }
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +140,14 @@ mod tests {
         let suite = suite.unwrap();
         assert_eq!(suite.seeds, Some(2));
         assert_eq!(suite.competitions, vec![dir.path().join("task")]);
+    }
+
+    #[test]
+    fn parent_components_are_resolved() {
+        assert_eq!(
+            normalized(Path::new("/repo/bench/suites/../../tasks/./titanic")),
+            PathBuf::from("/repo/tasks/titanic")
+        );
     }
 
     #[test]
