@@ -47,8 +47,9 @@ def write_competition(out: Path, train, test, sample, answers) -> None:
     public, private = out / "prepared" / "public", out / "prepared" / "private"
     public.mkdir(parents=True)
     private.mkdir(parents=True)
-    if (out / "task.toml").resolve() != HERE / "task.toml":
-        shutil.copyfile(HERE / "task.toml", out / "task.toml")
+    for name in ("task.toml", "baseline.py"):
+        if (out / name).resolve() != HERE / name:
+            shutil.copyfile(HERE / name, out / name)
     shutil.copyfile(HERE / "description.md", public / "description.md")
     write_csv(train, public / "train.csv")
     write_csv(test, public / "test.csv")

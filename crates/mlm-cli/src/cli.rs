@@ -36,6 +36,8 @@ pub enum Command {
     Dashboard(DashboardArguments),
     /// Write a self-contained HTML report of a run: tree, score plot, best code, grading, configuration, cost
     Report(ReportArguments),
+    /// Run a suite of competitions over several seeds, with baselines, into one MLE-bench-style report
+    Bench(BenchArguments),
     /// The sandbox launcher (internal: started by ml-master itself for every script)
     #[command(hide = true)]
     SandboxExec(SandboxExecArguments),
@@ -145,6 +147,57 @@ pub struct ReportArguments {
 }
 
 #[derive(Debug, Args)]
+pub struct BenchArguments {
+    /// The suite file (TOML): the competitions, and optional seeds, time_limit_seconds and steps
+    #[arg(long, value_name = "FILE")]
+    pub suite: PathBuf,
+    /// Runs per competition, with seeds 0..N [default: the suite's, else 1]
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<u32>,
+    /// Each run's wall-clock budget, and FLAML's, in seconds [default: the suite's, else 3600]
+    #[arg(long, value_name = "SECS")]
+    pub time_limit: Option<u64>,
+    /// Each run's node budget [default: the suite's, else the run's]
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u32>,
+    /// Scripts each run runs at once, and FLAML's threads [default: one per core]
+    #[arg(long, value_name = "N")]
+    pub slots: Option<usize>,
+    /// Trajectories of each run [default: two per slot]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Where runs, baselines, results.jsonl, bench.json and bench.md go [default: bench-out/<suite name>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Who writes the scripts [default: builtin]
+    #[arg(long, value_enum)]
+    pub coder: Option<crate::config::CoderChoice>,
+    /// The configuration file every run reads
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Also run this AutoML baseline with the same time budget and cores
+    #[arg(long, value_enum)]
+    pub baseline: Option<BaselineArgument>,
+    /// Jobs (runs or baselines) at once
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub task_arguments: TaskArguments,
+    #[command(flatten)]
+    pub python: PythonArguments,
+    /// Print the report (bench.json) on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An AutoML baseline `bench` can run beside each task's simple baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BaselineArgument {
+    /// FLAML AutoML (`ml-master env setup --profile automl` installs it)
+    Flaml,
+}
+
+#[derive(Debug, Args)]
 pub struct ResumeArguments {
     /// The run directory to continue
     pub run_dir: PathBuf,
@@ -182,7 +235,8 @@ pub struct PythonArguments {
 
 #[derive(Debug, Args)]
 pub struct EnvArguments {
-    /// Which packages: base (numpy, pandas, scikit-learn, boosting) or deep (base plus torch)
+    /// Which packages: base (numpy, pandas, scikit-learn, boosting), deep (base plus torch) or automl
+    /// (base plus FLAML, for `bench --baseline flaml`)
     #[arg(long, value_enum, default_value_t = ProfileArgument::Base)]
     pub profile: ProfileArgument,
     #[command(flatten)]
@@ -193,6 +247,7 @@ pub struct EnvArguments {
 pub enum ProfileArgument {
     Base,
     Deep,
+    Automl,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@
 )]
 
 mod adapters;
+mod bench;
 mod cli;
 mod commands;
 mod config;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         Command::Resume(arguments) => commands::run::resume(arguments),
         Command::Dashboard(arguments) => commands::dashboard::run(arguments),
         Command::Report(arguments) => commands::dashboard::report(arguments),
+        Command::Bench(arguments) => commands::bench::run(arguments),
         Command::SandboxExec(_) => Err(Failure::bad_input(anyhow::anyhow!(
             "sandbox-exec is internal"
         ))),

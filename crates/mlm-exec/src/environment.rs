@@ -20,6 +20,7 @@ pub const BASE_PYTHON_ENV: &str = "ML_MASTER_BASE_PYTHON";
 const BASE_REQUIREMENTS: &str = include_str!("../../../python/requirements-base.txt");
 const NO_DEPS_REQUIREMENTS: &str = include_str!("../../../python/requirements-no-deps.txt");
 const DEEP_REQUIREMENTS: &str = include_str!("../../../python/requirements-deep.txt");
+const AUTOML_REQUIREMENTS: &str = include_str!("../../../python/requirements-automl.txt");
 const STAMP_FILE: &str = "ml-master-requirements.sha256";
 
 /// Which set of packages the managed environment holds.
@@ -29,6 +30,8 @@ pub enum Profile {
     Base,
     /// Base plus torch and torchvision.
     Deep,
+    /// Base plus FLAML, for `ml-master bench --baseline flaml`.
+    Automl,
 }
 
 impl Profile {
@@ -36,6 +39,7 @@ impl Profile {
         match self {
             Profile::Base => "base",
             Profile::Deep => "deep",
+            Profile::Automl => "automl",
         }
     }
 
@@ -48,6 +52,9 @@ impl Profile {
         match self {
             Profile::Base => {}
             Profile::Deep => steps.push((DEEP_REQUIREMENTS, DependencyMode::WithDependencies)),
+            Profile::Automl => {
+                steps.push((AUTOML_REQUIREMENTS, DependencyMode::WithDependencies));
+            }
         }
         steps
     }
@@ -370,5 +377,10 @@ mod tests {
     #[test]
     fn the_stamp_differs_between_profiles() {
         assert_ne!(stamp(Profile::Base), stamp(Profile::Deep));
+        assert_ne!(stamp(Profile::Base), stamp(Profile::Automl));
+        assert!(Profile::Automl
+            .modules()
+            .iter()
+            .any(|module| module == "flaml"));
     }
 }

@@ -35,6 +35,9 @@ pub struct Task {
     pub grading: Grading,
     /// Kaggle's private leaderboard, best first; enables medals.
     pub leaderboard: Option<PathBuf>,
+    /// The documented simple model (`baseline` in `task.toml`): a Python script run as
+    /// `python SCRIPT DIR`, where `DIR/prepared` is the competition's data, writing `DIR/baseline_submission.csv`.
+    pub baseline: Option<PathBuf>,
     pub layout: TaskLayout,
 }
 
@@ -66,6 +69,7 @@ pub enum TaskLayout {
 struct TaskFile {
     id: String,
     name: Option<String>,
+    baseline: Option<PathBuf>,
     grading: GradingSection,
 }
 
@@ -146,7 +150,7 @@ fn load_task_toml(dir: &Path, task_file: &Path) -> Result<Task> {
         Error::invalid(
             task_file,
             format!("not a valid task file: {}", error.message()),
-            "expected `id`, optional `name`, and a [grading] table with metric, answers, sample_submission and optional id_column",
+            "expected `id`, optional `name` and `baseline`, and a [grading] table with metric, answers, sample_submission and optional id_column",
         )
     })?;
     if dir.join("prepare.py").is_file() && !dir.join("prepared").exists() {
@@ -175,6 +179,10 @@ fn load_task_toml(dir: &Path, task_file: &Path) -> Result<Task> {
     let description_path =
         existing_file(public_dir.join("description.md"), task_file, "the overview")?;
     let leaderboard = Some(dir.join("leaderboard.csv")).filter(|path| path.is_file());
+    let baseline = match parsed.baseline {
+        Some(script) => Some(existing_file(dir.join(script), task_file, "baseline")?),
+        None => None,
+    };
     Ok(Task {
         name: parsed.name.unwrap_or_else(|| parsed.id.clone()),
         id: parsed.id,
@@ -183,6 +191,7 @@ fn load_task_toml(dir: &Path, task_file: &Path) -> Result<Task> {
         description_path,
         grading,
         leaderboard,
+        baseline,
         layout: TaskLayout::TaskToml,
     })
 }
@@ -251,6 +260,7 @@ fn load_mle_bench(data_dir: &Path, registry: &Path) -> Result<Task> {
         description_path,
         grading,
         leaderboard,
+        baseline: None,
         layout: TaskLayout::MleBench { registry_dir },
     })
 }
@@ -315,6 +325,29 @@ mod tests {
         assert_eq!(task.grading.id_column.as_deref(), Some("id"));
         assert_eq!(task.leaderboard, None);
         assert_eq!(task.layout, TaskLayout::TaskToml);
+    }
+
+    #[test]
+    fn a_declared_baseline_is_resolved_and_a_missing_one_named() {
+        let dir = tempfile::tempdir().unwrap();
+        our_task(dir.path());
+        let task_file = dir.path().join("task.toml");
+        let text = std::fs::read_to_string(&task_file).unwrap();
+        write(
+            &task_file,
+            &text.replace(
+                "id = \"toy\"\n",
+                "id = \"toy\"\nbaseline = \"baseline.py\"\n",
+            ),
+        );
+        let error = Task::load(dir.path(), None).unwrap_err().to_string();
+        assert!(
+            error.contains("baseline.py") && error.contains("baseline in"),
+            "{error}"
+        );
+        write(&dir.path().join("baseline.py"), "print(1)\n");
+        let task = Task::load(dir.path(), None).unwrap();
+        assert_eq!(task.baseline, Some(dir.path().join("baseline.py")));
     }
 
     #[test]

@@ -16,6 +16,7 @@ fn profile(arguments: &EnvArguments) -> Profile {
     match arguments.profile {
         ProfileArgument::Base => Profile::Base,
         ProfileArgument::Deep => Profile::Deep,
+        ProfileArgument::Automl => Profile::Automl,
     }
 }
 

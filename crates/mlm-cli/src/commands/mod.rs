@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod dashboard;
 pub mod env;
 pub mod exec;

@@ -6,6 +6,7 @@
     reason = "a failed step should fail the test loudly"
 )]
 
+mod bench;
 mod chromium;
 mod dashboard;
 mod exec;

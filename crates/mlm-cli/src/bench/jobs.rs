@@ -1,0 +1,310 @@
+//! One bench job at a time: an agent run (a child `ml-master run`, or `ml-master resume` for a run
+//! directory left unfinished) or a baseline script, each through mlm-exec's `run_process` so that a crash
+//! ends that job and never the bench; then the job's result, graded by the bench's own grader.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use mlm_exec::{run_process, Environment, ExitStatus, ProcessRequest};
+use mlm_grade::Grader;
+use mlm_journal::Journal;
+
+use crate::bench::results::{BaselineKind, BaselineResult, Grade, RunResult};
+
+/// The FLAML baseline script, shipped inside the binary and written into the bench directory.
+pub const FLAML_SCRIPT: &str = include_str!("../../../../python/baselines/flaml_automl.py");
+
+/// Time a child run may take beyond its own budget (its last scripts finishing, its final grading).
+const RUN_GRACE: Duration = Duration::from_secs(900);
+/// Time a baseline may take beyond its budget (FLAML's last trial and retraining overrun it).
+const BASELINE_GRACE: Duration = Duration::from_secs(300);
+
+/// A competition of the suite, loaded and checked.
+#[derive(Debug)]
+pub struct Competition {
+    pub id: String,
+    /// The prepared competition directory.
+    pub task_dir: PathBuf,
+    pub grader: Grader,
+    pub baseline_script: Option<PathBuf>,
+}
+
+/// What every job needs.
+#[derive(Debug)]
+pub struct JobContext {
+    pub out: PathBuf,
+    /// This `ml-master` binary.
+    pub executable: PathBuf,
+    /// Flags every new child run gets (time limit, steps, slots, workers, coder, config).
+    pub run_flags: Vec<OsString>,
+    /// `--python PATH` when the bench was given one: new runs and resumed ones get it.
+    pub python_flags: Vec<OsString>,
+    pub time_limit: Duration,
+    pub slots: usize,
+    pub base_python: PathBuf,
+    pub automl_python: Option<PathBuf>,
+    pub cancellation: Arc<AtomicBool>,
+}
+
+impl JobContext {
+    pub fn run_dir(&self, competition: &str, seed: u64) -> PathBuf {
+        self.out
+            .join("runs")
+            .join(competition)
+            .join(format!("seed-{seed}"))
+    }
+
+    fn baseline_dir(&self, competition: &str, kind: BaselineKind) -> PathBuf {
+        let name = match kind {
+            BaselineKind::Simple => "simple",
+            BaselineKind::Flaml => "flaml",
+        };
+        self.out.join("baselines").join(competition).join(name)
+    }
+}
+
+/// The child command for one run: `run` into a fresh run directory, or `resume` of one left unfinished.
+pub fn run_request(context: &JobContext, competition: &Competition, seed: u64) -> ProcessRequest {
+    let run_dir = context.run_dir(&competition.id, seed);
+    let mut args: Vec<OsString> = if run_dir.join("journal.sqlite").is_file() {
+        vec!["resume".into(), run_dir.clone().into_os_string()]
+    } else {
+        let mut args: Vec<OsString> = vec![
+            "run".into(),
+            "--task".into(),
+            competition.task_dir.clone().into_os_string(),
+            "--run-dir".into(),
+            run_dir.clone().into_os_string(),
+            "--seed".into(),
+            seed.to_string().into(),
+        ];
+        args.extend(context.run_flags.iter().cloned());
+        args
+    };
+    args.extend(context.python_flags.iter().cloned());
+    args.push("--json".into());
+    let mut request = ProcessRequest::new(&context.executable, &context.out)
+        .args(args)
+        .spawn_hint("the ml-master binary could not start itself; rebuild it");
+    request.timeout = Some(context.time_limit + RUN_GRACE);
+    request.kill_grace = Duration::from_secs(30);
+    request.cancellation = Some(context.cancellation.clone());
+    request
+}
+
+/// Runs one agent run to its end; `None` when the bench was interrupted meanwhile.
+pub fn execute_run(
+    context: &JobContext,
+    competition: &Competition,
+    seed: u64,
+) -> anyhow::Result<Option<RunResult>> {
+    let run_dir = context.run_dir(&competition.id, seed);
+    if run_dir.exists() && !run_dir.join("journal.sqlite").is_file() {
+        // The child died before its journal existed: nothing to continue.
+        std::fs::remove_dir_all(&run_dir)
+            .with_context(|| format!("{}: cannot remove", run_dir.display()))?;
+    }
+    let parent = run_dir.parent().unwrap_or(&context.out).to_path_buf();
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("{}: cannot create", parent.display()))?;
+    let log = parent.join(format!("seed-{seed}.log"));
+    let request = run_request(context, competition, seed);
+    let Some(exit) = supervise(&request, &log)? else {
+        return Ok(None);
+    };
+    let report = competition
+        .grader
+        .grade_file(&run_dir.join("best").join("submission.csv"));
+    let statistics = RunStatistics::read(&run_dir);
+    Ok(Some(RunResult {
+        competition: competition.id.clone(),
+        seed,
+        exit,
+        grade: Grade::from(&report),
+        validation_metric: statistics.validation_metric,
+        nodes: statistics.nodes,
+        buggy_nodes: statistics.buggy_nodes,
+        seconds_to_first_valid: statistics.seconds_to_first_valid,
+        elapsed_seconds: statistics.elapsed_seconds,
+        tokens: statistics.tokens,
+        cost_usd: statistics.cost_usd,
+    }))
+}
+
+/// The baseline's command: `python SCRIPT DIR` for the simple model, the FLAML script otherwise.
+pub fn baseline_request(
+    context: &JobContext,
+    competition: &Competition,
+    kind: BaselineKind,
+    scratch: &Path,
+) -> anyhow::Result<ProcessRequest> {
+    let threads = context.slots.max(1).to_string();
+    let (python, args, budget): (&Path, Vec<OsString>, Duration) = match kind {
+        BaselineKind::Simple => {
+            let script = competition.baseline_script.as_ref().ok_or_else(|| {
+                anyhow!("{}: declares no baseline", competition.task_dir.display())
+            })?;
+            (
+                &context.base_python,
+                vec![script.clone().into_os_string(), scratch.into()],
+                Duration::ZERO,
+            )
+        }
+        BaselineKind::Flaml => {
+            let python = context.automl_python.as_ref().ok_or_else(|| {
+                anyhow!("FLAML's interpreter was not resolved\nhint: pass --baseline flaml")
+            })?;
+            let script = context.out.join("baselines").join("flaml_automl.py");
+            let mut args: Vec<OsString> = vec![
+                script.into_os_string(),
+                "--public".into(),
+                competition.task_dir.join("prepared").join("public").into(),
+                "--id-column".into(),
+                competition.grader.id_column().into(),
+                "--metric".into(),
+                competition.grader.metric.name().into(),
+                "--time-budget".into(),
+                context.time_limit.as_secs().to_string().into(),
+                "--n-jobs".into(),
+                threads.clone().into(),
+                "--out".into(),
+                scratch.join("baseline_submission.csv").into(),
+            ];
+            args.extend(["--seed".into(), "0".into()]);
+            (python, args, context.time_limit)
+        }
+    };
+    let mut environment = vec![
+        (
+            "PATH".to_string(),
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_string()),
+        ),
+        ("HOME".to_string(), scratch.display().to_string()),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+        ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
+        ("MPLBACKEND".to_string(), "Agg".to_string()),
+        ("OMP_WAIT_POLICY".to_string(), "PASSIVE".to_string()),
+    ];
+    for name in ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"] {
+        environment.push((name.to_string(), threads.clone()));
+    }
+    let mut request = ProcessRequest::new(python, scratch)
+        .args(args)
+        .spawn_hint("set up the Python environment with `ml-master env setup`");
+    request.environment = Environment::Only(environment);
+    request.timeout = Some(budget + BASELINE_GRACE);
+    request.cancellation = Some(context.cancellation.clone());
+    Ok(request)
+}
+
+/// Runs one baseline on one competition in a scratch directory whose `prepared` links to the
+/// competition's data, and grades the `baseline_submission.csv` it writes there.
+pub fn execute_baseline(
+    context: &JobContext,
+    competition: &Competition,
+    kind: BaselineKind,
+) -> anyhow::Result<Option<BaselineResult>> {
+    let scratch = context.baseline_dir(&competition.id, kind);
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch)
+            .with_context(|| format!("{}: cannot remove", scratch.display()))?;
+    }
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("{}: cannot create", scratch.display()))?;
+    std::os::unix::fs::symlink(
+        competition.task_dir.join("prepared"),
+        scratch.join("prepared"),
+    )
+    .with_context(|| format!("{}: cannot link the data", scratch.display()))?;
+    if kind == BaselineKind::Flaml {
+        let script = context.out.join("baselines").join("flaml_automl.py");
+        std::fs::write(&script, FLAML_SCRIPT)
+            .with_context(|| format!("{}: cannot write", script.display()))?;
+    }
+    let request = baseline_request(context, competition, kind, &scratch)?;
+    let started = std::time::Instant::now();
+    let Some(exit) = supervise(&request, &scratch.join("output.log"))? else {
+        return Ok(None);
+    };
+    let report = competition
+        .grader
+        .grade_file(&scratch.join("baseline_submission.csv"));
+    Ok(Some(BaselineResult {
+        competition: competition.id.clone(),
+        baseline: kind,
+        exit,
+        grade: Grade::from(&report),
+        seconds: started.elapsed().as_secs_f64(),
+    }))
+}
+
+/// Runs the request, writing its output to `log`; `None` when it was cancelled.
+fn supervise(request: &ProcessRequest, log: &Path) -> anyhow::Result<Option<String>> {
+    let mut file = std::fs::File::create(log)
+        .with_context(|| format!("{}: cannot create the log", log.display()))?;
+    let outcome = run_process(request, &mut |line| {
+        let _ = writeln!(file, "{}", line.text);
+    })?;
+    match outcome.status {
+        ExitStatus::Cancelled => Ok(None),
+        status @ (ExitStatus::Exited(_) | ExitStatus::Signaled(_) | ExitStatus::TimedOut) => {
+            Ok(Some(status.to_string()))
+        }
+    }
+}
+
+/// What a run's journal and report say about it.
+#[derive(Debug, Default)]
+struct RunStatistics {
+    nodes: u32,
+    buggy_nodes: u32,
+    seconds_to_first_valid: Option<f64>,
+    elapsed_seconds: f64,
+    tokens: u64,
+    cost_usd: f64,
+    validation_metric: Option<f64>,
+}
+
+impl RunStatistics {
+    /// Zeros for a run that left no journal.
+    fn read(run_dir: &Path) -> RunStatistics {
+        let validation_metric = std::fs::read_to_string(run_dir.join("report.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|report| report["validation_metric"].as_f64());
+        let Ok(journal) = Journal::open(&run_dir.join("journal.sqlite")) else {
+            return RunStatistics {
+                validation_metric,
+                ..RunStatistics::default()
+            };
+        };
+        let (Ok(run), Ok(nodes)) = (journal.run(), journal.nodes()) else {
+            return RunStatistics {
+                validation_metric,
+                ..RunStatistics::default()
+            };
+        };
+        let seconds_to_first_valid = nodes
+            .iter()
+            .filter(|node| node.valid && !node.buggy)
+            .map(|node| (node.finished_at - run.created_at).num_milliseconds() as f64 / 1000.0)
+            .reduce(f64::min);
+        RunStatistics {
+            nodes: nodes.len() as u32,
+            buggy_nodes: nodes.iter().filter(|node| node.buggy).count() as u32,
+            seconds_to_first_valid,
+            elapsed_seconds: run.elapsed_seconds,
+            tokens: nodes
+                .iter()
+                .map(|node| node.prompt_tokens + node.completion_tokens)
+                .sum(),
+            cost_usd: nodes.iter().map(|node| node.cost_usd).sum(),
+            validation_metric,
+        }
+    }
+}

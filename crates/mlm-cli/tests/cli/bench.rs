@@ -1,0 +1,266 @@
+//! `ml-master bench`: a tiny suite end to end (two seeds, the simple baseline, the report files), a rerun
+//! that skips what is recorded, bad suites and mixed settings refused with exit code 2, and FLAML.
+
+use std::path::Path;
+
+use mlm_exec::{Profile, PythonEnvironment};
+
+use crate::support::{ml_master, path, prepared_task};
+
+/// A suite of one competition: the prepared titanic.
+fn titanic_suite(dir: &Path) -> std::path::PathBuf {
+    let suite = dir.join("suite.toml");
+    std::fs::write(
+        &suite,
+        format!(
+            "[[competition]]\ntask = \"{}\"\n",
+            path(&prepared_task("titanic"))
+        ),
+    )
+    .unwrap();
+    suite
+}
+
+fn bench(arguments: &[&str]) -> (i32, String, String) {
+    let output = ml_master()
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .arg("bench")
+        .args(arguments)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_two_seed_bench_reports_both_runs_and_the_baseline_then_a_rerun_skips_them() {
+    let scratch = tempfile::tempdir().unwrap();
+    let suite = titanic_suite(scratch.path());
+    let out = scratch.path().join("out");
+    let arguments = [
+        "--suite",
+        path(&suite),
+        "--seeds",
+        "2",
+        "--steps",
+        "2",
+        "--time-limit",
+        "300",
+        "--slots",
+        "1",
+        "--out",
+        path(&out),
+        "--json",
+    ];
+    let (code, stdout, stderr) = bench(&arguments);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("titanic seed 1: accuracy"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
+    assert_eq!(report, written, "--json prints bench.json");
+    assert_eq!(report["runs"].as_array().unwrap().len(), 2, "{report}");
+    let row = &report["competitions"][0];
+    assert_eq!(row["runs"], 2, "{row}");
+    assert!(
+        (row["baseline_score"].as_f64().unwrap() - 0.65779).abs() < 1e-4,
+        "the majority-class baseline, graded by ml-master: {row}"
+    );
+    assert!(row["ratio_to_baseline"].as_f64().is_some(), "{row}");
+    assert_eq!(report["aggregate"]["seeds"], 2);
+    assert_eq!(
+        report["aggregate"]["any_medal"],
+        serde_json::Value::Null,
+        "titanic has no leaderboard"
+    );
+    let markdown = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    assert!(markdown.contains("| titanic | accuracy |"), "{markdown}");
+    for seed in 0..2 {
+        assert!(out
+            .join(format!("runs/titanic/seed-{seed}/journal.sqlite"))
+            .is_file());
+    }
+
+    let results_before = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let (code, _, stderr) = bench(&arguments);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stderr.matches("skipped").count(),
+        3,
+        "two runs and the baseline are skipped: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("results.jsonl")).unwrap(),
+        results_before,
+        "nothing ran again"
+    );
+    let run_dirs = std::fs::read_dir(out.join("runs/titanic")).unwrap().count();
+    assert_eq!(
+        run_dirs, 4,
+        "two run directories and their two logs, no more"
+    );
+
+    let mut other = arguments.to_vec();
+    other[3] = "3";
+    let (code, _, stderr) = bench(&other);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("bench-settings.json")
+            && stderr.contains("seeds")
+            && stderr.contains("hint:"),
+        "other settings are refused, not mixed: {stderr}"
+    );
+}
+
+#[test]
+fn a_bad_suite_file_is_exit_code_2_naming_it() {
+    let scratch = tempfile::tempdir().unwrap();
+    let suite = scratch.path().join("typo.toml");
+    std::fs::write(&suite, "seedz = 2\n[[competition]]\ntask = \".\"\n").unwrap();
+    let (code, _, stderr) = bench(&["--suite", path(&suite)]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(path(&suite)) && stderr.contains("seedz") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+
+    std::fs::write(&suite, "[[competition]]\ntask = \"no-such-task\"\n").unwrap();
+    let (code, _, stderr) = bench(&["--suite", path(&suite)]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(path(&suite)) && stderr.contains("no-such-task"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn flaml_missing_from_the_interpreter_is_exit_code_2_with_the_setup_command() {
+    // The test interpreter is the base profile, which has no FLAML.
+    if automl_python_ready_in(Some(mlm_test_support::python())) {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let suite = titanic_suite(scratch.path());
+    let (code, _, stderr) = bench(&[
+        "--suite",
+        path(&suite),
+        "--baseline",
+        "flaml",
+        "--out",
+        path(&scratch.path().join("out")),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("ml-master env setup --profile automl"),
+        "{stderr}"
+    );
+    assert!(!scratch.path().join("out").exists(), "nothing ran");
+}
+
+/// True when the automl profile (or `python`, when given) can import FLAML.
+fn automl_python_ready_in(python: Option<std::path::PathBuf>) -> bool {
+    PythonEnvironment::resolve(python, Profile::Automl)
+        .and_then(|environment| environment.missing_modules(Profile::Automl))
+        .is_ok_and(|missing| missing.is_empty())
+}
+
+/// Runs FLAML for real on titanic when the automl profile is installed. CI installs it and sets
+/// ML_MASTER_REQUIRE_FLAML=1, which turns a missing FLAML into a failure instead of a pass.
+#[test]
+fn the_flaml_baseline_runs_beside_the_simple_one() {
+    if !automl_python_ready_in(None) {
+        assert!(
+            std::env::var("ML_MASTER_REQUIRE_FLAML").as_deref() != Ok("1"),
+            "ML_MASTER_REQUIRE_FLAML=1 but the automl profile lacks FLAML: run `cargo run -- env setup --profile automl`"
+        );
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let suite = titanic_suite(scratch.path());
+    let out = scratch.path().join("out");
+    let output = ml_master()
+        .args([
+            "bench",
+            "--suite",
+            path(&suite),
+            "--steps",
+            "1",
+            "--time-limit",
+            "15",
+            "--slots",
+            "1",
+            "--baseline",
+            "flaml",
+            "--out",
+            path(&out),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let row = &report["competitions"][0];
+    assert!(
+        row["flaml_score"].as_f64().unwrap() > 0.6,
+        "FLAML beats chance on titanic: {row}\n{stderr}"
+    );
+    assert!(row["ratio_to_flaml"].as_f64().is_some(), "{row}");
+    assert!(std::fs::read_to_string(out.join("bench.md"))
+        .unwrap()
+        .contains("FLAML"));
+}
+
+#[test]
+fn a_run_directory_left_unrecorded_is_resumed_not_restarted() {
+    let scratch = tempfile::tempdir().unwrap();
+    let suite = titanic_suite(scratch.path());
+    let out = scratch.path().join("out");
+    let run_dir = out.join("runs/titanic/seed-0");
+    // The bench was killed after its run had started: the run directory exists, results.jsonl does not.
+    let output = ml_master()
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .args([
+            "run",
+            "--task",
+            path(&prepared_task("titanic")),
+            "--steps",
+            "1",
+            "--slots",
+            "1",
+            "--run-dir",
+            path(&run_dir),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (code, stdout, stderr) = bench(&[
+        "--suite",
+        path(&suite),
+        "--steps",
+        "1",
+        "--slots",
+        "1",
+        "--out",
+        path(&out),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let run = &report["runs"][0];
+    assert_eq!(
+        run["exit"], "exit code 0",
+        "`resume` continued the run; `run` would have refused its directory: {run}"
+    );
+    assert_eq!(run["nodes"], 1, "{run}");
+    let log = std::fs::read_to_string(out.join("runs/titanic/seed-0.log")).unwrap();
+    assert!(!log.contains("already holds a run"), "{log}");
+}
