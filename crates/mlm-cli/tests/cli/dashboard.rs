@@ -2,9 +2,8 @@
 //! the page driven in headless Chromium (a click on a node shows that node), the self-contained report,
 //! and the errors for a directory without a run.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::sync::OnceLock;
 
 use chrono::Utc;
@@ -13,7 +12,7 @@ use mlm_search::NodeId;
 use serde_json::{json, Value};
 
 use crate::chromium::{chromium_or_skip, Browser};
-use crate::support::{path, prepared_task, redact, run};
+use crate::support::{path, prepared_task, redact, run, LocalServer};
 
 /// The node the tests give recorded model calls.
 const CALLED_NODE: u32 = 1;
@@ -78,40 +77,14 @@ fn nodes(run_dir: &Path) -> Vec<NodeEntry> {
         .unwrap()
 }
 
-/// A running `ml-master dashboard`, killed when dropped.
-struct Dashboard {
-    child: Child,
-    url: String,
-}
-
-impl Dashboard {
-    fn start(run_dir: &Path) -> Dashboard {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("ml-master"))
-            .args(["dashboard", path(run_dir), "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.starts_with("http://127.0.0.1:"),
-            "unexpected first line: {line:?}"
-        );
-        Dashboard {
-            child,
-            url: line.trim().trim_end_matches('/').to_string(),
-        }
-    }
-}
-
-impl Drop for Dashboard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A running `ml-master dashboard` on a free port.
+fn start_dashboard(run_dir: &Path) -> LocalServer {
+    LocalServer::start(&[
+        "dashboard".as_ref(),
+        run_dir.as_os_str(),
+        "--port".as_ref(),
+        "0".as_ref(),
+    ])
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> (u16, Value) {
@@ -123,7 +96,7 @@ async fn get_json(client: &reqwest::Client, url: &str) -> (u16, Value) {
 async fn the_api_serves_the_run_its_nodes_and_a_node_with_its_model_calls() {
     let run_dir = finished_run();
     let journal_before = std::fs::read(run_dir.join("journal.sqlite")).unwrap();
-    let dashboard = Dashboard::start(run_dir);
+    let dashboard = start_dashboard(run_dir);
     let client = reqwest::Client::new();
 
     let (status, run) = get_json(&client, &format!("{}/api/run", dashboard.url)).await;
@@ -222,7 +195,7 @@ fn clicking_a_node_in_headless_chromium_shows_its_plan_and_code() {
     };
     let run_dir = finished_run();
     let stored = &nodes(run_dir)[CALLED_NODE as usize];
-    let dashboard = Dashboard::start(run_dir);
+    let dashboard = start_dashboard(run_dir);
     let mut browser = Browser::launch(&chromium);
     browser.navigate(&format!("{}/", dashboard.url));
     browser.wait_for(
@@ -379,7 +352,7 @@ fn docs_screenshots() {
         .unwrap();
     let out = PathBuf::from(std::env::var("ML_MASTER_SCREENSHOT_OUT").unwrap());
     let chromium = chromium_or_skip("docs_screenshots").unwrap();
-    let dashboard = Dashboard::start(&run_dir);
+    let dashboard = start_dashboard(&run_dir);
     let mut browser = Browser::launch(&chromium);
     browser.navigate(&format!("{}/#node={node}", dashboard.url));
     browser.wait_for(

@@ -1,6 +1,8 @@
 //! What the command-line tests share: the binary, prepared tasks, and filters for snapshots.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Child, Stdio};
 
 pub use mlm_test_support::{copy_of_prepared_task, prepared_task};
 
@@ -31,4 +33,42 @@ pub fn path(path: &Path) -> &str {
 /// Replaces a directory's path in text with a fixed name, for snapshots.
 pub fn redact(text: &str, directory: &Path, name: &str) -> String {
     text.replace(path(directory), name)
+}
+
+/// An `ml-master` server (the validator, the dashboard) started with `--port 0`, which prints its URL as
+/// its first line on stdout; killed when dropped.
+pub struct LocalServer {
+    child: Child,
+    /// The URL it printed, without a trailing slash.
+    pub url: String,
+}
+
+impl LocalServer {
+    pub fn start(arguments: &[&std::ffi::OsStr]) -> LocalServer {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ml-master"))
+            .args(arguments)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout is piped"))
+            .read_line(&mut line)
+            .expect("the server prints its URL");
+        assert!(
+            line.starts_with("http://127.0.0.1:"),
+            "unexpected first line: {line:?}"
+        );
+        LocalServer {
+            child,
+            url: line.trim().trim_end_matches('/').to_string(),
+        }
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,49 +1,18 @@
 //! `ml-master serve-validator`: MLE-bench's endpoint, verdicts, and isolation of concurrent requests.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-use crate::support::prepared_task;
+use crate::support::{prepared_task, LocalServer};
 
-/// A running validator, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(tasks: &[&Path]) -> Server {
-        let mut command = Command::new(assert_cmd::cargo::cargo_bin("ml-master"));
-        command.arg("serve-validator").arg("--port").arg("0");
-        for task in tasks {
-            command.arg("--task").arg(task);
-        }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.starts_with("http://127.0.0.1:"),
-            "unexpected first line: {line:?}"
-        );
-        Server {
-            child,
-            url: line.trim().to_string(),
-        }
+/// A running validator on a free port.
+fn start_validator(tasks: &[&Path]) -> LocalServer {
+    let mut arguments: Vec<&std::ffi::OsStr> =
+        vec!["serve-validator".as_ref(), "--port".as_ref(), "0".as_ref()];
+    for task in tasks {
+        arguments.push("--task".as_ref());
+        arguments.push(task.as_os_str());
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    LocalServer::start(&arguments)
 }
 
 fn sample(task: &Path) -> String {
@@ -73,7 +42,7 @@ async fn post(client: &reqwest::Client, url: &str, csv: String) -> serde_json::V
 #[tokio::test]
 async fn health_and_verdicts_for_the_sample_and_a_broken_submission() {
     let task = prepared_task("titanic");
-    let server = Server::start(&[&task]);
+    let server = start_validator(&[&task]);
     let client = reqwest::Client::new();
     let health: serde_json::Value = client
         .get(format!("{}/health", server.url))
@@ -111,7 +80,7 @@ async fn health_and_verdicts_for_the_sample_and_a_broken_submission() {
 #[tokio::test]
 async fn fifty_concurrent_requests_each_get_their_own_verdict() {
     let task = prepared_task("titanic");
-    let server = Server::start(&[&task]);
+    let server = start_validator(&[&task]);
     let client = reqwest::Client::new();
     let lines: Vec<String> = sample(&task).lines().map(str::to_string).collect();
     let requests = (0..50).map(|index| {
@@ -147,7 +116,7 @@ async fn fifty_concurrent_requests_each_get_their_own_verdict() {
 async fn several_competitions_are_chosen_by_path_or_header() {
     let titanic = prepared_task("titanic");
     let digits = prepared_task("digits");
-    let server = Server::start(&[&titanic, &digits]);
+    let server = start_validator(&[&titanic, &digits]);
     let client = reqwest::Client::new();
     let by_path = post(
         &client,
