@@ -463,3 +463,32 @@ fn a_users_template_replaces_the_built_in_one_and_a_typo_is_an_error() {
         "{error}"
     );
 }
+
+#[test]
+fn steerable_mode_asks_the_same_prompt_again_after_broken_code() {
+    let completion = |answer: &str| {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{"index": 0, "text": format!("done.\n</think>\n\n{answer}")}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5}
+        }))
+    };
+    let fixture = Fixture::new(vec![
+        completion("Plan.\n```python\ndef broken(:\n```"),
+        completion(GOOD_REPLY),
+    ]);
+    let coder = fixture.coder(
+        PromptMode::Steerable,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let proposal = runtime
+        .block_on(coder.propose(&task(), &improve_request()))
+        .unwrap();
+    assert_eq!(proposal.calls.len(), 2);
+    let bodies = fixture.bodies();
+    assert_eq!(
+        bodies[0]["prompt"], bodies[1]["prompt"],
+        "a correction would break the model's pre-filled reasoning"
+    );
+}

@@ -138,10 +138,11 @@ fn total_usage(calls: &[ModelCall]) -> TokenUsage {
 
 /// Why a reply is asked again.
 #[derive(Debug, Serialize)]
-struct Reask<'a> {
+struct Reask {
     /// `no_code` or `syntax`.
-    problem: &'a str,
-    detail: &'a str,
+    problem: &'static str,
+    /// The compiler's message, for `syntax`.
+    detail: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -226,7 +227,7 @@ impl Coder for LlmCoder {
                     last_problem = "the reply had no ```python code block".to_string();
                     Reask {
                         problem: "no_code",
-                        detail: "",
+                        detail: String::new(),
                     }
                 }
                 Some(solution) => match self.syntax.check(&solution.code).await {
@@ -240,15 +241,10 @@ impl Coder for LlmCoder {
                     }
                     Err(message) => {
                         last_problem = format!("the code does not compile: {message}");
-                        messages.push(Message::assistant(reply.clone()));
-                        messages.push(Message::user(self.render(
-                            "reask.j2",
-                            &Reask {
-                                problem: "syntax",
-                                detail: &message,
-                            },
-                        )?));
-                        continue;
+                        Reask {
+                            problem: "syntax",
+                            detail: message,
+                        }
                     }
                 },
             };
