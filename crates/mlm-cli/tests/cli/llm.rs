@@ -69,6 +69,44 @@ fn run_llm(run_dir: &Path, config: &Path, steps: &str) -> Finished {
     }
 }
 
+/// A fake model server and a scratch directory for one `ml-master run --coder llm`.
+struct FakeRun {
+    runtime: tokio::runtime::Runtime,
+    model: std::sync::Arc<FakeModel>,
+    server: wiremock::MockServer,
+    scratch: tempfile::TempDir,
+    run_dir: std::path::PathBuf,
+}
+
+impl FakeRun {
+    fn start(fault: Fault) -> FakeRun {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let model = FakeModel::new(fault);
+        let server = fake_llm::start(&runtime, &model);
+        let scratch = tempfile::tempdir().unwrap();
+        let run_dir = scratch.path().join("run");
+        FakeRun {
+            runtime,
+            model,
+            server,
+            scratch,
+            run_dir,
+        }
+    }
+
+    /// Runs `steps` nodes with the fake server as both models; `extra_code` and `extra_run` add lines to
+    /// `[llm.code]` and `[run]`.
+    fn run(&self, extra_code: &str, extra_run: &str, steps: &str) -> Finished {
+        let config = write_config(
+            self.scratch.path(),
+            &self.server.uri(),
+            extra_code,
+            extra_run,
+        );
+        run_llm(&self.run_dir, &config, steps)
+    }
+}
+
 /// The user message (or the raw prompt, in steerable mode) of a journaled call.
 fn prompt_of(call: &LlmCallRecord) -> String {
     let request: Value = serde_json::from_str(&call.request_json).unwrap();
@@ -112,13 +150,8 @@ fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 
 #[test]
 fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let model = FakeModel::new(Fault::RateLimitFirstImprove);
-    let server = fake_llm::start(&runtime, &model);
-    let scratch = tempfile::tempdir().unwrap();
-    let run_dir = scratch.path().join("run");
-    let config = write_config(scratch.path(), &server.uri(), "", "");
-    let finished = run_llm(&run_dir, &config, "12");
+    let fake = FakeRun::start(Fault::RateLimitFirstImprove);
+    let finished = fake.run("", "", "12");
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);
     assert!(
         finished.stderr.contains("llm:fake-coder"),
@@ -224,7 +257,7 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
     );
 
     // The 429 was retried: the improve still happened, and the server saw the rate limit once.
-    let statuses = model.statuses.lock().unwrap().clone();
+    let statuses = fake.model.statuses.lock().unwrap().clone();
     assert_eq!(statuses.iter().filter(|status| **status == 429).count(), 1);
 
     // Tokens: every call's usage is summed into its node and into the run.
@@ -266,7 +299,10 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
     );
 
     // The key went only into the Authorization header: not into a body, the journal, a file or a log.
-    let requests = runtime.block_on(server.received_requests()).unwrap();
+    let requests = fake
+        .runtime
+        .block_on(fake.server.received_requests())
+        .unwrap();
     for request in &requests {
         assert!(!String::from_utf8_lossy(&request.body).contains(API_KEY));
         assert_eq!(
@@ -277,7 +313,7 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
             Some(format!("Bearer {API_KEY}"))
         );
     }
-    for (file, bytes) in files_under(&run_dir) {
+    for (file, bytes) in files_under(&fake.run_dir) {
         assert!(
             !String::from_utf8_lossy(&bytes).contains(API_KEY),
             "{} holds the key",
@@ -295,20 +331,14 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
 
 #[test]
 fn steerable_reasoning_prefills_the_think_block_with_the_parents_code() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let model = FakeModel::new(Fault::None);
-    let server = fake_llm::start(&runtime, &model);
-    let scratch = tempfile::tempdir().unwrap();
-    let run_dir = scratch.path().join("run");
-    let config = write_config(
-        scratch.path(),
-        &server.uri(),
+    let fake = FakeRun::start(Fault::None);
+    let finished = fake.run(
         "mode = \"steerable\"\nchat_template = \"deepseek-r1\"",
         "",
+        "5",
     );
-    let finished = run_llm(&run_dir, &config, "5");
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);
-    let completions: Vec<(String, Value)> = fake_llm::posted_bodies(&runtime, &server)
+    let completions: Vec<(String, Value)> = fake_llm::posted_bodies(&fake.runtime, &fake.server)
         .into_iter()
         .filter(|(path, _)| path == "/v1/completions")
         .collect();
@@ -348,15 +378,10 @@ fn steerable_reasoning_prefills_the_think_block_with_the_parents_code() {
 
 #[test]
 fn a_storm_of_server_errors_ends_the_proposal_not_the_run() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let model = FakeModel::new(Fault::ServerErrorsOnFirstDraft);
-    let server = fake_llm::start(&runtime, &model);
-    let scratch = tempfile::tempdir().unwrap();
-    let run_dir = scratch.path().join("run");
-    let config = write_config(scratch.path(), &server.uri(), "", "");
-    let finished = run_llm(&run_dir, &config, "3");
+    let fake = FakeRun::start(Fault::ServerErrorsOnFirstDraft);
+    let finished = fake.run("", "", "3");
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);
-    let statuses = model.statuses.lock().unwrap().clone();
+    let statuses = fake.model.statuses.lock().unwrap().clone();
     assert_eq!(
         statuses.iter().take_while(|status| **status == 500).count(),
         2,
@@ -376,14 +401,9 @@ fn a_storm_of_server_errors_ends_the_proposal_not_the_run() {
 
 #[test]
 fn the_token_budget_stops_the_run() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let model = FakeModel::new(Fault::None);
-    let server = fake_llm::start(&runtime, &model);
-    let scratch = tempfile::tempdir().unwrap();
-    let run_dir = scratch.path().join("run");
+    let fake = FakeRun::start(Fault::None);
     // A node costs at least three calls of 150 tokens (a re-asked draft and a review).
-    let config = write_config(scratch.path(), &server.uri(), "", "token_budget = 700");
-    let finished = run_llm(&run_dir, &config, "20");
+    let finished = fake.run("", "token_budget = 700", "20");
     assert!(finished.nodes.len() < 20, "{} nodes", finished.nodes.len());
     assert!(
         finished.stderr.contains("token budget"),
