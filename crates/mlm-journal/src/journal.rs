@@ -91,7 +91,7 @@ pub struct Journal {
 impl Journal {
     /// Creates a new journal holding `run`. Fails if the file already records a run.
     pub fn create(path: &Path, run: &RunRecord) -> Result<Journal> {
-        let journal = Journal::connect(path)?;
+        let journal = Journal::connect(path, Access::ReadWrite)?;
         let database = |source| Error::Database {
             path: path.to_path_buf(),
             source,
@@ -155,10 +155,7 @@ impl Journal {
                     .unwrap_or_default(),
             });
         }
-        let journal = match access {
-            Access::ReadWrite => Journal::connect(path)?,
-            Access::ReadOnly => Journal::connect_read_only(path)?,
-        };
+        let journal = Journal::connect(path, access)?;
         let version: i64 = journal
             .connection
             .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -174,45 +171,40 @@ impl Journal {
         Ok(journal)
     }
 
-    fn connect(path: &Path) -> Result<Journal> {
+    fn connect(path: &Path, access: Access) -> Result<Journal> {
         let database = |source| Error::Database {
             path: path.to_path_buf(),
             source,
         };
-        let connection = Connection::open(path).map_err(database)?;
-        // WAL keeps readers (the dashboard) off the writer's back; NORMAL sync loses at most the last
-        // transactions on power loss, never consistency, and a killed process loses nothing committed.
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(database)?;
-        connection
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(database)?;
-        connection
-            .pragma_update(None, "foreign_keys", "ON")
-            .map_err(database)?;
-        connection
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(database)?;
-        Ok(Journal {
-            path: path.to_path_buf(),
-            connection,
-        })
-    }
-
-    fn connect_read_only(path: &Path) -> Result<Journal> {
-        let database = |source| Error::Database {
-            path: path.to_path_buf(),
-            source,
+        let connection = match access {
+            Access::ReadWrite => {
+                let connection = Connection::open(path).map_err(database)?;
+                // WAL keeps readers (the dashboard) off the writer's back; NORMAL sync loses at most the
+                // last transactions on power loss, never consistency, and a killed process loses nothing
+                // committed.
+                connection
+                    .pragma_update(None, "journal_mode", "WAL")
+                    .map_err(database)?;
+                connection
+                    .pragma_update(None, "synchronous", "NORMAL")
+                    .map_err(database)?;
+                connection
+                    .pragma_update(None, "foreign_keys", "ON")
+                    .map_err(database)?;
+                connection
+            }
+            Access::ReadOnly => {
+                let connection = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(database)?;
+                connection
+                    .pragma_update(None, "query_only", "ON")
+                    .map_err(database)?;
+                connection
+            }
         };
-        let connection = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(database)?;
-        connection
-            .pragma_update(None, "query_only", "ON")
-            .map_err(database)?;
         connection
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(database)?;
