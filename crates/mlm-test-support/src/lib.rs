@@ -10,6 +10,7 @@
 )]
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use mlm_exec::{run_process, ProcessRequest, Profile, PythonEnvironment};
 use mlm_task::Recipe;
@@ -37,6 +38,14 @@ pub fn python() -> PathBuf {
 /// The bundled recipe `tasks/<name>` prepared into a competition directory, built at most once per
 /// recipe content. Never modify the returned directory: copy it first.
 pub fn prepared_task(name: &str) -> PathBuf {
+    prepared_task_in(&std::env::temp_dir().join("ml-master-test-tasks"), name)
+}
+
+/// [`prepared_task`] with its cache under `cache`. Tests of one binary run on threads of one process,
+/// so each preparation gets its own scratch directory: two threads sharing one (named by the process
+/// alone) deleted each other's half-written files.
+pub fn prepared_task_in(cache: &Path, name: &str) -> PathBuf {
+    static PREPARATIONS: AtomicU64 = AtomicU64::new(0);
     let recipe = repository_root().join("tasks").join(name);
     let python = python();
     let fingerprint = Recipe {
@@ -44,15 +53,15 @@ pub fn prepared_task(name: &str) -> PathBuf {
     }
     .fingerprint(&python.to_string_lossy())
     .expect("the recipe is readable");
-    let cache = std::env::temp_dir().join("ml-master-test-tasks");
     let prepared = cache.join(format!("{name}-{fingerprint}"));
     if prepared.join("task.toml").is_file() {
         return prepared;
     }
-    std::fs::create_dir_all(&cache).expect("the test task cache can be created");
+    std::fs::create_dir_all(cache).expect("the test task cache can be created");
     let scratch = cache.join(format!(
-        "{name}-{fingerprint}.{}.partial",
-        std::process::id()
+        "{name}-{fingerprint}.{}.{}.partial",
+        std::process::id(),
+        PREPARATIONS.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&scratch);
     let request = ProcessRequest::new(&python, &recipe).args([
@@ -69,7 +78,7 @@ pub fn prepared_task(name: &str) -> PathBuf {
         outcome.status,
         output.join("\n")
     );
-    // Another test process may have finished the same recipe first; either copy is identical.
+    // Another test may have finished the same recipe first; either copy is identical.
     if std::fs::rename(&scratch, &prepared).is_err() {
         let _ = std::fs::remove_dir_all(&scratch);
     }
