@@ -1,11 +1,6 @@
 //! The prepared-task cache under concurrency: test binaries run their tests on parallel threads, and
 //! several of them ask for the same bundled task at once.
 
-#![expect(
-    clippy::expect_used,
-    reason = "a test: a failed precondition should stop it loudly"
-)]
-
 use mlm_test_support::prepared_task_in;
 
 #[test]
