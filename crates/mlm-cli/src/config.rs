@@ -87,7 +87,11 @@ impl ConfigLayer {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read the config file", path.display()))?;
         toml::from_str(&text).map_err(|error| {
-            anyhow!("{}: not a valid config file: {}\nhint: see the Configuration section of the README", path.display(), error.message())
+            let line = match error.span() {
+                Some(span) => format!(":{}", text[..span.start].matches('\n').count() + 1),
+                None => String::new(),
+            };
+            anyhow!("{}{line}: not a valid config file: {}\nhint: see the Configuration section of the README", path.display(), error.message())
         })
     }
 
@@ -310,10 +314,10 @@ mod tests {
     fn a_typo_in_the_file_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ml-master.toml");
-        std::fs::write(&path, "[run]\nstpes = 5\n").unwrap();
+        std::fs::write(&path, "[run]\nseed = 1\nstpes = 5\n").unwrap();
         let error = ConfigLayer::read(&path).unwrap_err().to_string();
         assert!(
-            error.contains("ml-master.toml") && error.contains("stpes"),
+            error.contains("ml-master.toml:3:") && error.contains("stpes"),
             "{error}"
         );
     }

@@ -36,6 +36,54 @@ pub enum ReviewFormatChoice {
     Json,
 }
 
+/// `temperature`: a number, or `"server-default"` to send none, for models that accept only their own
+/// (OpenAI's o-series and GPT-5 reject any other value).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TemperatureChoice {
+    Value(f64),
+    ServerDefault,
+}
+
+const SERVER_DEFAULT: &str = "server-default";
+
+impl Serialize for TemperatureChoice {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            TemperatureChoice::Value(value) => serializer.serialize_f64(*value),
+            TemperatureChoice::ServerDefault => serializer.serialize_str(SERVER_DEFAULT),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TemperatureChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TemperatureVisitor;
+        impl serde::de::Visitor<'_> for TemperatureVisitor {
+            type Value = TemperatureChoice;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(formatter, "a number, or \"{SERVER_DEFAULT}\" to send none")
+            }
+            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Self::Value, E> {
+                Ok(TemperatureChoice::Value(value))
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Self::Value, E> {
+                Ok(TemperatureChoice::Value(value as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Self::Value, E> {
+                Ok(TemperatureChoice::Value(value as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Self::Value, E> {
+                if value == SERVER_DEFAULT {
+                    Ok(TemperatureChoice::ServerDefault)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(value), &self))
+                }
+            }
+        }
+        deserializer.deserialize_any(TemperatureVisitor)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModeChoice {
@@ -53,7 +101,7 @@ pub struct ModelLayer {
     pub base_url: Option<String>,
     /// The name of the environment variable that holds the key.
     pub api_key_env: Option<String>,
-    pub temperature: Option<f64>,
+    pub temperature: Option<TemperatureChoice>,
     pub max_tokens: Option<u32>,
     /// `chat`, or `steerable` (completions API with pre-filled reasoning; code model only).
     pub mode: Option<ModeChoice>,
@@ -175,7 +223,11 @@ impl ModelLayer {
         };
         let mut client = ClientConfig::new(provider, model, base_url);
         client.api_key_env = self.api_key_env.clone().or(default_key.map(str::to_string));
-        client.temperature = Some(self.temperature.unwrap_or(DEFAULT_TEMPERATURE));
+        client.temperature = match self.temperature {
+            None => Some(DEFAULT_TEMPERATURE),
+            Some(TemperatureChoice::Value(value)) => Some(value),
+            Some(TemperatureChoice::ServerDefault) => None,
+        };
         client.max_tokens = self.max_tokens;
         client.price = Price {
             prompt_per_million_usd: self.prompt_price_per_million_usd.unwrap_or(0.0),
@@ -274,7 +326,10 @@ impl ModelSettings {
             model: Some(client.model.clone()),
             base_url: Some(client.base_url.clone()),
             api_key_env: client.api_key_env.clone(),
-            temperature: client.temperature,
+            temperature: Some(match client.temperature {
+                Some(value) => TemperatureChoice::Value(value),
+                None => TemperatureChoice::ServerDefault,
+            }),
             max_tokens: client.max_tokens,
             mode: Some(match self.mode {
                 PromptMode::Chat => ModeChoice::Chat,
@@ -368,6 +423,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("[llm.code] needs `model`"), "{error}");
+    }
+
+    #[test]
+    fn server_default_sends_no_temperature_and_survives_a_resume() {
+        let settings = layer(
+            "[code]\nmodel = \"o3\"\ntemperature = \"server-default\"\n[feedback]\nmodel = \"gpt-4o\"\ntemperature = 1\n",
+        )
+        .resolve()
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.code.client.temperature, None);
+        assert_eq!(settings.feedback.client.temperature, Some(1.0));
+        let text = toml::to_string(&settings.to_layer()).unwrap();
+        assert_eq!(layer(&text).resolve().unwrap().unwrap(), settings);
+    }
+
+    #[test]
+    fn a_temperature_that_is_neither_a_number_nor_server_default_is_refused() {
+        let error = toml::from_str::<LlmLayer>("[code]\nmodel = \"o3\"\ntemperature = \"none\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("temperature") && error.contains("\"server-default\""),
+            "{error}"
+        );
     }
 
     #[test]
