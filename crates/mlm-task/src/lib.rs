@@ -12,6 +12,6 @@ mod table;
 mod task;
 
 pub use error::{Error, Result};
-pub use recipe::{Recipe, RECIPE_FINGERPRINT_FILE};
+pub use recipe::{Recipe, RecipeCommand, RECIPE_FINGERPRINT_FILE};
 pub use table::CsvTable;
 pub use task::{Grading, Task, TaskLayout, MLE_BENCH_REGISTRY_ENV};

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use mlm_exec::{run_process, ProcessRequest, Profile, PythonEnvironment};
+use mlm_exec::{run_process, Environment, ProcessRequest, Profile, PythonEnvironment};
 use mlm_task::Recipe;
 
 /// The repository root, where `tasks/` and `python/` live.
@@ -46,13 +46,13 @@ pub fn prepared_task(name: &str) -> PathBuf {
 /// alone) deleted each other's half-written files.
 pub fn prepared_task_in(cache: &Path, name: &str) -> PathBuf {
     static PREPARATIONS: AtomicU64 = AtomicU64::new(0);
-    let recipe = repository_root().join("tasks").join(name);
+    let recipe = Recipe {
+        dir: repository_root().join("tasks").join(name),
+    };
     let python = python();
-    let fingerprint = Recipe {
-        dir: recipe.clone(),
-    }
-    .fingerprint(&python.to_string_lossy())
-    .expect("the recipe is readable");
+    let fingerprint = recipe
+        .fingerprint(&python.to_string_lossy())
+        .expect("the recipe is readable");
     let prepared = cache.join(format!("{name}-{fingerprint}"));
     if prepared.join("task.toml").is_file() {
         return prepared;
@@ -64,11 +64,11 @@ pub fn prepared_task_in(cache: &Path, name: &str) -> PathBuf {
         PREPARATIONS.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&scratch);
-    let request = ProcessRequest::new(&python, &recipe).args([
-        PathBuf::from("prepare.py").into_os_string(),
-        "--out".into(),
-        scratch.clone().into_os_string(),
-    ]);
+    let command = recipe
+        .command(&scratch, &cache.join("recipe-support"))
+        .expect("the recipe helper module can be written");
+    let mut request = ProcessRequest::new(&python, &command.working_dir).args(command.arguments);
+    request.environment = Environment::InheritWith(command.variables);
     let mut output = Vec::new();
     let outcome =
         run_process(&request, &mut |line| output.push(line.text)).expect("prepare.py starts");

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
-use mlm_exec::{run_process, ProcessRequest, Profile, PythonEnvironment};
+use mlm_exec::{run_process, Environment, ProcessRequest, Profile, PythonEnvironment};
 use mlm_grade::Grader;
 use mlm_task::{Recipe, Task, RECIPE_FINGERPRINT_FILE};
 
@@ -60,11 +60,13 @@ fn prepare_into(
         .with_context(|| format!("{}: cannot resolve the path", out.display()))
         .map_err(Failure::bad_input)?;
     eprintln!("Preparing {} into {}", recipe.dir.display(), out.display());
-    let request = ProcessRequest::new(environment.python(), &recipe.dir).args([
-        PathBuf::from("prepare.py").into_os_string(),
-        "--out".into(),
-        out.clone().into_os_string(),
-    ]);
+    let support_dir = mlm_exec::data_home()
+        .map_err(Failure::bad_input)?
+        .join("recipe-support");
+    let command = recipe.command(&out, &support_dir).map_err(Failure::job)?;
+    let mut request =
+        ProcessRequest::new(environment.python(), &command.working_dir).args(command.arguments);
+    request.environment = Environment::InheritWith(command.variables);
     let outcome =
         run_process(&request, &mut |line| eprintln!("    {}", line.text)).map_err(Failure::job)?;
     if !outcome.success() {
