@@ -10,6 +10,8 @@ mod cells;
 mod classification;
 mod ranking;
 mod regression;
+#[cfg(test)]
+mod test_support;
 
 use cells::Cells;
 

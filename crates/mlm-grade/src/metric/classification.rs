@@ -209,19 +209,8 @@ pub(super) fn quadratic_weighted_kappa(cells: &Cells<'_>) -> Result<f64, String>
 
 #[cfg(test)]
 mod tests {
+    use crate::metric::test_support::{close, score};
     use crate::metric::{F1Average, Metric};
-
-    fn score(metric: Metric, truth: &[&str], predicted: &[&str]) -> Result<f64, String> {
-        metric.compute(
-            &["target".to_string()],
-            &[truth.to_vec()],
-            &[predicted.to_vec()],
-        )
-    }
-
-    fn close(actual: f64, expected: f64) -> bool {
-        (actual - expected).abs() < 1e-12
-    }
 
     #[test]
     fn accuracy_compares_numbers_by_value_and_booleans_by_case() {

@@ -93,19 +93,8 @@ fn average_precision(actual: &[&str], guesses: &[&str], k: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::average_ranks;
+    use crate::metric::test_support::{close, score};
     use crate::metric::Metric;
-
-    fn score(metric: Metric, truth: &[&str], predicted: &[&str]) -> Result<f64, String> {
-        metric.compute(
-            &["target".to_string()],
-            &[truth.to_vec()],
-            &[predicted.to_vec()],
-        )
-    }
-
-    fn close(actual: f64, expected: f64) -> bool {
-        (actual - expected).abs() < 1e-12
-    }
 
     #[test]
     fn average_ranks_share_ties() {

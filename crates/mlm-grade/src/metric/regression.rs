@@ -145,19 +145,8 @@ fn correlation(left: &[f64], right: &[f64]) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use crate::metric::test_support::{close, score};
     use crate::metric::Metric;
-
-    fn score(metric: Metric, truth: &[&str], predicted: &[&str]) -> Result<f64, String> {
-        metric.compute(
-            &["target".to_string()],
-            &[truth.to_vec()],
-            &[predicted.to_vec()],
-        )
-    }
-
-    fn close(actual: f64, expected: f64) -> bool {
-        (actual - expected).abs() < 1e-12
-    }
 
     #[test]
     fn errors_by_hand() {
