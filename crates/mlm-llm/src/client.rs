@@ -160,9 +160,10 @@ impl Client {
         let base = config.base_url.trim().trim_end_matches('/').to_owned();
         validate(&config, &base)?;
         let headers = headers(&config, key.as_ref())?;
+        // No read timeout here: it would also cut a whole reply that a model thinks about for longer
+        // than `idle` before sending anything. The attempt applies `idle` to streams itself.
         let http = reqwest::Client::builder()
             .connect_timeout(config.timeouts.connect)
-            .read_timeout(config.timeouts.idle)
             .build()
             .map_err(|error| {
                 invalid(

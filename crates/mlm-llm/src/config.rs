@@ -61,7 +61,9 @@ pub struct Timeouts {
     /// Establishing the TCP (and TLS) connection.
     #[serde(with = "seconds")]
     pub connect: Duration,
-    /// The longest silence while waiting for response bytes (between stream chunks when streaming).
+    /// With [`Transport::Streamed`], the longest silence between stream chunks, and before the reply's
+    /// headers. A whole reply is not sent before it is complete, which a reasoning model may take longer
+    /// than this to write: only `total` bounds it.
     #[serde(with = "seconds")]
     pub idle: Duration,
     /// The whole attempt, from sending the request to the last byte of the reply. Per attempt, not per

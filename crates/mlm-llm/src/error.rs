@@ -46,7 +46,7 @@ pub enum Error {
     )]
     Timeout {
         url: String,
-        /// `idle` (no bytes for too long) or `total` (the attempt took too long).
+        /// `connect`, `idle` (a stream silent for too long) or `total` (the attempt took too long).
         phase: &'static str,
         after: Duration,
     },

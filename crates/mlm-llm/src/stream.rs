@@ -6,11 +6,13 @@
 //! finish reason was cut off: that is a transient [`Error::Transport`].
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
+use crate::config::Timeouts;
 use crate::error::Error;
 use crate::retry::{classify, short, Failure};
 
@@ -23,35 +25,37 @@ pub(crate) enum StreamKind {
     Completion,
 }
 
+/// Awaits `future` for at most `idle`, else fails with the idle timeout.
+pub(crate) async fn within_idle<F: Future>(
+    url: &str,
+    idle: Duration,
+    future: F,
+) -> Result<F::Output, Failure> {
+    tokio::time::timeout(idle, future).await.map_err(|_| {
+        Failure::from(Error::Timeout {
+            url: url.to_owned(),
+            phase: "idle",
+            after: idle,
+        })
+    })
+}
+
 /// Reads a `text/event-stream` reply to the end and assembles it.
 pub(crate) async fn read_events(
     response: reqwest::Response,
     kind: StreamKind,
     url: &str,
-    idle: Duration,
+    timeouts: &Timeouts,
 ) -> Result<Value, Failure> {
-    let timeouts = crate::Timeouts {
-        idle,
-        ..crate::Timeouts::default()
-    };
     let mut bytes = response.bytes_stream();
     let mut parser = SseParser::default();
     let mut assembly = Assembly::new(kind);
     let mut done = false;
     while !done {
-        let next = tokio::time::timeout(idle, bytes.next())
-            .await
-            .map_err(|_| {
-                Failure::from(Error::Timeout {
-                    url: url.to_owned(),
-                    phase: "idle",
-                    after: idle,
-                })
-            })?;
-        let Some(chunk) = next else {
+        let Some(chunk) = within_idle(url, timeouts.idle, bytes.next()).await? else {
             break;
         };
-        let chunk = chunk.map_err(|error| Failure::from(classify(url, &error, &timeouts)))?;
+        let chunk = chunk.map_err(|error| Failure::from(classify(url, &error, timeouts)))?;
         for data in parser.push(&chunk) {
             done = assembly.event(url, &data)?;
             if done {
