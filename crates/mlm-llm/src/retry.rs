@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::client::Inner;
-use crate::config::RetryPolicy;
+use crate::config::{RetryPolicy, Transport};
 use crate::error::{Error, Result};
 use crate::stream::{self, StreamKind};
 
@@ -30,6 +30,16 @@ pub(crate) enum ReadAs {
     /// Server-sent events, assembled into one JSON object shaped like a whole reply. A server that
     /// answers with plain JSON anyway is read as [`ReadAs::Json`].
     Stream(StreamKind),
+}
+
+impl ReadAs {
+    /// How to read a reply of `kind` sent over `transport`.
+    pub(crate) fn new(transport: Transport, kind: StreamKind) -> ReadAs {
+        match transport {
+            Transport::Whole => ReadAs::Json,
+            Transport::Streamed => ReadAs::Stream(kind),
+        }
+    }
 }
 
 /// A successful reply.
