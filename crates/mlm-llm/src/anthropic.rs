@@ -1,10 +1,10 @@
-//! Anthropic's messages API: the body of `POST /messages` and the reader of its reply.
+//! Anthropic's messages API: the body of `POST /messages` and the reader of its reply (whole, or
+//! assembled from its server-sent events by [`crate::stream`]).
 //!
 //! System messages are joined (blank line between) into the top-level `system` field. `max_tokens` is
 //! required by Anthropic: unset, it is 8192, or the thinking budget + 8192 with thinking on. With
 //! extended thinking on, `temperature` is omitted and a forced tool choice is sent as `auto` (Anthropic
-//! refuses forced tool use while thinking). Streaming is not implemented: [`crate::Transport::Streamed`]
-//! falls back to whole replies.
+//! refuses forced tool use while thinking). [`crate::Transport::Streamed`] sends `"stream": true`.
 
 use serde_json::{json, Map, Value};
 
@@ -34,6 +34,9 @@ pub(crate) fn messages_body(config: &ClientConfig, request: &ChatRequest) -> Val
     let mut body = Map::new();
     body.insert("model".to_owned(), json!(config.model));
     body.insert("max_tokens".to_owned(), json!(max_tokens(config)));
+    if config.transport.streams() {
+        body.insert("stream".to_owned(), json!(true));
+    }
     let system: Vec<&str> = request
         .messages
         .iter()

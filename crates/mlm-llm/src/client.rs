@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use crate::config::{ClientConfig, Provider};
 use crate::error::{Error, Result};
 use crate::retry::{self, RateLimiter, ReadAs};
-use crate::stream::StreamKind;
+use crate::stream::{ChunkKind, StreamKind};
 use crate::types::{ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, Exchange};
 use crate::{anthropic, openai};
 
@@ -160,9 +160,10 @@ impl Client {
         let base = config.base_url.trim().trim_end_matches('/').to_owned();
         validate(&config, &base)?;
         let headers = headers(&config, key.as_ref())?;
+        // No read timeout here: it would also cut a whole reply that a model thinks about for longer
+        // than `idle` before sending anything. The attempt applies `idle` to streams itself.
         let http = reqwest::Client::builder()
             .connect_timeout(config.timeouts.connect)
-            .read_timeout(config.timeouts.idle)
             .build()
             .map_err(|error| {
                 invalid(
@@ -263,17 +264,14 @@ impl Client {
         let config = &inner.config;
         let (url, body, read) = match config.provider {
             Provider::OpenAi => {
-                let read = if openai::streams(config) {
-                    ReadAs::Stream(StreamKind::Chat)
-                } else {
-                    ReadAs::Json
-                };
+                let read = ReadAs::new(config.transport, StreamKind::Chunks(ChunkKind::Chat));
                 let url = format!("{}/chat/completions", inner.base);
                 (url, openai::chat_body(config, request), read)
             }
             Provider::Anthropic => {
+                let read = ReadAs::new(config.transport, StreamKind::Messages);
                 let url = format!("{}/messages", inner.base);
-                (url, anthropic::messages_body(config, request), ReadAs::Json)
+                (url, anthropic::messages_body(config, request), read)
             }
         };
         let received = inner.post(&url, &body, read).await?;
@@ -327,11 +325,7 @@ impl Client {
         let prompt = template.steered_prompt(&request.messages, &request.thinking_prefill)?;
         let url = format!("{}/completions", inner.base);
         let body = openai::completion_body(config, &prompt);
-        let read = if openai::streams(config) {
-            ReadAs::Stream(StreamKind::Completion)
-        } else {
-            ReadAs::Json
-        };
+        let read = ReadAs::new(config.transport, StreamKind::Chunks(ChunkKind::Completion));
         let received = inner.post(&url, &body, read).await?;
         let text = openai::parse_completion(&url, &received.body)?;
         let (reasoning, answer) = match text.split_once("</think>") {

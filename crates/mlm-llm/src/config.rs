@@ -21,9 +21,9 @@ pub enum Provider {
 /// How a reply travels back.
 ///
 /// The default is [`Transport::Whole`]: every server supports it. [`Transport::Streamed`] uses
-/// server-sent events, which keeps long generations alive behind proxies that cut idle connections and
-/// lets the idle timeout detect a stalled server. For [`Provider::Anthropic`] streaming is not
-/// implemented and `Streamed` falls back to `Whole`.
+/// server-sent events (OpenAI-compatible chunks or Anthropic's message events), which keeps long
+/// generations alive behind proxies that cut idle connections and lets the idle timeout detect a
+/// stalled server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
@@ -32,6 +32,16 @@ pub enum Transport {
     Whole,
     /// `"stream": true`, server-sent events assembled into one reply.
     Streamed,
+}
+
+impl Transport {
+    /// Whether to ask for server-sent events.
+    pub(crate) fn streams(self) -> bool {
+        match self {
+            Transport::Whole => false,
+            Transport::Streamed => true,
+        }
+    }
 }
 
 /// Price of the model, used to compute [`crate::Usage::cost_usd`]. Default: free.
@@ -61,7 +71,9 @@ pub struct Timeouts {
     /// Establishing the TCP (and TLS) connection.
     #[serde(with = "seconds")]
     pub connect: Duration,
-    /// The longest silence while waiting for response bytes (between stream chunks when streaming).
+    /// With [`Transport::Streamed`], the longest silence between stream chunks, and before the reply's
+    /// headers. A whole reply is not sent before it is complete, which a reasoning model may take longer
+    /// than this to write: only `total` bounds it.
     #[serde(with = "seconds")]
     pub idle: Duration,
     /// The whole attempt, from sending the request to the last byte of the reply. Per attempt, not per

@@ -1,7 +1,8 @@
 //! Errors of the client. Transient faults ([`Error::Status`] with 408, 429 or 5xx other than 501,
-//! [`Error::Timeout`], [`Error::Unreachable`], [`Error::Transport`]) are retried inside the client and
-//! reach the caller wrapped in [`Error::RetriesExhausted`]; every other variant is final for that
-//! request. [`Error::Malformed`] means the server answered but not as expected: the caller may re-ask.
+//! [`Error::Timeout`], [`Error::Unreachable`], [`Error::Transport`], [`Error::Overloaded`]) are retried
+//! inside the client and reach the caller wrapped in [`Error::RetriesExhausted`]; every other variant is
+//! final for that request. [`Error::Malformed`] means the server answered but not as expected: the
+//! caller may re-ask.
 //!
 //! No variant ever holds the API key: bodies quoted from servers are redacted before they land here.
 
@@ -46,13 +47,20 @@ pub enum Error {
     )]
     Timeout {
         url: String,
-        /// `idle` (no bytes for too long) or `total` (the attempt took too long).
+        /// `connect`, `idle` (a stream silent for too long) or `total` (the attempt took too long).
         phase: &'static str,
         after: Duration,
     },
 
     #[error("{url}: the connection failed mid-request: {detail}")]
     Transport { url: String, detail: String },
+
+    /// An `overloaded_error` event in the middle of a stream: what HTTP 529 says before one starts.
+    #[error(
+        "{url}: the server reported it is overloaded mid-stream: {message}\nhint: wait and try again; \
+         the reply was cut short, not refused"
+    )]
+    Overloaded { url: String, message: String },
 
     #[error(
         "gave up after {attempts} attempts; last error: {last_error}\nhint: try again later, or raise \
@@ -79,7 +87,10 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Status { status, .. } => is_retryable_status(*status),
-            Error::Timeout { .. } | Error::Unreachable { .. } | Error::Transport { .. } => true,
+            Error::Timeout { .. }
+            | Error::Unreachable { .. }
+            | Error::Transport { .. }
+            | Error::Overloaded { .. } => true,
             Error::MissingApiKey { .. }
             | Error::InvalidConfig { .. }
             | Error::Unauthorized { .. }

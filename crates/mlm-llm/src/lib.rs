@@ -1,7 +1,7 @@
 //! A thin HTTP client for language models: OpenAI-compatible chat completions (with tools and
 //! streaming) against any base URL, legacy `/completions` for "steerable reasoning" (the chat rendered
 //! with a chat template and the reasoning prefilled), and Anthropic's messages API (tool use, extended
-//! thinking). It owns retries with backoff, the rate limit, timeouts, token and cost accounting, and the
+//! thinking, streaming). It owns retries with backoff, the rate limit, timeouts, token and cost accounting, and the
 //! [`Exchange`] record a journal stores about each call.
 //!
 //! It knows nothing about prompts, trees or tasks: callers hand it messages and tools and get text,

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::config::{ClientConfig, Transport};
+use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::types::{ChatRequest, ToolCall, ToolChoice, Usage};
 
@@ -18,14 +18,6 @@ pub(crate) struct ChatReply {
     pub(crate) reasoning: Option<String>,
     pub(crate) tool_calls: Vec<ToolCall>,
     pub(crate) usage: Usage,
-}
-
-/// Whether to ask for a stream.
-pub(crate) fn streams(config: &ClientConfig) -> bool {
-    match config.transport {
-        Transport::Whole => false,
-        Transport::Streamed => true,
-    }
 }
 
 /// Model, sampling options and, when streaming, the stream flags.
@@ -38,7 +30,7 @@ fn common_body(config: &ClientConfig) -> Map<String, Value> {
     if let Some(max_tokens) = config.max_tokens {
         body.insert("max_tokens".to_owned(), json!(max_tokens));
     }
-    if streams(config) {
+    if config.transport.streams() {
         body.insert("stream".to_owned(), json!(true));
         body.insert("stream_options".to_owned(), json!({"include_usage": true}));
     }

@@ -2,6 +2,9 @@
 //! status, read the body whole or as a stream, all under the total timeout), and the retry loop with
 //! exponential backoff, full jitter and `Retry-After`.
 //!
+//! The idle timeout applies to streams only (to their headers and between their chunks): a whole reply
+//! arrives in one piece once generated, after a silence as long as the model thinks.
+//!
 //! `Retry-After` (seconds or an HTTP date) replaces the jittered backoff when present, capped at
 //! `retry.max_backoff`. Logs (`tracing` at debug level) name the method, URL, attempt, status and delay;
 //! never headers.
@@ -15,7 +18,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::client::Inner;
-use crate::config::RetryPolicy;
+use crate::config::{RetryPolicy, Transport};
 use crate::error::{Error, Result};
 use crate::stream::{self, StreamKind};
 
@@ -27,6 +30,16 @@ pub(crate) enum ReadAs {
     /// Server-sent events, assembled into one JSON object shaped like a whole reply. A server that
     /// answers with plain JSON anyway is read as [`ReadAs::Json`].
     Stream(StreamKind),
+}
+
+impl ReadAs {
+    /// How to read a reply of `kind` sent over `transport`.
+    pub(crate) fn new(transport: Transport, kind: StreamKind) -> ReadAs {
+        match transport {
+            Transport::Whole => ReadAs::Json,
+            Transport::Streamed => ReadAs::Stream(kind),
+        }
+    }
 }
 
 /// A successful reply.
@@ -187,14 +200,19 @@ impl Inner {
 
     /// One attempt, without the total timeout (the caller applies it).
     async fn attempt(&self, url: &str, body: &Value, read: ReadAs) -> Result<Value, Failure> {
-        let response = self
+        let timeouts = &self.config.timeouts;
+        let sending = self
             .http
             .post(url)
             .headers(self.headers.clone())
             .json(body)
-            .send()
-            .await
-            .map_err(|error| Failure::from(classify(url, &error, &self.config.timeouts)))?;
+            .send();
+        // A streaming server answers with headers at once; a whole reply comes when it is written.
+        let sent = match read {
+            ReadAs::Stream(_) => stream::within_idle(url, timeouts.idle, sending).await?,
+            ReadAs::Json => sending.await,
+        };
+        let response = sent.map_err(|error| Failure::from(classify(url, &error, timeouts)))?;
         let status = response.status();
         tracing::debug!(
             method = "POST",
@@ -212,15 +230,14 @@ impl Inner {
             .is_some_and(|value| value.starts_with("text/event-stream"));
         match read {
             ReadAs::Stream(kind) if is_event_stream => {
-                let value =
-                    stream::read_events(response, kind, url, self.config.timeouts.idle).await?;
+                let value = stream::read_events(response, kind, url, timeouts).await?;
                 self.redact_value(value).map_err(Failure::from)
             }
             ReadAs::Stream(_) | ReadAs::Json => {
                 let text = response
                     .text()
                     .await
-                    .map_err(|error| Failure::from(classify(url, &error, &self.config.timeouts)))?;
+                    .map_err(|error| Failure::from(classify(url, &error, timeouts)))?;
                 parse_json(url, &self.redact(&text)).map_err(Failure::from)
             }
         }
@@ -276,7 +293,8 @@ pub(crate) fn short(text: &str) -> String {
     out
 }
 
-/// Maps a reqwest error to the matching transient error.
+/// Maps a reqwest error to the matching transient error. The HTTP client enforces only the connect
+/// timeout; the idle and total timeouts are the attempt's own, reported where they expire.
 pub(crate) fn classify(url: &str, error: &reqwest::Error, timeouts: &crate::Timeouts) -> Error {
     let detail = chain(error);
     if error.is_connect() && error.is_timeout() {
@@ -289,12 +307,6 @@ pub(crate) fn classify(url: &str, error: &reqwest::Error, timeouts: &crate::Time
         Error::Unreachable {
             url: url.to_owned(),
             detail,
-        }
-    } else if error.is_timeout() {
-        Error::Timeout {
-            url: url.to_owned(),
-            phase: "idle",
-            after: timeouts.idle,
         }
     } else {
         Error::Transport {

@@ -1,26 +1,70 @@
-//! Streamed OpenAI-compatible replies: a server-sent-events parser and the accumulator that assembles
-//! `chat.completion.chunk` / `text_completion` chunks into one object shaped like a whole reply (so a
-//! single parser reads both transports, and the journal stores the same shape).
+//! Streamed replies: a server-sent-events parser, the read loop that applies the idle timeout between
+//! chunks, and the assemblers that turn the events into one object shaped like a whole reply (so a
+//! single parser reads both transports, and the journal stores the same shape): OpenAI-compatible
+//! `chat.completion.chunk` / `text_completion` chunks here, Anthropic's message events in [`messages`].
 //!
-//! The idle timeout applies between chunks. A stream that ends without `data: [DONE]` and without a
-//! finish reason was cut off: that is a transient [`Error::Transport`].
+//! A stream that ends before its end event (`data: [DONE]` without a finish reason, or no
+//! `message_stop`) was cut off: that is a transient [`Error::Transport`].
+
+mod messages;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
+use crate::config::Timeouts;
 use crate::error::Error;
 use crate::retry::{classify, short, Failure};
 
-/// What the chunks carry.
+/// What the events carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum StreamKind {
+    /// OpenAI-compatible chunks.
+    Chunks(ChunkKind),
+    /// Anthropic's `/messages`: typed events building content blocks.
+    Messages,
+}
+
+/// What OpenAI-compatible chunks carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChunkKind {
     /// `/chat/completions`: `choices[0].delta`.
     Chat,
     /// `/completions`: `choices[0].text`.
     Completion,
+}
+
+/// Builds one reply from the data of a stream's events.
+trait Assembler {
+    /// The event that ends a complete stream, named in the error for a cut-off one.
+    const END: &'static str;
+
+    /// Takes one event's data; true when it is the end event.
+    fn event(&mut self, url: &str, data: &str) -> Result<bool, Failure>;
+
+    /// Whether the events so far make a complete reply although the end event never came.
+    fn complete_without_end(&self) -> bool;
+
+    /// An object shaped like a whole (non-streamed) reply.
+    fn assemble(self) -> Value;
+}
+
+/// Awaits `future` for at most `idle`, else fails with the idle timeout.
+pub(crate) async fn within_idle<F: Future>(
+    url: &str,
+    idle: Duration,
+    future: F,
+) -> Result<F::Output, Failure> {
+    tokio::time::timeout(idle, future).await.map_err(|_| {
+        Failure::from(Error::Timeout {
+            url: url.to_owned(),
+            phase: "idle",
+            after: idle,
+        })
+    })
 }
 
 /// Reads a `text/event-stream` reply to the end and assembles it.
@@ -28,49 +72,68 @@ pub(crate) async fn read_events(
     response: reqwest::Response,
     kind: StreamKind,
     url: &str,
-    idle: Duration,
+    timeouts: &Timeouts,
 ) -> Result<Value, Failure> {
-    let timeouts = crate::Timeouts {
-        idle,
-        ..crate::Timeouts::default()
-    };
+    match kind {
+        StreamKind::Chunks(kind) => {
+            read_into(response, ChunkAssembly::new(kind), url, timeouts).await
+        }
+        StreamKind::Messages => {
+            read_into(
+                response,
+                messages::MessageAssembly::default(),
+                url,
+                timeouts,
+            )
+            .await
+        }
+    }
+}
+
+/// Feeds the events to `assembly` until its end event, each chunk awaited for at most `idle`.
+async fn read_into<A: Assembler>(
+    response: reqwest::Response,
+    mut assembly: A,
+    url: &str,
+    timeouts: &Timeouts,
+) -> Result<Value, Failure> {
     let mut bytes = response.bytes_stream();
     let mut parser = SseParser::default();
-    let mut assembly = Assembly::new(kind);
-    let mut done = false;
-    while !done {
-        let next = tokio::time::timeout(idle, bytes.next())
-            .await
-            .map_err(|_| {
-                Failure::from(Error::Timeout {
-                    url: url.to_owned(),
-                    phase: "idle",
-                    after: idle,
-                })
-            })?;
-        let Some(chunk) = next else {
+    let mut ended = false;
+    while !ended {
+        let Some(chunk) = within_idle(url, timeouts.idle, bytes.next()).await? else {
             break;
         };
-        let chunk = chunk.map_err(|error| Failure::from(classify(url, &error, &timeouts)))?;
+        let chunk = chunk.map_err(|error| Failure::from(classify(url, &error, timeouts)))?;
         for data in parser.push(&chunk) {
-            done = assembly.event(url, &data)?;
-            if done {
+            ended = assembly.event(url, &data)?;
+            if ended {
                 break;
             }
         }
     }
-    if !done {
+    if !ended {
         if let Some(data) = parser.finish() {
-            done = assembly.event(url, &data)?;
+            ended = assembly.event(url, &data)?;
         }
     }
-    if !done && !assembly.finished() {
+    if !ended && !assembly.complete_without_end() {
         return Err(Failure::from(Error::Transport {
             url: url.to_owned(),
-            detail: "the event stream ended before `data: [DONE]`".to_owned(),
+            detail: format!("the event stream ended before {}", A::END),
         }));
     }
     Ok(assembly.assemble())
+}
+
+/// The JSON of one event's data.
+fn parse_event(url: &str, data: &str) -> Result<Value, Failure> {
+    serde_json::from_str(data).map_err(|error| {
+        Failure::from(Error::Malformed {
+            context: url.to_owned(),
+            problem: format!("a stream chunk is not JSON ({error}): {}", short(data)),
+        })
+    })
 }
 
 /// A minimal server-sent-events parser: yields the `data` of each event (lines joined with `\n`).
@@ -133,9 +196,9 @@ struct PartialToolCall {
     arguments: String,
 }
 
-/// The chunks seen so far.
-struct Assembly {
-    kind: StreamKind,
+/// The OpenAI-compatible chunks seen so far.
+struct ChunkAssembly {
+    kind: ChunkKind,
     header: Map<String, Value>,
     text: String,
     reasoning: String,
@@ -144,9 +207,9 @@ struct Assembly {
     usage: Option<Value>,
 }
 
-impl Assembly {
-    fn new(kind: StreamKind) -> Self {
-        Assembly {
+impl ChunkAssembly {
+    fn new(kind: ChunkKind) -> Self {
+        ChunkAssembly {
             kind,
             header: Map::new(),
             text: String::new(),
@@ -155,68 +218,6 @@ impl Assembly {
             finish_reason: None,
             usage: None,
         }
-    }
-
-    fn finished(&self) -> bool {
-        self.finish_reason.is_some()
-    }
-
-    /// Takes one event's data; true at `[DONE]`.
-    fn event(&mut self, url: &str, data: &str) -> Result<bool, Failure> {
-        let data = data.trim();
-        if data == "[DONE]" {
-            return Ok(true);
-        }
-        if data.is_empty() {
-            return Ok(false);
-        }
-        let chunk: Value = serde_json::from_str(data).map_err(|error| {
-            Failure::from(Error::Malformed {
-                context: url.to_owned(),
-                problem: format!("a stream chunk is not JSON ({error}): {}", short(data)),
-            })
-        })?;
-        if let Some(error) = chunk.get("error") {
-            return Err(Failure::from(Error::Malformed {
-                context: url.to_owned(),
-                problem: format!(
-                    "the stream reported an error: {}",
-                    short(&error.to_string())
-                ),
-            }));
-        }
-        for field in ["id", "model", "created", "system_fingerprint"] {
-            if let Some(value) = chunk.get(field) {
-                if !value.is_null() && !self.header.contains_key(field) {
-                    self.header.insert(field.to_owned(), value.clone());
-                }
-            }
-        }
-        if let Some(usage) = chunk.get("usage").filter(|usage| !usage.is_null()) {
-            self.usage = Some(usage.clone());
-        }
-        let choices = chunk.get("choices").and_then(Value::as_array);
-        for choice in choices.into_iter().flatten() {
-            if choice.get("index").and_then(Value::as_u64).unwrap_or(0) != 0 {
-                continue;
-            }
-            if let Some(reason) = choice.get("finish_reason").filter(|r| !r.is_null()) {
-                self.finish_reason = Some(reason.clone());
-            }
-            match self.kind {
-                StreamKind::Completion => {
-                    if let Some(text) = choice.get("text").and_then(Value::as_str) {
-                        self.text.push_str(text);
-                    }
-                }
-                StreamKind::Chat => {
-                    if let Some(delta) = choice.get("delta") {
-                        self.delta(delta);
-                    }
-                }
-            }
-        }
-        Ok(false)
     }
 
     fn delta(&mut self, delta: &Value) {
@@ -260,17 +261,76 @@ impl Assembly {
             }
         }
     }
+}
 
-    /// An object shaped like a whole (non-streamed) reply.
+impl Assembler for ChunkAssembly {
+    const END: &'static str = "`data: [DONE]`";
+
+    fn event(&mut self, url: &str, data: &str) -> Result<bool, Failure> {
+        let data = data.trim();
+        if data == "[DONE]" {
+            return Ok(true);
+        }
+        if data.is_empty() {
+            return Ok(false);
+        }
+        let chunk = parse_event(url, data)?;
+        if let Some(error) = chunk.get("error") {
+            return Err(Failure::from(Error::Malformed {
+                context: url.to_owned(),
+                problem: format!(
+                    "the stream reported an error: {}",
+                    short(&error.to_string())
+                ),
+            }));
+        }
+        for field in ["id", "model", "created", "system_fingerprint"] {
+            if let Some(value) = chunk.get(field) {
+                if !value.is_null() && !self.header.contains_key(field) {
+                    self.header.insert(field.to_owned(), value.clone());
+                }
+            }
+        }
+        if let Some(usage) = chunk.get("usage").filter(|usage| !usage.is_null()) {
+            self.usage = Some(usage.clone());
+        }
+        let choices = chunk.get("choices").and_then(Value::as_array);
+        for choice in choices.into_iter().flatten() {
+            if choice.get("index").and_then(Value::as_u64).unwrap_or(0) != 0 {
+                continue;
+            }
+            if let Some(reason) = choice.get("finish_reason").filter(|r| !r.is_null()) {
+                self.finish_reason = Some(reason.clone());
+            }
+            match self.kind {
+                ChunkKind::Completion => {
+                    if let Some(text) = choice.get("text").and_then(Value::as_str) {
+                        self.text.push_str(text);
+                    }
+                }
+                ChunkKind::Chat => {
+                    if let Some(delta) = choice.get("delta") {
+                        self.delta(delta);
+                    }
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    fn complete_without_end(&self) -> bool {
+        self.finish_reason.is_some()
+    }
+
     fn assemble(self) -> Value {
         let mut out = self.header;
         let finish_reason = self.finish_reason.unwrap_or(Value::Null);
         let choice = match self.kind {
-            StreamKind::Completion => {
+            ChunkKind::Completion => {
                 out.insert("object".to_owned(), json!("text_completion"));
                 json!({"index": 0, "text": self.text, "finish_reason": finish_reason})
             }
-            StreamKind::Chat => {
+            ChunkKind::Chat => {
                 out.insert("object".to_owned(), json!("chat.completion"));
                 let mut message = Map::new();
                 message.insert("role".to_owned(), json!("assistant"));
@@ -325,7 +385,7 @@ mod tests {
 
     #[test]
     fn chat_deltas_assemble_into_a_whole_reply() {
-        let mut assembly = Assembly::new(StreamKind::Chat);
+        let mut assembly = ChunkAssembly::new(ChunkKind::Chat);
         let events = [
             r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"role":"assistant","reasoning":"th"}}]}"#,
             r#"{"choices":[{"index":0,"delta":{"reasoning":"ink"}}]}"#,

@@ -1,11 +1,11 @@
 //! Anthropic messages: headers, the system field, tools, thinking, and the reply's content blocks.
 
-use mlm_llm::{ChatRequest, Message, Price, ToolChoice, ToolDefinition, Transport};
+use mlm_llm::{ChatRequest, Message, Price, ToolChoice, ToolDefinition};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{anthropic_config, client, header, requests, KEY};
+use crate::support::{anthropic_config, client, header, messages_reply, requests, KEY};
 
 fn tool() -> ToolDefinition {
     ToolDefinition {
@@ -30,22 +30,9 @@ fn request(tool_choice: ToolChoice) -> ChatRequest {
 }
 
 async fn serve(server: &MockServer) {
-    let reply = json!({
-        "id": "msg_1",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-test",
-        "content": [
-            {"type": "thinking", "thinking": "Consider options.", "signature": "sig"},
-            {"type": "text", "text": "Here is the plan."},
-            {"type": "tool_use", "id": "toolu_1", "name": "submit", "input": {"plan": "stack"}},
-        ],
-        "stop_reason": "tool_use",
-        "usage": {"input_tokens": 300, "output_tokens": 120},
-    });
     Mock::given(method("POST"))
         .and(path("/v1/messages"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(reply))
+        .respond_with(ResponseTemplate::new(200).set_body_json(messages_reply()))
         .mount(server)
         .await;
 }
@@ -120,8 +107,6 @@ async fn thinking_omits_temperature_and_unforces_the_tool_choice() {
     let mut config = anthropic_config(&server);
     config.temperature = Some(0.7);
     config.thinking_budget_tokens = Some(2048);
-    // Streaming is not implemented for Anthropic: it falls back to whole replies.
-    config.transport = Transport::Streamed;
 
     let reply = client(config)
         .chat(&request(ToolChoice::Forced("submit".to_owned())))

@@ -1,9 +1,13 @@
 //! Transient faults are retried with backoff, final ones are not, and the caller sees how it ended.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mlm_llm::{ChatRequest, Error, Message, Timeouts};
+use mlm_llm::{ChatRequest, Error, Message, Timeouts, Transport};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -158,23 +162,22 @@ async fn a_401_is_unauthorized_with_a_hint_naming_the_variable() {
     assert_eq!(requests(&server).await.len(), 1);
 }
 
-/// A server slower than `timeouts`: the call is retried once, then ends in a timeout of `phase`.
-async fn exhausted_by_a_slow_server(timeouts: Timeouts, phase: &str) -> Error {
+/// A server that sends its whole reply after `delay`, headers included.
+async fn server_answering_after(delay: Duration) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ok_reply().set_delay(Duration::from_secs(3)))
+        .respond_with(ok_reply().set_delay(delay))
         .mount(&server)
         .await;
-    let mut config = openai_config(&server);
-    config.retry = fast_retry(2);
-    config.timeouts = timeouts;
+    server
+}
 
-    let error = client(config).chat(&hello()).await.unwrap_err();
-
+/// Asserts that the call was retried once, then ended in a timeout of `phase`.
+fn assert_timed_out_twice(error: &Error, phase: &str) {
     let Error::RetriesExhausted {
         attempts,
         last_error,
-    } = &error
+    } = error
     else {
         panic!("expected RetriesExhausted, got {error:?}");
     };
@@ -183,35 +186,106 @@ async fn exhausted_by_a_slow_server(timeouts: Timeouts, phase: &str) -> Error {
         matches!(&**last_error, Error::Timeout { phase: actual, .. } if *actual == phase),
         "{last_error:?}"
     );
-    assert_eq!(requests(&server).await.len(), 2);
-    error
 }
 
 #[tokio::test]
 async fn an_idle_timeout_is_retried_then_exhausted() {
-    exhausted_by_a_slow_server(
-        Timeouts {
-            connect: Duration::from_secs(5),
-            idle: Duration::from_millis(100),
-            total: Duration::from_secs(30),
-        },
-        "idle",
-    )
-    .await;
+    // wiremock sends a body in one piece; a stall between chunks needs a server of our own. It answers
+    // each request with the headers and the first chunk of a stream, then goes silent.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let requests_received = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&requests_received);
+    tokio::spawn(async move {
+        loop {
+            let (mut connection, _) = listener.accept().await.unwrap();
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                // The reply does not depend on the request: its first bytes are enough.
+                let mut request = vec![0; 64 * 1024];
+                let received = connection.read(&mut request).await.unwrap();
+                assert!(received > 0, "the client closed without a request");
+                counter.fetch_add(1, Ordering::SeqCst);
+                let event =
+                    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n";
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                     transfer-encoding: chunked\r\n\r\n{:x}\r\n{event}\r\n",
+                    event.len()
+                );
+                connection.write_all(reply.as_bytes()).await.unwrap();
+                // The stall: the connection stays open and silent.
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            });
+        }
+    });
+    let mut config = openai_config(&MockServer::start().await);
+    config.base_url = format!("http://{address}/v1");
+    config.transport = Transport::Streamed;
+    config.retry = fast_retry(2);
+    config.timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        idle: Duration::from_millis(100),
+        total: Duration::from_secs(30),
+    };
+
+    let error = client(config).chat(&hello()).await.unwrap_err();
+
+    assert_timed_out_twice(&error, "idle");
+    assert_eq!(requests_received.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_stream_whose_headers_are_late_is_timed_out_idle() {
+    let server = server_answering_after(Duration::from_secs(3)).await;
+    let mut config = openai_config(&server);
+    config.transport = Transport::Streamed;
+    config.retry = fast_retry(2);
+    config.timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        idle: Duration::from_millis(100),
+        total: Duration::from_secs(30),
+    };
+
+    let error = client(config).chat(&hello()).await.unwrap_err();
+
+    assert_timed_out_twice(&error, "idle");
+    assert_eq!(requests(&server).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_whole_reply_slower_than_the_idle_timeout_succeeds_at_once() {
+    // A reasoning model behind a whole transport: nothing is sent until the reply is complete.
+    let server = server_answering_after(Duration::from_millis(600)).await;
+    let mut config = openai_config(&server);
+    config.timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        idle: Duration::from_millis(100),
+        total: Duration::from_secs(30),
+    };
+
+    let reply = client(config).chat(&hello()).await.unwrap();
+
+    assert_eq!(reply.content, "fine");
+    assert_eq!(reply.exchange.attempts, 1);
+    assert_eq!(requests(&server).await.len(), 1);
 }
 
 #[tokio::test]
 async fn the_total_timeout_bounds_each_attempt() {
-    let error = exhausted_by_a_slow_server(
-        Timeouts {
-            connect: Duration::from_secs(5),
-            idle: Duration::from_secs(60),
-            total: Duration::from_millis(150),
-        },
-        "total",
-    )
-    .await;
+    let server = server_answering_after(Duration::from_secs(3)).await;
+    let mut config = openai_config(&server);
+    config.retry = fast_retry(2);
+    config.timeouts = Timeouts {
+        total: Duration::from_millis(150),
+        ..Timeouts::default()
+    };
+
+    let error = client(config).chat(&hello()).await.unwrap_err();
+
+    assert_timed_out_twice(&error, "total");
     assert!(error.to_string().contains("timeouts.total"), "{error}");
+    assert_eq!(requests(&server).await.len(), 2);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "test helpers panic on setup failures")]
 
 mod anthropic;
+mod anthropic_streaming;
 mod completions;
 mod faults;
 mod openai_chat;

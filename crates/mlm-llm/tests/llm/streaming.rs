@@ -1,4 +1,4 @@
-//! Streamed chat: deltas of content, reasoning and tool calls plus the usage chunk are assembled into
+//! Streamed OpenAI-compatible chat: deltas of content, reasoning and tool calls plus the usage chunk are assembled into
 //! one reply, and the exchange holds an object shaped like a whole reply.
 
 use mlm_llm::{ChatRequest, Error, Message, Price, ToolChoice, ToolDefinition, Transport};
@@ -6,11 +6,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{bodies, chat_reply, client, openai_config, requests, sse};
-
-fn event_stream(body: String) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
-}
+use crate::support::{bodies, chat_reply, client, event_stream, openai_config, requests, sse};
 
 fn chunk(delta: serde_json::Value, finish_reason: Option<&str>) -> serde_json::Value {
     json!({

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mlm_llm::{Client, ClientConfig, Provider, RetryPolicy};
 use serde_json::{json, Value};
-use wiremock::MockServer;
+use wiremock::{MockServer, ResponseTemplate};
 
 /// The environment variable holding the fake key; set once for the whole test binary.
 pub const KEY_VAR: &str = "MLM_LLM_TEST_API_KEY";
@@ -79,6 +79,35 @@ pub fn completion_reply(text: &str) -> Value {
         "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 20, "completion_tokens": 10},
     })
+}
+
+/// A whole Anthropic messages reply: thinking, a redacted thinking block, text and a tool call.
+pub fn messages_reply() -> Value {
+    json!({
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-test",
+        "content": [
+            {"type": "thinking", "thinking": "Consider options.", "signature": "sig"},
+            {"type": "redacted_thinking", "data": "opaque"},
+            {"type": "text", "text": "Here is the plan."},
+            {"type": "tool_use", "id": "toolu_1", "name": "submit", "input": {"plan": "stack"}},
+        ],
+        "stop_reason": "tool_use",
+        "stop_sequence": null,
+        "usage": {
+            "input_tokens": 300,
+            "output_tokens": 120,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
+    })
+}
+
+/// A `200 text/event-stream` reply with this body.
+pub fn event_stream(body: String) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
 }
 
 /// A server-sent-events body: one `data:` event per chunk, then `data: [DONE]`.
