@@ -113,7 +113,9 @@ pub struct ModelLayer {
     /// `whole` or `streamed`.
     pub transport: Option<Transport>,
     pub connect_timeout_seconds: Option<f64>,
+    /// Streamed replies only: the longest silence before the headers and between chunks.
     pub idle_timeout_seconds: Option<f64>,
+    /// One attempt, from sending the request to the reply's last byte.
     pub total_timeout_seconds: Option<f64>,
     /// Attempts per request for 429, 5xx, timeouts and resets.
     pub max_attempts: Option<u32>,
