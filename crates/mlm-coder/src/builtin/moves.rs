@@ -304,8 +304,8 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
             if let (Some(Switch::Off), Some(trees)) = (parameters.early_stopping, parameters.trees)
             {
                 let what = format!(
-                    "stop boosting early on each validation fold (after 50 rounds without \
-                     progress), allowing up to {} trees instead of a fixed {trees}",
+                    "stop boosting early on a tenth of each fold's training rows (after 50 rounds \
+                     without progress), allowing up to {} trees instead of a fixed {trees}",
                     trees * 4
                 );
                 // Measured: two to five times the fixed-tree run, most with many classes.

@@ -54,6 +54,8 @@ struct ScriptContext<'a> {
     schema: SchemaContext,
     options: &'a ScriptOptions,
     members: Vec<MemberContext>,
+    /// Some member stops boosting early: each fold sets rows aside to stop on.
+    stops_early: bool,
     classification: bool,
     estimator: &'static str,
     metric_imports: &'static [&'static str],
@@ -110,6 +112,15 @@ pub(crate) fn render(
             .map_err(|error| template_failure(&error))?;
     }
     let classification = schema.problem() == Problem::Classification;
+    let members: Vec<MemberContext> =
+        std::iter::once(member(options.family, &options.hyperparameters))
+            .chain(
+                options
+                    .blend
+                    .iter()
+                    .map(|family| member(*family, &Hyperparameters::defaults(*family, schema))),
+            )
+            .collect();
     let context = ScriptContext {
         header: options.header()[super::options::HEADER_PREFIX.len()..].to_string(),
         title: format!(
@@ -124,14 +135,8 @@ pub(crate) fn render(
             .collect(),
         schema: schema_context(schema, options),
         options,
-        members: std::iter::once(member(options.family, &options.hyperparameters))
-            .chain(
-                options
-                    .blend
-                    .iter()
-                    .map(|family| member(*family, &Hyperparameters::defaults(*family, schema))),
-            )
-            .collect(),
+        stops_early: members.iter().any(|member| member.stops_early),
+        members,
         classification,
         estimator: match classification {
             true => "Classifier",

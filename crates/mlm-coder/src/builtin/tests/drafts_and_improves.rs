@@ -179,7 +179,7 @@ fn an_improve_changes_one_option_that_the_childs_header_and_plan_record() {
     );
     assert_eq!(
         child.plan,
-        "Improve: Stop boosting early on each validation fold (after 50 rounds without progress), allowing up to 1200 trees instead of a fixed 300. Everything else in the LightGBM gradient boosting script stays as it was. [option early_stopping = on, was off]"
+        "Improve: Stop boosting early on a tenth of each fold's training rows (after 50 rounds without progress), allowing up to 1200 trees instead of a fixed 300. Everything else in the LightGBM gradient boosting script stays as it was. [option early_stopping = on, was off]"
     );
     let before = ScriptOptions::from_code(&draft.code).unwrap();
     let after = ScriptOptions::from_code(&child.code).unwrap();
