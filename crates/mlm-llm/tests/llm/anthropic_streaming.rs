@@ -152,18 +152,12 @@ async fn pings_anywhere_in_the_stream_are_ignored() {
     assert_eq!(reply.exchange.response, messages_reply());
 }
 
-#[tokio::test]
-async fn an_overloaded_error_mid_stream_is_retried() {
+/// The first attempt streams `first_attempt`, every later one the whole reply: the call must end with
+/// that reply, on its second attempt.
+async fn assert_recovers_on_the_second_attempt(first_attempt: &[Value]) {
     let server = MockServer::start().await;
-    let overloaded = [
-        streamed_messages_reply()[0].clone(),
-        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        json!({"type": "content_block_delta", "index": 0,
-               "delta": {"type": "text_delta", "text": "Here"}}),
-        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-    ];
     Mock::given(method("POST"))
-        .respond_with(event_stream(message_events(&overloaded)))
+        .respond_with(event_stream(message_events(first_attempt)))
         .up_to_n_times(1)
         .mount(&server)
         .await;
@@ -177,6 +171,18 @@ async fn an_overloaded_error_mid_stream_is_retried() {
     assert_eq!(reply.content, "Here is the plan.");
     assert_eq!(reply.exchange.attempts, 2);
     assert_eq!(requests(&server).await.len(), 2);
+}
+
+#[tokio::test]
+async fn an_overloaded_error_mid_stream_is_retried() {
+    let overloaded = [
+        streamed_messages_reply()[0].clone(),
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        json!({"type": "content_block_delta", "index": 0,
+               "delta": {"type": "text_delta", "text": "Here"}}),
+        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+    ];
+    assert_recovers_on_the_second_attempt(&overloaded).await;
 }
 
 #[tokio::test]
@@ -202,25 +208,10 @@ async fn an_invalid_request_error_mid_stream_is_final_and_quoted() {
 
 #[tokio::test]
 async fn a_stream_cut_before_message_stop_is_retried() {
-    let server = MockServer::start().await;
     let mut cut = streamed_messages_reply();
     // Everything but `message_stop`: the stop reason alone does not make the reply complete.
     cut.pop();
-    Mock::given(method("POST"))
-        .respond_with(event_stream(message_events(&cut)))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(event_stream(message_events(&streamed_messages_reply())))
-        .mount(&server)
-        .await;
-
-    let reply = chat(streamed_config(&server)).await.unwrap();
-
-    assert_eq!(reply.content, "Here is the plan.");
-    assert_eq!(reply.exchange.attempts, 2);
-    assert_eq!(requests(&server).await.len(), 2);
+    assert_recovers_on_the_second_attempt(&cut).await;
 }
 
 #[tokio::test]

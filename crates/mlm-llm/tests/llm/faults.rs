@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mlm_llm::{ChatRequest, Error, Message, Timeouts, Transport};
+use mlm_llm::{ChatRequest, ClientConfig, Error, Message, Timeouts, Transport};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -173,6 +173,18 @@ async fn server_answering_after(delay: Duration) -> MockServer {
 }
 
 /// Asserts that the call was retried once, then ended in a timeout of `phase`.
+/// Streamed, two attempts, and 100 ms of silence allowed within a generous total.
+fn streamed_with_a_short_idle_timeout(mut config: ClientConfig) -> ClientConfig {
+    config.transport = Transport::Streamed;
+    config.retry = fast_retry(2);
+    config.timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        idle: Duration::from_millis(100),
+        total: Duration::from_secs(30),
+    };
+    config
+}
+
 fn assert_timed_out_twice(error: &Error, phase: &str) {
     let Error::RetriesExhausted {
         attempts,
@@ -219,15 +231,8 @@ async fn an_idle_timeout_is_retried_then_exhausted() {
             });
         }
     });
-    let mut config = openai_config(&MockServer::start().await);
+    let mut config = streamed_with_a_short_idle_timeout(openai_config(&MockServer::start().await));
     config.base_url = format!("http://{address}/v1");
-    config.transport = Transport::Streamed;
-    config.retry = fast_retry(2);
-    config.timeouts = Timeouts {
-        connect: Duration::from_secs(5),
-        idle: Duration::from_millis(100),
-        total: Duration::from_secs(30),
-    };
 
     let error = client(config).chat(&hello()).await.unwrap_err();
 
@@ -238,14 +243,7 @@ async fn an_idle_timeout_is_retried_then_exhausted() {
 #[tokio::test]
 async fn a_stream_whose_headers_are_late_is_timed_out_idle() {
     let server = server_answering_after(Duration::from_secs(3)).await;
-    let mut config = openai_config(&server);
-    config.transport = Transport::Streamed;
-    config.retry = fast_retry(2);
-    config.timeouts = Timeouts {
-        connect: Duration::from_secs(5),
-        idle: Duration::from_millis(100),
-        total: Duration::from_secs(30),
-    };
+    let config = streamed_with_a_short_idle_timeout(openai_config(&server));
 
     let error = client(config).chat(&hello()).await.unwrap_err();
 
