@@ -1,8 +1,14 @@
 //! The command line, as DESIGN.md fixes it. Every flag that has an environment variable names it here.
 
+#![expect(
+    rustdoc::invalid_html_tags,
+    reason = "these doc comments are clap's help text, read in a terminal: `<task>` is a placeholder, not HTML"
+)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mlm_env_vars::EnvVars;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -81,24 +87,8 @@ pub struct RunArguments {
     pub task: PathBuf,
     #[command(flatten)]
     pub task_arguments: TaskArguments,
-    /// Who writes the scripts [default: builtin, which needs no model]
-    #[arg(long, value_enum)]
-    pub coder: Option<crate::config::CoderChoice>,
-    /// The configuration file [default: ./ml-master.toml when it exists]
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Wall-clock budget of the whole run, in seconds [default: 3600]
-    #[arg(long, value_name = "SECS")]
-    pub time_limit: Option<u64>,
-    /// The most nodes to complete [default: 20]
-    #[arg(long, value_name = "N")]
-    pub steps: Option<u32>,
-    /// Scripts run at once [default: one per core]
-    #[arg(long, value_name = "N")]
-    pub slots: Option<usize>,
-    /// Trajectories worked on at once [default: two per slot]
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
+    #[command(flatten)]
+    pub options: RunOptions,
     /// Where the journal, nodes and best solution go [default: runs/<task>-<time>]
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
@@ -112,6 +102,30 @@ pub struct RunArguments {
     pub json: bool,
     #[command(flatten)]
     pub dashboard: LiveDashboardArguments,
+}
+
+/// The flags that shape a run, for `run` and for every run of a `bench` alike. A bench's defaults
+/// come from its suite first.
+#[derive(Debug, Clone, Args)]
+pub struct RunOptions {
+    /// Who writes the scripts: builtin (no model needed) or llm [default: builtin]
+    #[arg(long, value_name = "CODER")]
+    pub coder: Option<mlm_agent::config::CoderChoice>,
+    /// The configuration file [default: ./ml-master.toml when it exists]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Wall-clock budget of a run, in seconds (a bench's FLAML gets the same) [default: 3600]
+    #[arg(long, value_name = "SECS")]
+    pub time_limit: Option<u64>,
+    /// The most nodes a run completes [default: 20]
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u32>,
+    /// Scripts a run runs at once (a bench's FLAML threads) [default: one per core]
+    #[arg(long, value_name = "N")]
+    pub slots: Option<usize>,
+    /// Trajectories a run works on at once [default: two per slot]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
 }
 
 /// `--dashboard` for commands that run the engine.
@@ -154,27 +168,11 @@ pub struct BenchArguments {
     /// Runs per competition, with seeds 0..N [default: the suite's, else 1]
     #[arg(long, value_name = "N")]
     pub seeds: Option<u32>,
-    /// Each run's wall-clock budget, and FLAML's, in seconds [default: the suite's, else 3600]
-    #[arg(long, value_name = "SECS")]
-    pub time_limit: Option<u64>,
-    /// Each run's node budget [default: the suite's, else the run's]
-    #[arg(long, value_name = "N")]
-    pub steps: Option<u32>,
-    /// Scripts each run runs at once, and FLAML's threads [default: one per core]
-    #[arg(long, value_name = "N")]
-    pub slots: Option<usize>,
-    /// Trajectories of each run [default: two per slot]
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
+    #[command(flatten)]
+    pub options: RunOptions,
     /// Where runs, baselines, results.jsonl, bench.json and bench.md go [default: bench-out/<suite name>]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Who writes the scripts [default: builtin]
-    #[arg(long, value_enum)]
-    pub coder: Option<crate::config::CoderChoice>,
-    /// The configuration file every run reads
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
     /// Also run this AutoML baseline with the same time budget and cores
     #[arg(long, value_enum)]
     pub baseline: Option<BaselineArgument>,
@@ -229,7 +227,7 @@ pub enum EnvCommand {
 #[derive(Debug, Clone, Args)]
 pub struct PythonArguments {
     /// Use this interpreter (a conda environment, say) instead of the managed environment
-    #[arg(long, env = "ML_MASTER_PYTHON", value_name = "PATH")]
+    #[arg(long, env = EnvVars::ML_MASTER_PYTHON, value_name = "PATH")]
     pub python: Option<PathBuf>,
 }
 
@@ -264,7 +262,7 @@ pub struct PrepareArguments {
 #[derive(Debug, Args)]
 pub struct TaskArguments {
     /// MLE-bench's registry folder (mlebench/competitions), for MLE-bench data directories
-    #[arg(long, env = mlm_task::MLE_BENCH_REGISTRY_ENV, value_name = "DIR")]
+    #[arg(long, env = EnvVars::ML_MASTER_MLEBENCH_REGISTRY, value_name = "DIR")]
     pub registry: Option<PathBuf>,
 }
 

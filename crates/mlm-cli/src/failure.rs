@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use mlm_agent::ErrorKind;
+
 /// A command's failure; the variant decides the exit code.
 #[derive(Debug)]
 pub enum Failure {
@@ -33,6 +35,16 @@ impl Failure {
             eprintln!("  caused by: {cause}");
         }
         ExitCode::from(code)
+    }
+}
+
+/// The assembly says whose fault an error is; the exit code follows.
+impl From<mlm_agent::Error> for Failure {
+    fn from(error: mlm_agent::Error) -> Failure {
+        match error.kind() {
+            ErrorKind::BadInput => Failure::BadInput(error.into()),
+            ErrorKind::JobFailed => Failure::Job(error.into()),
+        }
     }
 }
 

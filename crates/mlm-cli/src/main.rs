@@ -8,17 +8,12 @@
     reason = "the binary is where output reaches the terminal: human text on stderr, JSON on stdout"
 )]
 
-mod adapters;
-mod bench;
 mod cli;
 mod commands;
-mod config;
 mod failure;
 mod live;
-mod llm_config;
 mod progress;
-mod report;
-mod system;
+mod reporter;
 
 use std::process::ExitCode;
 
@@ -39,7 +34,7 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ML_MASTER_LOG")
+            tracing_subscriber::EnvFilter::try_from_env(mlm_env_vars::EnvVars::ML_MASTER_LOG)
                 .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)

@@ -8,7 +8,7 @@ use std::time::Instant;
 use mlm_engine::{Event, RunLayout, RunSummary, StopReason};
 
 use crate::live::LiveView;
-use crate::report::FinalReport;
+use mlm_agent::FinalReport;
 
 /// Set (to anything) to turn colour and the live view off.
 const NO_COLOR_ENV: &str = "NO_COLOR";

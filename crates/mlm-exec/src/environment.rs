@@ -4,18 +4,12 @@
 
 use std::path::PathBuf;
 
+use mlm_env_vars::EnvVars;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::node::PythonInstallation;
 use crate::process::{run_process, ProcessRequest};
-
-/// Overrides the data directory (default `~/.cache/ml-master`).
-pub const HOME_ENV: &str = "ML_MASTER_HOME";
-/// The user's own interpreter (a conda environment, say), used instead of the managed one.
-pub const PYTHON_ENV: &str = "ML_MASTER_PYTHON";
-/// The interpreter that creates the managed virtual environment (default `python3` on PATH).
-pub const BASE_PYTHON_ENV: &str = "ML_MASTER_BASE_PYTHON";
 
 const BASE_REQUIREMENTS: &str = include_str!("../../../python/requirements-base.txt");
 const NO_DEPS_REQUIREMENTS: &str = include_str!("../../../python/requirements-no-deps.txt");
@@ -100,7 +94,8 @@ pub struct PythonEnvironment {
 
 /// The data directory: `$ML_MASTER_HOME`, or `~/.cache/ml-master`.
 pub fn data_home() -> Result<PathBuf> {
-    if let Some(home) = std::env::var_os(HOME_ENV).filter(|value| !value.is_empty()) {
+    if let Some(home) = std::env::var_os(EnvVars::ML_MASTER_HOME).filter(|value| !value.is_empty())
+    {
         return Ok(PathBuf::from(home));
     }
     let home = std::env::var_os("HOME")
@@ -113,7 +108,7 @@ impl PythonEnvironment {
     /// The user's interpreter when given (a flag or `ML_MASTER_PYTHON`), else the managed one for `profile`.
     pub fn resolve(user_python: Option<PathBuf>, profile: Profile) -> Result<Self> {
         let user_python = user_python.or_else(|| {
-            std::env::var_os(PYTHON_ENV)
+            std::env::var_os(EnvVars::ML_MASTER_PYTHON)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
         });
@@ -160,7 +155,10 @@ impl PythonEnvironment {
                 "run `ml-master env setup` to create the managed environment".to_string()
             }
             PythonSource::User { .. } => {
-                format!("point --python or {PYTHON_ENV} at an existing interpreter")
+                format!(
+                    "point --python or {} at an existing interpreter",
+                    EnvVars::ML_MASTER_PYTHON
+                )
             }
         };
         Err(Error::MissingPython { path: python, hint })
@@ -210,7 +208,7 @@ impl PythonEnvironment {
             source,
         })?;
         if !self.python().is_file() {
-            let base_python = std::env::var_os(BASE_PYTHON_ENV)
+            let base_python = std::env::var_os(EnvVars::ML_MASTER_BASE_PYTHON)
                 .filter(|value| !value.is_empty())
                 .map_or_else(|| PathBuf::from("python3"), PathBuf::from);
             progress.step(&format!(
@@ -220,7 +218,8 @@ impl PythonEnvironment {
             let request = ProcessRequest::new(&base_python, root)
                 .args(["-m".into(), "venv".into(), root.clone().into_os_string()])
                 .spawn_hint(format!(
-                    "install Python 3.10 or newer, or name an interpreter with {BASE_PYTHON_ENV}"
+                    "install Python 3.10 or newer, or name an interpreter with {}",
+                    EnvVars::ML_MASTER_BASE_PYTHON
                 ));
             run_step(&request, "creating the virtual environment", progress)?;
         }

@@ -16,7 +16,6 @@ mod slot;
 
 pub use environment::{
     data_home, Profile, PythonEnvironment, PythonSource, SetupOutcome, SetupProgress,
-    BASE_PYTHON_ENV, HOME_ENV, PYTHON_ENV,
 };
 pub use error::{Error, Result};
 pub use node::{

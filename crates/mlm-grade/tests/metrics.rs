@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mlm_exec::{run_process, OutputLine, ProcessRequest, Profile, PythonEnvironment, PYTHON_ENV};
+use mlm_exec::{run_process, OutputLine, ProcessRequest, Profile, PythonEnvironment};
 use mlm_grade::{F1Average, Metric};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -520,7 +520,7 @@ fn reference_scores(cases: &[Case], directory: &Path) -> BTreeMap<String, Refere
         .unwrap_or_else(|error| {
             panic!(
                 "the metric cross-check needs a Python interpreter with numpy, scipy and \
-                 scikit-learn ({PYTHON_ENV} or the managed environment): {error}"
+                 scikit-learn (ML_MASTER_PYTHON or the managed environment): {error}"
             )
         });
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

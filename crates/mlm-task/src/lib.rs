@@ -14,4 +14,4 @@ mod task;
 pub use error::{Error, Result};
 pub use recipe::{Recipe, RecipeCommand, RECIPE_FINGERPRINT_FILE};
 pub use table::CsvTable;
-pub use task::{Grading, Task, TaskLayout, MLE_BENCH_REGISTRY_ENV};
+pub use task::{Grading, Task, TaskLayout};

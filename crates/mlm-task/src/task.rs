@@ -8,13 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
+use mlm_env_vars::EnvVars;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-
-/// The environment variable naming MLE-bench's registry folder (`mlebench/competitions`), used when
-/// `--registry` is not given.
-pub const MLE_BENCH_REGISTRY_ENV: &str = "ML_MASTER_MLEBENCH_REGISTRY";
 
 const TASK_FILE: &str = "task.toml";
 const MLE_BENCH_CONFIG_FILE: &str = "config.yaml";
@@ -121,7 +118,8 @@ impl Task {
                 dir,
                 "this is an MLE-bench registry folder, not a prepared competition",
                 format!(
-                    "pass the prepared data directory as --task (e.g. ~/.cache/mle-bench/data/<id>) and this folder as --registry (or set {MLE_BENCH_REGISTRY_ENV})"
+                    "pass the prepared data directory as --task (e.g. ~/.cache/mle-bench/data/<id>) and this folder as --registry (or set {})",
+                    EnvVars::ML_MASTER_MLEBENCH_REGISTRY
                 ),
             ));
         }
@@ -131,7 +129,8 @@ impl Task {
                 dir,
                 format!("found neither {TASK_FILE} nor an MLE-bench registry to describe this competition"),
                 format!(
-                    "add a {TASK_FILE} (see tasks/titanic/task.toml), or pass MLE-bench's mlebench/competitions folder with --registry or {MLE_BENCH_REGISTRY_ENV}"
+                    "add a {TASK_FILE} (see tasks/titanic/task.toml), or pass MLE-bench's mlebench/competitions folder with --registry or {}",
+                    EnvVars::ML_MASTER_MLEBENCH_REGISTRY
                 ),
             )),
         }

@@ -3,11 +3,15 @@
 //! cached by the content of their recipe, so that test binaries running in parallel share the work.
 //!
 //! Tests that need Python fail with a message saying how to set it up: they never skip silently.
+//! [`tree_invariants`] checks a search tree's invariants, for the search's own tests and for the trees
+//! real runs leave.
 
 #![expect(
     clippy::expect_used,
     reason = "test support: a failed precondition should stop the test loudly"
 )]
+
+pub mod tree_invariants;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,9 +1,10 @@
 //! `ml-master env setup|check`: the managed Python environment.
 
-use mlm_exec::{Profile, PythonEnvironment, PythonSource, SetupOutcome, SetupProgress};
+use mlm_exec::{Profile, PythonEnvironment, PythonSource, SetupOutcome};
 
-use crate::cli::{EnvArguments, EnvCommand, ProfileArgument, PythonArguments};
+use crate::cli::{EnvArguments, EnvCommand, ProfileArgument};
 use crate::failure::{CommandResult, Failure};
+use crate::reporter::TerminalReporter;
 
 pub fn run(command: EnvCommand) -> CommandResult {
     match command {
@@ -20,35 +21,12 @@ fn profile(arguments: &EnvArguments) -> Profile {
     }
 }
 
-/// The interpreter for a command that needs one, set up first when it is the managed one and not ready.
-pub fn ready_environment(
-    python: &PythonArguments,
-    profile: Profile,
-) -> Result<PythonEnvironment, Failure> {
-    let environment =
-        PythonEnvironment::resolve(python.python.clone(), profile).map_err(Failure::bad_input)?;
-    if !environment.is_ready() {
-        if let PythonSource::Managed { root, .. } = &environment.source {
-            eprintln!(
-                "Setting up the managed Python environment ({} profile) in {}",
-                profile.name(),
-                root.display()
-            );
-        }
-        environment
-            .setup(&mut TerminalProgress)
-            .map_err(Failure::job)?;
-    }
-    environment.require_python().map_err(Failure::bad_input)?;
-    Ok(environment)
-}
-
 fn setup(arguments: &EnvArguments) -> CommandResult {
     let profile = profile(arguments);
     let environment = PythonEnvironment::resolve(arguments.python.python.clone(), profile)
         .map_err(Failure::bad_input)?;
     let outcome = environment
-        .setup(&mut TerminalProgress)
+        .setup(&mut TerminalReporter)
         .map_err(Failure::job)?;
     let python = environment.python();
     match outcome {
@@ -103,17 +81,4 @@ fn check(arguments: &EnvArguments) -> CommandResult {
         profile.name(),
         missing.join(", ")
     )))
-}
-
-/// Set-up progress on stderr: one line per step, the tool's own output indented below it.
-struct TerminalProgress;
-
-impl SetupProgress for TerminalProgress {
-    fn step(&mut self, description: &str) {
-        eprintln!("==> {description}");
-    }
-
-    fn output(&mut self, line: &str) {
-        eprintln!("    {line}");
-    }
 }

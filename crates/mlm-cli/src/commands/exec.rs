@@ -14,8 +14,8 @@ use mlm_task::Task;
 use serde_json::json;
 
 use crate::cli::ExecArguments;
-use crate::commands::env::ready_environment;
 use crate::failure::{CommandResult, Failure};
+use crate::reporter::TerminalReporter;
 
 pub fn run(arguments: ExecArguments) -> CommandResult {
     let task = Task::load(
@@ -29,7 +29,11 @@ pub fn run(arguments: ExecArguments) -> CommandResult {
             arguments.script.display()
         ))
     })?;
-    let environment = ready_environment(&arguments.python, Profile::Base)?;
+    let environment = mlm_agent::ready_environment(
+        arguments.python.python.as_deref(),
+        Profile::Base,
+        &mut TerminalReporter,
+    )?;
     let python = environment.installation().map_err(Failure::job)?;
     let node_dir = match &arguments.node_dir {
         Some(node_dir) => node_dir.clone(),
@@ -56,7 +60,7 @@ pub fn run(arguments: ExecArguments) -> CommandResult {
         timeout: Duration::from_secs(arguments.timeout),
         memory_bytes: match arguments.memory_mib {
             Some(mebibytes) => Some(mebibytes.saturating_mul(1024 * 1024)),
-            None => crate::system::physical_memory_bytes().map(|bytes| bytes / 4 * 3),
+            None => mlm_agent::system::physical_memory_bytes().map(|bytes| bytes / 4 * 3),
         },
         ..NodeLimits::default()
     };
@@ -150,7 +154,7 @@ fn result_json(result: &NodeResult, node_dir: &Path) -> serde_json::Value {
         "metrics_problem": result.metrics_problem,
         "peak_rss_kilobytes": result.peak_rss_kilobytes,
         "sandbox": result.tiers,
-        "supervisor_peak_rss_kilobytes": crate::system::own_peak_rss_kilobytes(),
+        "supervisor_peak_rss_kilobytes": mlm_agent::system::own_peak_rss_kilobytes(),
         "node_dir": node_dir,
     })
 }

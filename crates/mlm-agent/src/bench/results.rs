@@ -5,11 +5,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{anyhow, Context};
 use mlm_grade::CompetitionReport;
 use serde::{Deserialize, Serialize};
 
 use crate::config::CoderChoice;
+use crate::error::{Error, Result};
 
 pub const RESULTS_FILE: &str = "results.jsonl";
 pub const SETTINGS_FILE: &str = "bench-settings.json";
@@ -131,11 +131,16 @@ impl Recorded {
 
     /// Reads `results.jsonl`; a missing file is an empty record. A torn last line (the bench was killed
     /// while writing it) is ignored: that pair runs again.
-    pub fn read(path: &Path) -> anyhow::Result<Recorded> {
+    pub fn read(path: &Path) -> Result<Recorded> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(error) => return Err(anyhow!("{}: cannot read: {error}", path.display())),
+            Err(error) => {
+                return Err(Error::Invalid(format!(
+                    "{}: cannot read: {error}",
+                    path.display()
+                )))
+            }
         };
         let mut recorded = Recorded::default();
         let lines: Vec<&str> = text
@@ -148,11 +153,11 @@ impl Recorded {
                 Ok(ResultLine::Baseline(baseline)) => recorded.baselines.push(baseline),
                 Err(_) if index + 1 == lines.len() && !text.ends_with('\n') => {}
                 Err(error) => {
-                    return Err(anyhow!(
+                    return Err(Error::Invalid(format!(
                         "{}:{}: not a bench result: {error}\nhint: this file is written by `ml-master bench`; remove the line to run that pair again",
                         path.display(),
                         index + 1
-                    ))
+                    )))
                 }
             }
         }
@@ -161,16 +166,16 @@ impl Recorded {
 }
 
 /// Appends one line to `results.jsonl`, flushed before returning.
-pub fn append(path: &Path, line: &ResultLine) -> anyhow::Result<()> {
+pub fn append(path: &Path, line: &ResultLine) -> Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .with_context(|| format!("{}: cannot open for appending", path.display()))?;
+        .map_err(Error::io(&path, "cannot open for appending"))?;
     let text = serde_json::to_string(line)?;
     file.write_all(format!("{text}\n").as_bytes())
         .and_then(|()| file.sync_data())
-        .with_context(|| format!("{}: cannot write", path.display()))
+        .map_err(Error::io(&path, "cannot write"))
 }
 
 /// The settings that decide a bench's numbers; a bench directory holds results of one settings only.
@@ -190,12 +195,13 @@ pub struct BenchSettings {
 
 impl BenchSettings {
     /// Writes the settings into a new bench directory, or checks them against the ones it holds.
-    pub fn claim(&self, out: &Path) -> anyhow::Result<()> {
+    pub fn claim(&self, out: &Path) -> Result<()> {
         let path = out.join(SETTINGS_FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let recorded: serde_json::Value = serde_json::from_str(&text)
-                    .with_context(|| format!("{}: not bench settings", path.display()))?;
+                let recorded: serde_json::Value = serde_json::from_str(&text).map_err(|error| {
+                    Error::Invalid(format!("{}: not bench settings: {error}", path.display()))
+                })?;
                 let current = serde_json::to_value(self)?;
                 let differing: Vec<String> = match (&current, &recorded) {
                     (serde_json::Value::Object(now), serde_json::Value::Object(then)) => now
@@ -211,17 +217,20 @@ impl BenchSettings {
                 if differing.is_empty() {
                     return Ok(());
                 }
-                Err(anyhow!(
+                Err(Error::Invalid(format!(
                     "{}: this bench directory holds results of other settings ({})\nhint: rerun with the settings it was made with, or pass another --out",
                     path.display(),
                     differing.join("; ")
-                ))
+                )))
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::write(&path, serde_json::to_string_pretty(self)?)
-                    .with_context(|| format!("{}: cannot write", path.display()))
+                    .map_err(Error::io(&path, "cannot write"))
             }
-            Err(error) => Err(anyhow!("{}: cannot read: {error}", path.display())),
+            Err(error) => Err(Error::Invalid(format!(
+                "{}: cannot read: {error}",
+                path.display()
+            ))),
         }
     }
 }

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
+use crate::error::{Error, Result};
 use serde::Deserialize;
 
 /// A suite as written.
@@ -48,46 +48,50 @@ const SUITE_HINT: &str = "hint: a suite has optional `seeds`, `time_limit_second
 
 impl Suite {
     /// Reads and checks the suite file at `path`.
-    pub fn read(path: &Path) -> anyhow::Result<Suite> {
-        let path = std::path::absolute(path)
-            .map_err(|error| anyhow!("{}: cannot resolve the path: {error}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Suite> {
+        let path = std::path::absolute(path).map_err(|error| {
+            Error::Invalid(format!(
+                "{}: cannot resolve the path: {error}",
+                path.display()
+            ))
+        })?;
         let text = std::fs::read_to_string(&path).map_err(|error| {
-            anyhow!(
+            Error::Invalid(format!(
                 "{}: cannot read the suite file: {error}\nhint: pass a TOML suite such as bench/suites/bundled.toml",
                 path.display()
-            )
+            ))
         })?;
         let file: SuiteFile = toml::from_str(&text).map_err(|error| {
-            anyhow!(
+            Error::Invalid(format!(
                 "{}: not a valid suite file: {}\n{SUITE_HINT}",
                 path.display(),
                 error.message()
-            )
+            ))
         })?;
         if file.competition.is_empty() {
-            return Err(anyhow!(
+            return Err(Error::Invalid(format!(
                 "{}: the suite lists no competition\n{SUITE_HINT}",
                 path.display()
-            ));
+            )));
         }
         if file.seeds == Some(0) {
-            return Err(anyhow!(
+            return Err(Error::Invalid(format!(
                 "{}: seeds = 0: a bench needs at least one seed\nhint: set seeds to 1 or more",
                 path.display()
-            ));
+            )));
         }
         let base = path.parent().unwrap_or(Path::new("/"));
         let mut competitions = Vec::with_capacity(file.competition.len());
         for (index, entry) in file.competition.iter().enumerate() {
             let task = normalized(&base.join(&entry.task));
             if !task.is_dir() {
-                return Err(anyhow!(
+                return Err(Error::Invalid(format!(
                     "{}: competition {} has task = \"{}\", but {} is not a directory\nhint: task paths are relative to the suite file and name a recipe (tasks/<name>) or a prepared competition",
                     path.display(),
                     index + 1,
                     entry.task.display(),
                     task.display()
-                ));
+                )));
             }
             competitions.push(task);
         }
@@ -125,7 +129,7 @@ fn normalized(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    fn suite_with(text: &str) -> (tempfile::TempDir, anyhow::Result<Suite>) {
+    fn suite_with(text: &str) -> (tempfile::TempDir, Result<Suite>) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("task")).unwrap();
         let path = dir.path().join("suite.toml");

@@ -1,29 +1,30 @@
 //! Configuration in two stages: raw layers (the `ml-master.toml` file, then `ML_MASTER_…` environment
-//! variables, then command-line flags), every field optional, merged in that order; then one resolved
-//! struct the run uses. The resolved form is written to `<run>/config.toml`, which `resume` reads back.
+//! variables, then command-line flags), every field optional, merged field by field in that order
+//! (`[search]` and `[llm.code]` included); then one resolved struct the run uses. The resolved form is
+//! written to `<run>/config.toml`, which `resume` reads back.
+
+mod llm;
+mod search;
 
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use merge::Merge;
 use mlm_engine::RunSettings;
+use mlm_env_vars::EnvVars;
 use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess};
-use mlm_search::SearchConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::llm_config::{LlmLayer, LlmSettings};
+use crate::error::{Error, Result};
+pub use llm::{LlmLayer, LlmSettings, ModelLayer, ModelSettings};
+pub use search::SearchLayer;
 
 /// The config file read when `--config` is not given and it exists in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "ml-master.toml";
-pub const STEPS_ENV: &str = "ML_MASTER_STEPS";
-pub const TIME_LIMIT_ENV: &str = "ML_MASTER_TIME_LIMIT";
-pub const WORKERS_ENV: &str = "ML_MASTER_WORKERS";
-pub const SLOTS_ENV: &str = "ML_MASTER_SLOTS";
-pub const SEED_ENV: &str = "ML_MASTER_SEED";
-pub const CODER_ENV: &str = "ML_MASTER_CODER";
 
 /// Which coder writes the scripts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CoderChoice {
     /// The offline AutoML coder: no model, no key.
@@ -32,20 +33,42 @@ pub enum CoderChoice {
     Llm,
 }
 
+impl CoderChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            CoderChoice::Builtin => "builtin",
+            CoderChoice::Llm => "llm",
+        }
+    }
+}
+
+impl FromStr for CoderChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "builtin" => Ok(CoderChoice::Builtin),
+            "llm" => Ok(CoderChoice::Llm),
+            other => Err(format!("`{other}`: expected builtin or llm")),
+        }
+    }
+}
+
 /// One layer of configuration: every field optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Merge)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConfigLayer {
     pub run: RunLayer,
     /// ML-Master's search parameters; absent fields keep their defaults.
-    pub search: Option<SearchConfig>,
+    pub search: SearchLayer,
     pub sandbox: SandboxLayer,
     /// The models of the LLM coder.
     pub llm: LlmLayer,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Merge)]
 #[serde(deny_unknown_fields, default)]
+#[merge(strategy = merge::option::overwrite_none)]
 pub struct RunLayer {
     pub coder: Option<CoderChoice>,
     pub steps: Option<u32>,
@@ -58,8 +81,9 @@ pub struct RunLayer {
     pub cost_budget_usd: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Merge)]
 #[serde(deny_unknown_fields, default)]
+#[merge(strategy = merge::option::overwrite_none)]
 pub struct SandboxLayer {
     /// `false` by default: scripts get no network.
     pub allow_network: Option<bool>,
@@ -83,20 +107,20 @@ pub struct ResolvedConfig {
 
 impl ConfigLayer {
     /// Reads a config file; `deny_unknown_fields` turns a typo into an error naming the file.
-    pub fn read(path: &Path) -> anyhow::Result<ConfigLayer> {
+    pub fn read(path: &Path) -> Result<ConfigLayer> {
         let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read the config file", path.display()))?;
+            .map_err(Error::io(path, "cannot read the config file"))?;
         toml::from_str(&text).map_err(|error| {
             let line = match error.span() {
                 Some(span) => format!(":{}", text[..span.start].matches('\n').count() + 1),
                 None => String::new(),
             };
-            anyhow!("{}{line}: not a valid config file: {}\nhint: see the Configuration section of the README", path.display(), error.message())
+            Error::Invalid(format!("{}{line}: not a valid config file: {}\nhint: see the Configuration section of the README", path.display(), error.message()))
         })
     }
 
     /// The file named by `--config`, else `./ml-master.toml` when it exists, else nothing.
-    pub fn from_file(explicit: Option<&Path>) -> anyhow::Result<ConfigLayer> {
+    pub fn from_file(explicit: Option<&Path>) -> Result<ConfigLayer> {
         match explicit {
             Some(path) => ConfigLayer::read(path),
             None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
@@ -107,69 +131,35 @@ impl ConfigLayer {
     }
 
     /// The `ML_MASTER_…` variables that are set.
-    pub fn from_environment() -> anyhow::Result<ConfigLayer> {
-        fn read<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
+    pub fn from_environment() -> Result<ConfigLayer> {
+        fn read<T: FromStr>(name: &str) -> Result<Option<T>> {
             match std::env::var(name) {
                 Ok(value) if !value.is_empty() => value.parse().map(Some).map_err(|_| {
-                    anyhow!("{name}={value}: not a valid value\nhint: unset it or give a number")
+                    Error::Invalid(format!(
+                        "{name}={value}: not a valid value\nhint: unset it, or give one of the values `ml-master run --help` lists"
+                    ))
                 }),
                 Ok(_) | Err(_) => Ok(None),
             }
         }
-        let coder = match std::env::var(CODER_ENV)
-            .ok()
-            .filter(|value| !value.is_empty())
-            .as_deref()
-        {
-            None => None,
-            Some("builtin") => Some(CoderChoice::Builtin),
-            Some("llm") => Some(CoderChoice::Llm),
-            Some(other) => return Err(anyhow!("{CODER_ENV}={other}: expected builtin or llm")),
-        };
         Ok(ConfigLayer {
             run: RunLayer {
-                coder,
-                steps: read(STEPS_ENV)?,
-                time_limit_seconds: read(TIME_LIMIT_ENV)?,
-                slots: read(SLOTS_ENV)?,
-                workers: read(WORKERS_ENV)?,
-                seed: read(SEED_ENV)?,
+                coder: read(EnvVars::ML_MASTER_CODER)?,
+                steps: read(EnvVars::ML_MASTER_STEPS)?,
+                time_limit_seconds: read(EnvVars::ML_MASTER_TIME_LIMIT)?,
+                slots: read(EnvVars::ML_MASTER_SLOTS)?,
+                workers: read(EnvVars::ML_MASTER_WORKERS)?,
+                seed: read(EnvVars::ML_MASTER_SEED)?,
                 ..RunLayer::default()
             },
             ..ConfigLayer::default()
         })
     }
 
-    /// `self` with every field that `over` sets replaced.
-    pub fn merged(self, over: ConfigLayer) -> ConfigLayer {
-        let run = RunLayer {
-            coder: over.run.coder.or(self.run.coder),
-            steps: over.run.steps.or(self.run.steps),
-            time_limit_seconds: over.run.time_limit_seconds.or(self.run.time_limit_seconds),
-            node_timeout_seconds: over
-                .run
-                .node_timeout_seconds
-                .or(self.run.node_timeout_seconds),
-            slots: over.run.slots.or(self.run.slots),
-            workers: over.run.workers.or(self.run.workers),
-            seed: over.run.seed.or(self.run.seed),
-            token_budget: over.run.token_budget.or(self.run.token_budget),
-            cost_budget_usd: over.run.cost_budget_usd.or(self.run.cost_budget_usd),
-        };
-        let sandbox = SandboxLayer {
-            allow_network: over.sandbox.allow_network.or(self.sandbox.allow_network),
-            memory_mib: over.sandbox.memory_mib.or(self.sandbox.memory_mib),
-            unrestricted_filesystem: over
-                .sandbox
-                .unrestricted_filesystem
-                .or(self.sandbox.unrestricted_filesystem),
-        };
-        ConfigLayer {
-            run,
-            search: over.search.or(self.search),
-            sandbox,
-            llm: self.llm.merged(over.llm),
-        }
+    /// `self` with every field that `over` sets replaced, section by section and key by key.
+    pub fn merged(self, mut over: ConfigLayer) -> ConfigLayer {
+        over.merge(self);
+        over
     }
 
     /// Decides every value. Defaults: the built-in coder, 20 steps, one hour, ten minutes per script,
@@ -178,14 +168,11 @@ impl ConfigLayer {
         &self,
         cores: usize,
         physical_memory_bytes: Option<u64>,
-    ) -> anyhow::Result<ResolvedConfig> {
+    ) -> Result<ResolvedConfig> {
         let steps = self.run.steps.unwrap_or(20);
         let slots = self.run.slots.unwrap_or(cores.max(1));
         let workers = self.run.workers.unwrap_or(slots * 2);
-        let search = SearchConfig {
-            steps,
-            ..self.search.clone().unwrap_or_default()
-        };
+        let search = self.search.resolve(steps);
         let settings = RunSettings {
             steps,
             time_limit: Duration::from_secs(self.run.time_limit_seconds.unwrap_or(3600)),
@@ -199,7 +186,7 @@ impl ConfigLayer {
         };
         settings
             .validate()
-            .map_err(|problem| anyhow!("invalid configuration: {problem}"))?;
+            .map_err(|problem| Error::Invalid(format!("invalid configuration: {problem}")))?;
         let memory_bytes_per_slot = match self.sandbox.memory_mib {
             Some(mebibytes) => Some(mebibytes.saturating_mul(1024 * 1024)),
             None => physical_memory_bytes.map(|bytes| bytes / 4 * 3 / slots as u64),
@@ -207,8 +194,8 @@ impl ConfigLayer {
         let coder = self.run.coder.unwrap_or(CoderChoice::Builtin);
         let llm = self.llm.resolve()?;
         if coder == CoderChoice::Llm && llm.is_none() {
-            return Err(anyhow!(
-                "--coder llm needs a model: the configuration has no [llm.code] section\nhint: add one to ml-master.toml (see the README's \"LLM coder\" section), or use --coder builtin"
+            return Err(Error::Invalid(
+                "--coder llm needs a model: the configuration has no [llm.code] section\nhint: add one to ml-master.toml (see the README's \"LLM coder\" section), or use --coder builtin".to_string()
             ));
         }
         Ok(ResolvedConfig {
@@ -247,7 +234,7 @@ impl ResolvedConfig {
                 token_budget: settings.token_budget,
                 cost_budget_usd: settings.cost_budget,
             },
-            search: Some(settings.search.clone()),
+            search: SearchLayer::from(&settings.search),
             sandbox: SandboxLayer {
                 allow_network: Some(matches!(self.network, NetworkAccess::Allowed)),
                 memory_mib: self
@@ -266,9 +253,12 @@ impl ResolvedConfig {
         }
     }
 
-    pub fn to_toml(&self) -> anyhow::Result<String> {
-        toml::to_string_pretty(&self.to_layer())
-            .context("cannot write the resolved configuration as TOML")
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(&self.to_layer()).map_err(|error| {
+            Error::Failed(format!(
+                "cannot write the resolved configuration as TOML: {error}"
+            ))
+        })
     }
 }
 
@@ -308,6 +298,29 @@ mod tests {
         assert_eq!(resolved.settings.workers, 2);
         assert_eq!(resolved.memory_bytes_per_slot, Some(1024 * 1024 * 1024));
         assert_eq!(resolved.network, NetworkAccess::Denied);
+    }
+
+    #[test]
+    fn search_keys_from_different_layers_are_merged_one_by_one() {
+        let file: ConfigLayer = toml::from_str("[search]\nnum_drafts = 7\nnum_bugs = 2\n").unwrap();
+        let flags: ConfigLayer = toml::from_str("[search]\nnum_bugs = 4\n").unwrap();
+        let resolved = file.merged(flags).resolve(2, None).unwrap();
+        assert_eq!(
+            resolved.settings.search.num_drafts, 7,
+            "the file's key survives"
+        );
+        assert_eq!(resolved.settings.search.num_bugs, 4, "the later layer wins");
+        assert_eq!(
+            resolved.settings.search.num_improves,
+            mlm_search::SearchConfig::default().num_improves
+        );
+    }
+
+    #[test]
+    fn a_run_directory_written_by_an_earlier_version_still_reads() {
+        let layer: ConfigLayer =
+            toml::from_str("[run]\nsteps = 9\n[search]\nsteps = 9\nnum_drafts = 5\n").unwrap();
+        assert_eq!(layer.resolve(1, None).unwrap().settings.search.steps, 9);
     }
 
     #[test]

@@ -9,6 +9,8 @@ use mlm_grade::{CompetitionReport, Grader};
 use mlm_journal::Journal;
 use mlm_search::NodeId;
 
+use crate::error::{Error, Result};
+
 /// `<run>/report.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct FinalReport {
@@ -39,7 +41,7 @@ pub fn write_final_report(
     layout: &RunLayout,
     grader: &Grader,
     summary: &RunSummary,
-) -> anyhow::Result<FinalReport> {
+) -> Result<FinalReport> {
     let journal = Journal::open(&layout.journal())?;
     let nodes = journal.nodes()?;
     let lower_is_better = grader.metric.lower_is_better();
@@ -82,6 +84,9 @@ pub fn write_final_report(
         grading,
         best_on_test,
     };
-    std::fs::write(layout.report(), serde_json::to_string_pretty(&report)?)?;
+    let text = serde_json::to_string_pretty(&report).map_err(|error| {
+        Error::Failed(format!("cannot write the final report as JSON: {error}"))
+    })?;
+    std::fs::write(layout.report(), text).map_err(Error::io(layout.report(), "cannot write"))?;
     Ok(report)
 }

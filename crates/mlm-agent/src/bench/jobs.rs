@@ -9,12 +9,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
 use mlm_exec::{run_process, Environment, ExitStatus, ProcessRequest};
 use mlm_grade::Grader;
 use mlm_journal::Journal;
 
 use crate::bench::results::{BaselineKind, BaselineResult, Grade, RunResult};
+use crate::error::{Error, Result};
 
 /// The FLAML baseline script, shipped inside the binary and written into the bench directory.
 pub const FLAML_SCRIPT: &str = include_str!("../../../../python/baselines/flaml_automl.py");
@@ -40,10 +40,13 @@ pub struct JobContext {
     pub out: PathBuf,
     /// This `ml-master` binary.
     pub executable: PathBuf,
-    /// Flags every new child run gets (time limit, steps, slots, workers, coder, config).
-    pub run_flags: Vec<OsString>,
+    /// The configuration every new child run reads (`--config`): the bench's settings, merged once.
+    pub run_config: PathBuf,
+    /// `ML_MASTER_…` configuration variables set empty in the children, which reads as unset: the run
+    /// configuration already holds what they said, and set they would override it.
+    pub neutral_environment: Vec<(String, String)>,
     /// `--python PATH` when the bench was given one: new runs and resumed ones get it.
-    pub python_flags: Vec<OsString>,
+    pub python: Option<PathBuf>,
     pub time_limit: Duration,
     pub slots: usize,
     pub base_python: PathBuf,
@@ -74,7 +77,7 @@ pub fn run_request(context: &JobContext, competition: &Competition, seed: u64) -
     let mut args: Vec<OsString> = if run_dir.join("journal.sqlite").is_file() {
         vec!["resume".into(), run_dir.clone().into_os_string()]
     } else {
-        let mut args: Vec<OsString> = vec![
+        vec![
             "run".into(),
             "--task".into(),
             competition.task_dir.clone().into_os_string(),
@@ -82,15 +85,18 @@ pub fn run_request(context: &JobContext, competition: &Competition, seed: u64) -
             run_dir.clone().into_os_string(),
             "--seed".into(),
             seed.to_string().into(),
-        ];
-        args.extend(context.run_flags.iter().cloned());
-        args
+            "--config".into(),
+            context.run_config.clone().into_os_string(),
+        ]
     };
-    args.extend(context.python_flags.iter().cloned());
+    if let Some(python) = &context.python {
+        args.extend(["--python".into(), python.clone().into_os_string()]);
+    }
     args.push("--json".into());
     let mut request = ProcessRequest::new(&context.executable, &context.out)
         .args(args)
         .spawn_hint("the ml-master binary could not start itself; rebuild it");
+    request.environment = Environment::InheritWith(context.neutral_environment.clone());
     request.timeout = Some(context.time_limit + RUN_GRACE);
     request.kill_grace = Duration::from_secs(30);
     request.cancellation = Some(context.cancellation.clone());
@@ -102,16 +108,14 @@ pub fn execute_run(
     context: &JobContext,
     competition: &Competition,
     seed: u64,
-) -> anyhow::Result<Option<RunResult>> {
+) -> Result<Option<RunResult>> {
     let run_dir = context.run_dir(&competition.id, seed);
     if run_dir.exists() && !run_dir.join("journal.sqlite").is_file() {
         // The child died before its journal existed: nothing to continue.
-        std::fs::remove_dir_all(&run_dir)
-            .with_context(|| format!("{}: cannot remove", run_dir.display()))?;
+        std::fs::remove_dir_all(&run_dir).map_err(Error::io(&run_dir, "cannot remove"))?;
     }
     let parent = run_dir.parent().unwrap_or(&context.out).to_path_buf();
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("{}: cannot create", parent.display()))?;
+    std::fs::create_dir_all(&parent).map_err(Error::io(&parent, "cannot create"))?;
     let log = parent.join(format!("seed-{seed}.log"));
     let request = run_request(context, competition, seed);
     let Some(exit) = supervise(&request, &log)? else {
@@ -142,12 +146,15 @@ pub fn baseline_request(
     competition: &Competition,
     kind: BaselineKind,
     scratch: &Path,
-) -> anyhow::Result<ProcessRequest> {
+) -> Result<ProcessRequest> {
     let threads = context.slots.max(1).to_string();
     let (python, args, budget): (&Path, Vec<OsString>, Duration) = match kind {
         BaselineKind::Simple => {
             let script = competition.baseline_script.as_ref().ok_or_else(|| {
-                anyhow!("{}: declares no baseline", competition.task_dir.display())
+                Error::Failed(format!(
+                    "{}: declares no baseline",
+                    competition.task_dir.display()
+                ))
             })?;
             (
                 &context.base_python,
@@ -157,7 +164,9 @@ pub fn baseline_request(
         }
         BaselineKind::Flaml => {
             let python = context.automl_python.as_ref().ok_or_else(|| {
-                anyhow!("FLAML's interpreter was not resolved\nhint: pass --baseline flaml")
+                Error::Failed(
+                    "FLAML's interpreter was not resolved\nhint: pass --baseline flaml".to_string(),
+                )
             })?;
             let script = context.out.join("baselines").join("flaml_automl.py");
             let mut args: Vec<OsString> = vec![
@@ -208,23 +217,20 @@ pub fn execute_baseline(
     context: &JobContext,
     competition: &Competition,
     kind: BaselineKind,
-) -> anyhow::Result<Option<BaselineResult>> {
+) -> Result<Option<BaselineResult>> {
     let scratch = context.baseline_dir(&competition.id, kind);
     if scratch.exists() {
-        std::fs::remove_dir_all(&scratch)
-            .with_context(|| format!("{}: cannot remove", scratch.display()))?;
+        std::fs::remove_dir_all(&scratch).map_err(Error::io(&scratch, "cannot remove"))?;
     }
-    std::fs::create_dir_all(&scratch)
-        .with_context(|| format!("{}: cannot create", scratch.display()))?;
+    std::fs::create_dir_all(&scratch).map_err(Error::io(&scratch, "cannot create"))?;
     std::os::unix::fs::symlink(
         competition.task_dir.join("prepared"),
         scratch.join("prepared"),
     )
-    .with_context(|| format!("{}: cannot link the data", scratch.display()))?;
+    .map_err(Error::io(&scratch, "cannot link the data"))?;
     if kind == BaselineKind::Flaml {
         let script = context.out.join("baselines").join("flaml_automl.py");
-        std::fs::write(&script, FLAML_SCRIPT)
-            .with_context(|| format!("{}: cannot write", script.display()))?;
+        std::fs::write(&script, FLAML_SCRIPT).map_err(Error::io(&script, "cannot write"))?;
     }
     let request = baseline_request(context, competition, kind, &scratch)?;
     let started = std::time::Instant::now();
@@ -244,9 +250,8 @@ pub fn execute_baseline(
 }
 
 /// Runs the request, writing its output to `log`; `None` when it was cancelled.
-fn supervise(request: &ProcessRequest, log: &Path) -> anyhow::Result<Option<String>> {
-    let mut file = std::fs::File::create(log)
-        .with_context(|| format!("{}: cannot create the log", log.display()))?;
+fn supervise(request: &ProcessRequest, log: &Path) -> Result<Option<String>> {
+    let mut file = std::fs::File::create(log).map_err(Error::io(&log, "cannot create the log"))?;
     let outcome = run_process(request, &mut |line| {
         let _ = writeln!(file, "{}", line.text);
     })?;

@@ -5,10 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use merge::Merge;
 use mlm_coder::{PromptMode, ReviewFormat};
 use mlm_llm::{ChatTemplate, ClientConfig, Price, Provider, RetryPolicy, Timeouts, Transport};
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 /// ML-Master's sampling temperature for both models.
 const DEFAULT_TEMPERATURE: f64 = 0.5;
@@ -16,10 +18,13 @@ const DEFAULT_TEMPERATURE: f64 = 0.5;
 const DEFAULT_MAX_REASKS: u32 = 2;
 
 /// `[llm]`: every field optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Merge)]
 #[serde(deny_unknown_fields, default)]
+#[merge(strategy = merge::option::overwrite_none)]
 pub struct LlmLayer {
+    #[merge(strategy = merge::option::recurse)]
     pub code: Option<ModelLayer>,
+    #[merge(strategy = merge::option::recurse)]
     pub feedback: Option<ModelLayer>,
     /// A directory whose template files replace the built-in prompts of the same name.
     pub prompts_dir: Option<PathBuf>,
@@ -92,8 +97,9 @@ pub enum ModeChoice {
 }
 
 /// `[llm.code]` or `[llm.feedback]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Merge)]
 #[serde(deny_unknown_fields, default)]
+#[merge(strategy = merge::option::overwrite_none)]
 pub struct ModelLayer {
     /// `openai` (any OpenAI-compatible server) or `anthropic`.
     pub provider: Option<Provider>,
@@ -143,23 +149,13 @@ pub struct LlmSettings {
 }
 
 impl LlmLayer {
-    /// `self` with every field that `over` sets replaced.
-    pub fn merged(self, over: LlmLayer) -> LlmLayer {
-        LlmLayer {
-            code: over.code.or(self.code),
-            feedback: over.feedback.or(self.feedback),
-            prompts_dir: over.prompts_dir.or(self.prompts_dir),
-            max_reasks: over.max_reasks.or(self.max_reasks),
-            review_format: over.review_format.or(self.review_format),
-        }
-    }
-
     /// The settings, or `None` when no code model is configured.
-    pub fn resolve(&self) -> anyhow::Result<Option<LlmSettings>> {
+    pub fn resolve(&self) -> Result<Option<LlmSettings>> {
         let Some(code) = &self.code else {
             if self.feedback.is_some() {
-                return Err(anyhow!(
+                return Err(Error::Invalid(
                     "[llm.feedback] is set but [llm.code] is not\nhint: add an [llm.code] section with at least `model`"
+                        .to_string(),
                 ));
             }
             return Ok(None);
@@ -173,19 +169,19 @@ impl LlmLayer {
             },
         };
         if feedback.mode == PromptMode::Steerable {
-            return Err(anyhow!(
+            return Err(Error::Invalid(
                 "[llm.feedback] mode = \"steerable\": reviews need tool calls or JSON, which only chat mode gives\nhint: remove `mode` from [llm.feedback]"
+                    .to_string(),
             ));
         }
         let prompts_dir = match &self.prompts_dir {
             Some(dir) => {
-                let dir = std::path::absolute(dir)
-                    .with_context(|| format!("{}: not a usable path", dir.display()))?;
+                let dir = std::path::absolute(dir).map_err(Error::io(dir, "not a usable path"))?;
                 if !dir.is_dir() {
-                    return Err(anyhow!(
+                    return Err(Error::Invalid(format!(
                         "{}: the prompts_dir of [llm] is not a directory\nhint: create it with copies of the templates in crates/mlm-coder/prompts/ you want to change",
                         dir.display()
-                    ));
+                    )));
                 }
                 Some(dir)
             }
@@ -205,9 +201,9 @@ impl LlmLayer {
 }
 
 impl ModelLayer {
-    fn resolve(&self, section: &str) -> anyhow::Result<ModelSettings> {
+    fn resolve(&self, section: &str) -> Result<ModelSettings> {
         let model = self.model.clone().ok_or_else(|| {
-            anyhow!("[{section}] needs `model`\nhint: e.g. model = \"deepseek-reasoner\" with base_url = \"https://api.deepseek.com/v1\"")
+            Error::Invalid(format!("[{section}] needs `model`\nhint: e.g. model = \"deepseek-reasoner\" with base_url = \"https://api.deepseek.com/v1\""))
         })?;
         let provider = self.provider.unwrap_or(Provider::OpenAi);
         // The provider's own endpoint takes its usual key variable; a base_url of one's own (a local
@@ -256,9 +252,9 @@ impl ModelLayer {
             ..RetryPolicy::default()
         };
         if self.requests_per_minute == Some(0) {
-            return Err(anyhow!(
+            return Err(Error::Invalid(format!(
                 "[{section}] requests_per_minute = 0 would never send a request\nhint: remove it for no limit"
-            ));
+            )));
         }
         client.requests_per_minute = self.requests_per_minute;
         client.transport = self.transport.unwrap_or_default();
@@ -272,12 +268,12 @@ impl ModelLayer {
             Some("qwen") => (Some(ChatTemplate::Qwen), Some("qwen".to_string())),
             Some(path) => {
                 let path = std::path::absolute(Path::new(path))
-                    .with_context(|| format!("{path}: not a usable path"))?;
+                    .map_err(Error::io(path, "not a usable path"))?;
                 let source = std::fs::read_to_string(&path).map_err(|error| {
-                    anyhow!(
+                    Error::Invalid(format!(
                         "{}: cannot read the chat_template of [{section}]: {error}\nhint: use deepseek-r1, qwen, or the path of a minijinja chat template",
                         path.display()
-                    )
+                    ))
                 })?;
                 (
                     Some(ChatTemplate::Custom { source }),
@@ -290,14 +286,14 @@ impl ModelLayer {
             None | Some(ModeChoice::Chat) => PromptMode::Chat,
             Some(ModeChoice::Steerable) => {
                 if provider != Provider::OpenAi {
-                    return Err(anyhow!(
+                    return Err(Error::Invalid(format!(
                         "[{section}] mode = \"steerable\" needs an OpenAI-compatible completions endpoint\nhint: use provider = \"openai\" with a vLLM, SGLang or DeepSeek server, or mode = \"chat\""
-                    ));
+                    )));
                 }
                 if client.chat_template.is_none() {
-                    return Err(anyhow!(
+                    return Err(Error::Invalid(format!(
                         "[{section}] mode = \"steerable\" needs chat_template\nhint: chat_template = \"deepseek-r1\", \"qwen\", or the path of a template file"
-                    ));
+                    )));
                 }
                 PromptMode::Steerable
             }
@@ -310,13 +306,13 @@ impl ModelLayer {
     }
 }
 
-fn seconds(section: &str, key: &str, value: Option<f64>) -> anyhow::Result<Option<Duration>> {
+fn seconds(section: &str, key: &str, value: Option<f64>) -> Result<Option<Duration>> {
     match value {
         None => Ok(None),
         Some(value) if value.is_finite() && value > 0.0 => Ok(Some(Duration::from_secs_f64(value))),
-        Some(value) => Err(anyhow!(
+        Some(value) => Err(Error::Invalid(format!(
             "[{section}] {key} = {value}: must be a positive number of seconds"
-        )),
+        ))),
     }
 }
 

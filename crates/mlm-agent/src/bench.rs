@@ -1,9 +1,10 @@
 //! `ml-master bench`: many runs, one report. The suite file, the results recorded per finished
 //! (competition, seed) and per baseline, the aggregate in MLE-bench's form, and its markdown. Running the
-//! children lives in [`jobs`]; the command itself in `commands::bench`.
+//! children lives in [`jobs`], the whole bench in [`runner`].
 
 pub mod aggregate;
 pub mod jobs;
 pub mod markdown;
 pub mod results;
+pub mod runner;
 pub mod suite;

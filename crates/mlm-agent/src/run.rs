@@ -1,0 +1,361 @@
+//! `run` and `resume` put together: the configuration resolved, the task prepared and loaded, the
+//! coder made and its models checked, the sandbox executor and the journal ready; then the engine driven
+//! to its end and the selected submission graded. Both commands build the same [`Assembly`]; the binary
+//! only shows its events.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use chrono::Utc;
+use mlm_coder::{Coder, LlmCoder, LlmOptions, Prompts, TaskBrief};
+use mlm_engine::{run_engine, EngineParts, Event, Op, RunLayout, RunSummary};
+use mlm_exec::sandbox::SandboxTiers;
+use mlm_exec::{
+    available_cpus, plan_slots, probe_node_sandbox, Launcher, NodeLayout, NodeLimits, NodeRun,
+    Profile, PythonInstallation, Slot,
+};
+use mlm_grade::Grader;
+use mlm_journal::{Journal, RunRecord, RunStatus};
+use mlm_llm::{Client, ClientConfig};
+use mlm_task::Task;
+use tokio::sync::mpsc;
+
+use crate::adapters::{GraderCheck, PythonSyntaxCheck, SandboxExecutor};
+use crate::brief::task_brief;
+use crate::config::{CoderChoice, ConfigLayer, ResolvedConfig};
+use crate::environment::{ready_environment, Reporter};
+use crate::error::{Error, Result};
+use crate::final_report::{write_final_report, FinalReport};
+use crate::recipe::prepared_recipe;
+use crate::system::physical_memory_bytes;
+
+/// Where the task and the interpreter come from, for `run` and `resume` alike.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// An MLE-bench registry folder, for MLE-bench data directories.
+    pub registry: Option<PathBuf>,
+    /// The user's own interpreter instead of the managed environment.
+    pub python: Option<PathBuf>,
+    /// How the sandbox launcher is started: this binary's hidden `sandbox-exec` command.
+    pub launcher: Launcher,
+}
+
+/// A new run as the command line asks for it.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// A competition directory, an MLE-bench data directory, or a recipe.
+    pub task: PathBuf,
+    /// `--config`, else `./ml-master.toml` when it exists.
+    pub config_file: Option<PathBuf>,
+    /// The command line's layer, above the file's and the environment's.
+    pub flags: ConfigLayer,
+    /// Default: `runs/<task>-<time>`.
+    pub run_dir: Option<PathBuf>,
+}
+
+/// A run, put together and ready to drive.
+pub struct Assembly {
+    pub task: Task,
+    pub grader: Arc<Grader>,
+    pub config: ResolvedConfig,
+    pub layout: RunLayout,
+    pub coder: Arc<dyn Coder>,
+    pub brief: TaskBrief,
+    executor: SandboxExecutor,
+    journal: Journal,
+}
+
+/// How a driven run ended, with its final grading.
+#[derive(Debug)]
+pub struct Finished {
+    pub summary: RunSummary,
+    pub report: FinalReport,
+}
+
+impl Assembly {
+    /// A new run: nothing is written before the models answered and the task loaded.
+    pub fn create(
+        request: NewRun,
+        sources: Sources,
+        reporter: &mut dyn Reporter,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Assembly> {
+        let layer = ConfigLayer::from_file(request.config_file.as_deref())?
+            .merged(ConfigLayer::from_environment()?)
+            .merged(request.flags);
+        let config = layer.resolve(available_cpus().len(), physical_memory_bytes())?;
+        let task_dir = prepared_recipe(&request.task, sources.python.as_deref(), reporter)?
+            .unwrap_or_else(|| request.task.clone());
+        let task = Task::load(&task_dir, sources.registry.as_deref())?;
+        let grader = Grader::for_task(&task)?;
+        let environment = ready_environment(sources.python.as_deref(), Profile::Base, reporter)?;
+        let installation = environment.installation()?;
+        let run_dir = request.run_dir.unwrap_or_else(|| {
+            PathBuf::from("runs").join(format!(
+                "{}-{}",
+                task.id,
+                chrono::Local::now().format("%Y%m%d-%H%M%S")
+            ))
+        });
+        let root =
+            std::path::absolute(&run_dir).map_err(Error::io(&run_dir, "not a usable path"))?;
+        let layout = RunLayout::new(root);
+        if layout.journal().exists() {
+            return Err(Error::Invalid(format!(
+                "{}: this run directory already holds a run\nhint: continue it with `ml-master resume {}`, or pass another --run-dir",
+                layout.root.display(),
+                layout.root.display()
+            )));
+        }
+        // Before the run directory exists: a model that cannot be reached leaves nothing behind.
+        let coder = make_coder(&config, &installation, &layout, runtime)?;
+        std::fs::create_dir_all(&layout.root)
+            .map_err(Error::io(&layout.root, "cannot create the run directory"))?;
+        let config_toml = config.to_toml()?;
+        std::fs::write(layout.config(), &config_toml)
+            .map_err(Error::io(layout.config(), "cannot write"))?;
+        let task_dir_text = std::path::absolute(&task_dir)
+            .unwrap_or(task_dir)
+            .display()
+            .to_string();
+        let journal = Journal::create(
+            &layout.journal(),
+            &RunRecord {
+                task_id: task.id.clone(),
+                task_dir: task_dir_text,
+                coder: coder.name(),
+                seed: config.settings.seed,
+                config_toml,
+                created_at: Utc::now(),
+                status: RunStatus::Running,
+                elapsed_seconds: 0.0,
+            },
+        )?;
+        Assembly::finish(
+            task,
+            grader,
+            config,
+            journal,
+            layout,
+            installation,
+            coder,
+            sources,
+        )
+    }
+
+    /// An existing run, continued with the configuration it recorded.
+    pub fn resume(
+        run_dir: &Path,
+        sources: Sources,
+        reporter: &mut dyn Reporter,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Assembly> {
+        let root = std::path::absolute(run_dir).map_err(Error::io(run_dir, "not a usable path"))?;
+        let layout = RunLayout::new(root);
+        let journal = Journal::open(&layout.journal()).map_err(Error::RunDirectory)?;
+        let run = journal.run().map_err(Error::RunDirectory)?;
+        let layer: ConfigLayer = toml::from_str(&run.config_toml).map_err(|error| {
+            Error::Invalid(format!(
+                "{}: the recorded configuration is unreadable: {error}",
+                layout.journal().display()
+            ))
+        })?;
+        let config = layer.resolve(available_cpus().len(), physical_memory_bytes())?;
+        let task = Task::load(Path::new(&run.task_dir), sources.registry.as_deref())?;
+        let grader = Grader::for_task(&task)?;
+        let environment = ready_environment(sources.python.as_deref(), Profile::Base, reporter)?;
+        let installation = environment.installation()?;
+        let coder = make_coder(&config, &installation, &layout, runtime)?;
+        Assembly::finish(
+            task,
+            grader,
+            config,
+            journal,
+            layout,
+            installation,
+            coder,
+            sources,
+        )
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts `create` and `resume` both gather, joined in one place"
+    )]
+    fn finish(
+        task: Task,
+        grader: Grader,
+        config: ResolvedConfig,
+        journal: Journal,
+        layout: RunLayout,
+        installation: PythonInstallation,
+        coder: Arc<dyn Coder>,
+        sources: Sources,
+    ) -> Result<Assembly> {
+        let slots = plan_slots(config.settings.slots, &available_cpus(), &[]);
+        let grader = Arc::new(grader);
+        let brief = task_brief(&task, &grader, &slots, config.memory_bytes_per_slot)?;
+        let executor = SandboxExecutor {
+            public_dir: task.public_dir.clone(),
+            python: installation,
+            slots,
+            limits: NodeLimits {
+                memory_bytes: config.memory_bytes_per_slot,
+                ..NodeLimits::default()
+            },
+            network: config.network,
+            filesystem: config.filesystem,
+            launcher: sources.launcher,
+        };
+        Ok(Assembly {
+            task,
+            grader,
+            config,
+            layout,
+            coder,
+            brief,
+            executor,
+            journal,
+        })
+    }
+
+    /// Nodes and seconds an earlier session of this run spent: what a resume continues from.
+    pub fn earlier_sessions(&self) -> Result<(u32, f64)> {
+        let run = self.journal.run()?;
+        Ok((self.journal.node_count()?, run.elapsed_seconds))
+    }
+
+    /// The sandbox tiers a node will get, probed by starting the launcher once.
+    pub fn probe_sandbox(&self) -> Result<SandboxTiers> {
+        let probe_dir = self.layout.work_dir().join("probe");
+        std::fs::create_dir_all(&probe_dir).map_err(Error::io(&probe_dir, "cannot create"))?;
+        let node = NodeLayout::new(&probe_dir);
+        let executor = &self.executor;
+        let slot = executor.slots.first().cloned().unwrap_or(Slot {
+            index: 0,
+            cpus: Vec::new(),
+            gpus: Vec::new(),
+        });
+        let status_path = self.layout.work_dir().join("probe.status.json");
+        let run = NodeRun {
+            layout: &node,
+            public_dir: &executor.public_dir,
+            python: &executor.python,
+            slot: &slot,
+            limits: &executor.limits,
+            network: executor.network,
+            filesystem: executor.filesystem,
+            launcher: &executor.launcher,
+            status_path: &status_path,
+            cancellation: None,
+        };
+        let tiers = probe_node_sandbox(&run)?;
+        let _ = std::fs::remove_dir_all(&probe_dir);
+        Ok(tiers)
+    }
+
+    /// Runs the engine to its end, then grades the selected submission and writes `report.json`.
+    /// Events go to `events`; [`Op::Interrupt`] on `operations` stops the run cleanly.
+    pub async fn drive(
+        self,
+        events: mpsc::UnboundedSender<Event>,
+        operations: mpsc::UnboundedReceiver<Op>,
+    ) -> Result<Finished> {
+        let Assembly {
+            config,
+            layout,
+            coder,
+            brief,
+            executor,
+            journal,
+            grader,
+            ..
+        } = self;
+        let parts = EngineParts {
+            settings: config.settings.clone(),
+            task: brief,
+            coder,
+            executor: Arc::new(executor),
+            check: Arc::new(GraderCheck(grader.clone())),
+            journal,
+            layout: layout.clone(),
+        };
+        let summary = run_engine(parts, events, operations).await?;
+        let report = write_final_report(&layout, &grader, &summary)?;
+        Ok(Finished { summary, report })
+    }
+}
+
+/// The coder the configuration names. An LLM coder's endpoints are probed once here, so an unset key
+/// or an unreachable server is a configuration error (exit code 2) before any work starts.
+fn make_coder(
+    config: &ResolvedConfig,
+    installation: &PythonInstallation,
+    layout: &RunLayout,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Arc<dyn Coder>> {
+    let llm = match (config.coder, &config.llm) {
+        (CoderChoice::Builtin, _) => return Ok(Arc::new(mlm_coder::BuiltinCoder::default())),
+        (CoderChoice::Llm, Some(llm)) => llm,
+        (CoderChoice::Llm, None) => {
+            return Err(Error::Invalid(
+                "--coder llm needs a model: the configuration has no [llm.code] section\nhint: add one to ml-master.toml (see the README's \"LLM coder\" section), or use --coder builtin".to_string(),
+            ))
+        }
+    };
+    let client = |section: &'static str, settings: &ClientConfig| {
+        Client::new(settings.clone()).map_err(|error| Error::Model {
+            section,
+            model: settings.model.clone(),
+            base_url: settings.base_url.clone(),
+            error: Box::new(error),
+        })
+    };
+    let code_model = client("llm.code", &llm.code.client)?;
+    let feedback_model = client("llm.feedback", &llm.feedback.client)?;
+    let same_endpoint = llm.code.client.base_url == llm.feedback.client.base_url
+        && llm.code.client.api_key_env == llm.feedback.client.api_key_env;
+    runtime.block_on(async {
+        let probe = |section: &'static str, model: &Client, base_url: &str| {
+            let model = model.clone();
+            let base_url = base_url.to_string();
+            async move {
+                model.probe().await.map_err(|error| Error::Model {
+                    section,
+                    model: model.model().to_string(),
+                    base_url,
+                    error: Box::new(error),
+                })
+            }
+        };
+        probe("llm.code", &code_model, &llm.code.client.base_url).await?;
+        if !same_endpoint {
+            probe(
+                "llm.feedback",
+                &feedback_model,
+                &llm.feedback.client.base_url,
+            )
+            .await?;
+        }
+        Ok::<(), Error>(())
+    })?;
+    let prompts = Prompts::load(llm.prompts_dir.as_deref())
+        .map_err(|error| Error::Invalid(error.to_string()))?;
+    let syntax = PythonSyntaxCheck {
+        python: installation.python.clone(),
+        scratch_dir: layout.work_dir().join("syntax-check"),
+        counter: AtomicU64::new(0),
+    };
+    Ok(Arc::new(LlmCoder::new(
+        code_model,
+        feedback_model,
+        prompts,
+        LlmOptions {
+            mode: llm.code.mode,
+            review_format: llm.review_format,
+            max_reasks: llm.max_reasks,
+        },
+        Arc::new(syntax),
+    )))
+}
