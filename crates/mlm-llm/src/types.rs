@@ -208,12 +208,14 @@ pub enum Endpoint {
     Completions,
 }
 
-/// What a journal stores about one call. Holds no headers and never the key.
+/// What a journal stores about one call. Holds no headers, so the request never holds the key; the
+/// response is what the server sent, unaltered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Exchange {
     /// The JSON body sent.
     pub request: serde_json::Value,
-    /// The JSON body received; for a streamed reply, an assembled object shaped like a whole reply.
+    /// The JSON body received; for a streamed reply, an object shaped like a whole reply assembled
+    /// from its events.
     pub response: serde_json::Value,
     /// Duration of the successful attempt, from sending to the last byte (written as seconds).
     #[serde(with = "crate::config::seconds")]
