@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use chrono::Utc;
-use mlm_coder::{Coder, LlmCoder, LlmOptions, Prompts, TaskBrief};
+use mlm_coder::{Coder, LlmCoder, LlmOptions, PromptMode, Prompts, TaskBrief};
 use mlm_engine::{run_engine, EngineParts, Event, Op, RunLayout, RunSummary};
 use mlm_exec::sandbox::SandboxTiers;
 use mlm_exec::{
@@ -17,7 +17,7 @@ use mlm_exec::{
 };
 use mlm_grade::Grader;
 use mlm_journal::{Journal, RunRecord, RunStatus};
-use mlm_llm::{Client, ClientConfig};
+use mlm_llm::{Client, ClientConfig, Endpoint};
 use mlm_task::Task;
 use tokio::sync::mpsc;
 
@@ -287,8 +287,9 @@ impl Assembly {
     }
 }
 
-/// The coder the configuration names. An LLM coder's endpoints are probed once here, so an unset key
-/// or an unreachable server is a configuration error (exit code 2) before any work starts.
+/// The coder the configuration names. An LLM coder's endpoints are probed once here (one minimal request
+/// with the run's parameters each), so an unset key, a refused parameter or an unreachable server is a
+/// configuration error (exit code 2) before any work starts.
 fn make_coder(
     config: &ResolvedConfig,
     installation: &PythonInstallation,
@@ -314,14 +315,19 @@ fn make_coder(
     };
     let code_model = client("llm.code", &llm.code.client)?;
     let feedback_model = client("llm.feedback", &llm.feedback.client)?;
-    let same_endpoint = llm.code.client.base_url == llm.feedback.client.base_url
-        && llm.code.client.api_key_env == llm.feedback.client.api_key_env;
+    let code_endpoint = match llm.code.mode {
+        PromptMode::Chat => Endpoint::Chat,
+        PromptMode::Steerable => Endpoint::Completions,
+    };
+    // Reviews are chat calls; a feedback model configured like the code model in chat mode was
+    // checked by the code model's probe.
+    let same_check = llm.feedback.client == llm.code.client && code_endpoint == Endpoint::Chat;
     runtime.block_on(async {
-        let probe = |section: &'static str, model: &Client, base_url: &str| {
+        let probe = |section: &'static str, model: &Client, base_url: &str, endpoint| {
             let model = model.clone();
             let base_url = base_url.to_string();
             async move {
-                model.probe().await.map_err(|error| Error::Model {
+                model.probe(endpoint).await.map_err(|error| Error::Model {
                     section,
                     model: model.model().to_string(),
                     base_url,
@@ -329,12 +335,19 @@ fn make_coder(
                 })
             }
         };
-        probe("llm.code", &code_model, &llm.code.client.base_url).await?;
-        if !same_endpoint {
+        probe(
+            "llm.code",
+            &code_model,
+            &llm.code.client.base_url,
+            code_endpoint,
+        )
+        .await?;
+        if !same_check {
             probe(
                 "llm.feedback",
                 &feedback_model,
                 &llm.feedback.client.base_url,
+                Endpoint::Chat,
             )
             .await?;
         }

@@ -1,52 +1,46 @@
-//! The [`Client`]: configuration resolved once (key read, HTTP client built, rate limiter shared by
-//! clones) and the public entry points, which dispatch to the provider modules.
+//! The [`Client`]: the configuration resolved once (key read, headers and HTTP transport built, rate
+//! limiter shared by clones) and the public entry points, each joining a wire format (what to send,
+//! how to read the reply) to the transport (how to send it).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
-use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use crate::config::{ClientConfig, Provider};
+use crate::config::{ClientConfig, Provider, DEFAULT_MAX_TOKENS};
 use crate::error::{Error, Result};
-use crate::retry::{self, RateLimiter, ReadAs};
-use crate::stream::{ChunkKind, StreamKind};
-use crate::types::{ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, Exchange};
-use crate::{anthropic, openai};
+use crate::transport::{ApiKey, Attempts, EventSink, Http, Received, Reply};
+use crate::types::{
+    ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, Endpoint, Exchange, Message,
+};
+use crate::wire::{self, anthropic, errors, openai};
 
-/// The API key. Its `Debug` prints `***`.
-#[derive(Clone)]
-pub(crate) struct ApiKey(String);
+/// How long the start-up check waits for its one reply at most: a local server may load the model
+/// on its first request.
+const PROBE_LIMIT: Duration = Duration::from_secs(120);
 
-impl ApiKey {
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
+/// A call of the run, or the start-up check (one attempt, a one-token output limit).
+#[derive(Clone, Copy, Debug)]
+enum Purpose {
+    Run,
+    Probe,
 }
 
 /// What all clones of a [`Client`] share.
-pub(crate) struct Inner {
-    pub(crate) config: ClientConfig,
+struct Inner {
+    config: ClientConfig,
     /// `base_url` without trailing slashes.
-    pub(crate) base: String,
-    pub(crate) key: Option<ApiKey>,
-    /// Authentication and version headers, the key marked sensitive.
-    pub(crate) headers: HeaderMap,
-    pub(crate) http: reqwest::Client,
-    pub(crate) limiter: Option<RateLimiter>,
+    base: String,
+    http: Http,
 }
 
 /// A language-model client. Cheap to clone: clones share the HTTP connection pool and the rate limit.
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
 impl fmt::Debug for Client {
@@ -57,7 +51,7 @@ impl fmt::Debug for Client {
             .field("model", &config.model)
             .field("base_url", &self.inner.base)
             .field("api_key_env", &config.api_key_env)
-            .field("api_key", &self.inner.key)
+            .field("api_key", &self.inner.http.key())
             .finish_non_exhaustive()
     }
 }
@@ -75,7 +69,7 @@ fn read_key(config: &ClientConfig) -> Result<Option<ApiKey>> {
         return Ok(None);
     };
     match std::env::var(variable) {
-        Ok(value) if !value.trim().is_empty() => Ok(Some(ApiKey(value.trim().to_owned()))),
+        Ok(value) if !value.trim().is_empty() => Ok(Some(ApiKey::new(value.trim().to_owned()))),
         Ok(_) | Err(_) => Err(Error::MissingApiKey {
             variable: variable.clone(),
         }),
@@ -115,6 +109,20 @@ fn headers(config: &ClientConfig, key: Option<&ApiKey>) -> Result<HeaderMap> {
     Ok(headers)
 }
 
+/// The output limit sent. Anthropic's includes the thinking budget, so its default adds the budget.
+fn output_limit(config: &ClientConfig, purpose: Purpose) -> u32 {
+    let thinking = match config.provider {
+        Provider::Anthropic => config.thinking_budget_tokens.unwrap_or(0),
+        Provider::OpenAi => 0,
+    };
+    match purpose {
+        Purpose::Run => config
+            .max_tokens
+            .unwrap_or_else(|| thinking.saturating_add(DEFAULT_MAX_TOKENS)),
+        Purpose::Probe => thinking.saturating_add(1),
+    }
+}
+
 /// Checks what the server would only refuse later.
 fn validate(config: &ClientConfig, base: &str) -> Result<()> {
     if !(base.starts_with("http://") || base.starts_with("https://")) {
@@ -132,8 +140,35 @@ fn validate(config: &ClientConfig, base: &str) -> Result<()> {
     if config.model.trim().is_empty() {
         return Err(invalid("the model name is empty", "set model"));
     }
+    if config.max_tokens == Some(0) {
+        return Err(invalid(
+            "max_tokens is 0",
+            "leave it unset for the default of 16384, or give a positive number",
+        ));
+    }
+    if let Some(field) = wire::CLIENT_FIELDS
+        .iter()
+        .find(|field| config.extra_body.contains_key(**field))
+    {
+        return Err(invalid(
+            format!("extra_body sets `{field}`, which the client writes itself"),
+            "remove it from extra_body: the model, the conversation, the tools and the stream \
+             framing come from the client's own settings",
+        ));
+    }
+    match (config.provider, &config.reasoning_effort) {
+        (Provider::Anthropic, Some(effort)) => {
+            return Err(invalid(
+                format!(
+                    "reasoning_effort = \"{effort}\" is an OpenAI parameter; Anthropic has none"
+                ),
+                "use thinking_budget_tokens for Anthropic's extended thinking",
+            ))
+        }
+        (Provider::Anthropic, None) | (Provider::OpenAi, _) => {}
+    }
     if let (Provider::Anthropic, Some(budget)) = (config.provider, config.thinking_budget_tokens) {
-        let max_tokens = anthropic::max_tokens(config);
+        let max_tokens = output_limit(config, Purpose::Run);
         if budget >= max_tokens {
             return Err(invalid(
                 format!("thinking_budget_tokens {budget} is not below max_tokens {max_tokens}"),
@@ -153,34 +188,17 @@ impl Client {
     ///
     /// # Errors
     /// [`Error::MissingApiKey`] when the variable is unset or empty; [`Error::InvalidConfig`] for a
-    /// rate limit of 0, a base URL that is not http(s), an empty model, an Anthropic thinking budget not
-    /// below `max_tokens`; [`Error::Template`] for a custom chat template that does not compile.
+    /// rate limit or `max_tokens` of 0, a base URL that is not http(s), an empty model, an `extra_body`
+    /// naming a field the client writes, `reasoning_effort` with Anthropic, an Anthropic thinking budget
+    /// not below `max_tokens`; [`Error::Template`] for a custom chat template that does not compile.
     pub fn new(config: ClientConfig) -> Result<Client> {
         let key = read_key(&config)?;
         let base = config.base_url.trim().trim_end_matches('/').to_owned();
         validate(&config, &base)?;
         let headers = headers(&config, key.as_ref())?;
-        // No read timeout here: it would also cut a whole reply that a model thinks about for longer
-        // than `idle` before sending anything. The attempt applies `idle` to streams itself.
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.timeouts.connect)
-            .build()
-            .map_err(|error| {
-                invalid(
-                    format!("cannot build the HTTP client: {}", retry::chain(&error)),
-                    "check the TLS setup of this machine",
-                )
-            })?;
-        let limiter = config.requests_per_minute.map(RateLimiter::per_minute);
+        let http = Http::new(&config, key, headers, errors::read_failure)?;
         Ok(Client {
-            inner: Arc::new(Inner {
-                config,
-                base,
-                key,
-                headers,
-                http,
-                limiter,
-            }),
+            inner: Arc::new(Inner { config, base, http }),
         })
     }
 
@@ -196,101 +214,41 @@ impl Client {
         self.inner.config.provider
     }
 
-    /// One request checking that the endpoint is reachable and the key accepted: `GET {base}/models`.
-    /// A server without `/models` (404, 405) counts as reachable. No retries; the attempt is limited to
-    /// the connect timeout + 30 s.
+    /// The start-up check: one minimal request to `endpoint` with the run's own parameters (model,
+    /// temperature, `top_p`, `reasoning_effort`, `extra_body`, transport, the output limit's name) and
+    /// an output limit of one token (with Anthropic thinking, the budget + 1), so that a refused
+    /// parameter, an unknown model or a refused key fails before the run with the server's words. One
+    /// attempt, no retries, waiting at most the total timeout or 2 minutes, whichever is shorter.
     ///
     /// # Errors
-    /// [`Error::Unreachable`] (no connection, or no answer in time), [`Error::Unauthorized`] (401,
-    /// 403), [`Error::Status`] for other failures.
-    pub async fn probe(&self) -> Result<()> {
-        let inner = &self.inner;
-        let url = format!("{}/models", inner.base);
-        let limit = inner.config.timeouts.connect + Duration::from_secs(30);
-        inner.rate_limit().await;
-        tracing::debug!(method = "GET", url, "probing the LLM endpoint");
-        let request = inner.http.get(&url).headers(inner.headers.clone()).send();
-        let response = match tokio::time::timeout(limit, request).await {
-            Err(_) => {
-                return Err(Error::Unreachable {
-                    url,
-                    detail: format!("no answer within {limit:?}"),
-                })
+    /// As [`Client::chat`] and [`Client::complete`], never [`Error::RetriesExhausted`]: the first
+    /// error is returned as it is.
+    pub async fn probe(&self, endpoint: Endpoint) -> Result<()> {
+        match endpoint {
+            Endpoint::Chat => {
+                let request = ChatRequest::new(vec![Message::user("Reply with OK.")]);
+                self.send_chat(&request, Purpose::Probe).await.map(drop)
             }
-            Ok(Err(error)) => {
-                return Err(Error::Unreachable {
-                    detail: retry::chain(&error),
-                    url,
-                })
+            Endpoint::Completions => {
+                let request = CompletionRequest {
+                    messages: vec![Message::user("Reply with OK.")],
+                    thinking_prefill: String::new(),
+                };
+                self.send_completion(&request, Purpose::Probe)
+                    .await
+                    .map(drop)
             }
-            Ok(Ok(response)) => response,
-        };
-        let status = response.status();
-        tracing::debug!(
-            method = "GET",
-            url,
-            status = status.as_u16(),
-            "probe answered"
-        );
-        if status.is_success()
-            || status == StatusCode::NOT_FOUND
-            || status == StatusCode::METHOD_NOT_ALLOWED
-        {
-            return Ok(());
         }
-        let body = tokio::time::timeout(limit, response.text())
-            .await
-            .ok()
-            .and_then(std::result::Result::ok)
-            .unwrap_or_default();
-        let body = inner.excerpt(&body);
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(inner.unauthorized(&url, status.as_u16(), body));
-        }
-        Err(Error::Status {
-            status: status.as_u16(),
-            url,
-            body,
-        })
     }
 
     /// One chat call, retried on transient faults.
     ///
     /// # Errors
-    /// See [`Error`]: transient faults end in [`Error::RetriesExhausted`]; a reply that is not the
-    /// expected JSON is [`Error::Malformed`].
+    /// See [`Error`]: transient faults end in [`Error::RetriesExhausted`]; a refused request is
+    /// [`Error::Rejected`] or [`Error::ContextLengthExceeded`] after one attempt; a reply that is not
+    /// the expected JSON is [`Error::Malformed`].
     pub async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse> {
-        let inner = &self.inner;
-        let config = &inner.config;
-        let (url, body, read) = match config.provider {
-            Provider::OpenAi => {
-                let read = ReadAs::new(config.transport, StreamKind::Chunks(ChunkKind::Chat));
-                let url = format!("{}/chat/completions", inner.base);
-                (url, openai::chat_body(config, request), read)
-            }
-            Provider::Anthropic => {
-                let read = ReadAs::new(config.transport, StreamKind::Messages);
-                let url = format!("{}/messages", inner.base);
-                (url, anthropic::messages_body(config, request), read)
-            }
-        };
-        let received = inner.post(&url, &body, read).await?;
-        let reply = match config.provider {
-            Provider::OpenAi => openai::parse_chat(&url, &received.body, &config.price)?,
-            Provider::Anthropic => anthropic::parse_messages(&url, &received.body, &config.price)?,
-        };
-        Ok(ChatResponse {
-            content: reply.content,
-            reasoning: reply.reasoning,
-            tool_calls: reply.tool_calls,
-            usage: reply.usage,
-            exchange: Exchange {
-                request: body,
-                response: received.body,
-                latency: received.latency,
-                attempts: received.attempts,
-            },
-        })
+        self.send_chat(request, Purpose::Run).await
     }
 
     /// One "steerable reasoning" completion through `POST {base}/completions`: the messages rendered
@@ -302,6 +260,61 @@ impl Client {
     /// [`Error::Unsupported`] for Anthropic; [`Error::InvalidConfig`] without a chat template;
     /// otherwise as [`Client::chat`].
     pub async fn complete(&self, request: &CompletionRequest) -> Result<CompletionResponse> {
+        self.send_completion(request, Purpose::Run).await
+    }
+
+    async fn send_chat(&self, request: &ChatRequest, purpose: Purpose) -> Result<ChatResponse> {
+        let inner = &self.inner;
+        let config = &inner.config;
+        let limit = output_limit(config, purpose);
+        let (reply, exchange) = match config.provider {
+            Provider::OpenAi => {
+                let url = format!("{}/chat/completions", inner.base);
+                let body = openai::ChatCompletionRequest::new(config, request, limit);
+                let new_sink = || openai::ChunkAssembly::new(openai::ChunkKind::Chat);
+                let (completion, exchange) = self
+                    .send(
+                        &url,
+                        &body,
+                        new_sink,
+                        purpose,
+                        openai::ChunkAssembly::finish,
+                    )
+                    .await?;
+                let reply = openai::read_chat(&url, &completion, &config.price);
+                (self.redacted(reply)?, exchange)
+            }
+            Provider::Anthropic => {
+                let url = format!("{}/messages", inner.base);
+                let body = anthropic::MessagesRequest::new(config, request, limit);
+                let (message, exchange) = self
+                    .send(
+                        &url,
+                        &body,
+                        anthropic::MessageAssembly::default,
+                        purpose,
+                        anthropic::MessageAssembly::finish,
+                    )
+                    .await?;
+                let reply = anthropic::read_messages(&url, &message, &config.price);
+                (self.redacted(reply)?, exchange)
+            }
+        };
+        Ok(ChatResponse {
+            content: reply.content,
+            reasoning: reply.reasoning,
+            tool_calls: reply.tool_calls,
+            finish_reason: reply.finish_reason,
+            usage: reply.usage,
+            exchange,
+        })
+    }
+
+    async fn send_completion(
+        &self,
+        request: &CompletionRequest,
+        purpose: Purpose,
+    ) -> Result<CompletionResponse> {
         let inner = &self.inner;
         let config = &inner.config;
         match config.provider {
@@ -324,27 +337,84 @@ impl Client {
         })?;
         let prompt = template.steered_prompt(&request.messages, &request.thinking_prefill)?;
         let url = format!("{}/completions", inner.base);
-        let body = openai::completion_body(config, &prompt);
-        let read = ReadAs::new(config.transport, StreamKind::Chunks(ChunkKind::Completion));
-        let received = inner.post(&url, &body, read).await?;
-        let text = openai::parse_completion(&url, &received.body)?;
-        let (reasoning, answer) = match text.split_once("</think>") {
+        let body = openai::CompletionRequest::new(config, &prompt, output_limit(config, purpose));
+        let new_sink = || openai::ChunkAssembly::new(openai::ChunkKind::Completion);
+        let (completion, exchange) = self
+            .send(
+                &url,
+                &body,
+                new_sink,
+                purpose,
+                openai::ChunkAssembly::finish,
+            )
+            .await?;
+        let reply = self.redacted(openai::read_completion(&url, &completion, &config.price))?;
+        let (reasoning, answer) = match reply.text.split_once("</think>") {
             Some((thought, answer)) => (
                 format!("{}{thought}", request.thinking_prefill),
                 answer.trim().to_owned(),
             ),
-            None => (format!("{}{text}", request.thinking_prefill), String::new()),
+            None => (
+                format!("{}{}", request.thinking_prefill, reply.text),
+                String::new(),
+            ),
         };
         Ok(CompletionResponse {
             reasoning,
             answer,
-            usage: openai::usage(&received.body, &config.price),
-            exchange: Exchange {
-                request: body,
-                response: received.body,
-                latency: received.latency,
-                attempts: received.attempts,
-            },
+            finish_reason: reply.finish_reason,
+            usage: reply.usage,
+            exchange,
         })
+    }
+
+    /// Sends a typed request and returns the typed reply with the exchange: the body as sent, and the
+    /// reply as received (a streamed one assembled by its sink, then `finish`ed).
+    async fn send<S, T>(
+        &self,
+        url: &str,
+        request: &impl Serialize,
+        new_sink: impl Fn() -> S,
+        purpose: Purpose,
+        finish: fn(S) -> T,
+    ) -> Result<(T, Exchange)>
+    where
+        S: EventSink,
+        T: DeserializeOwned + Serialize,
+    {
+        let config = &self.inner.config;
+        let body = wire::request_body(url, request, &config.extra_body)?;
+        let attempts = match purpose {
+            Purpose::Run => Attempts::Policy,
+            Purpose::Probe => Attempts::One { limit: PROBE_LIMIT },
+        };
+        let Received {
+            reply,
+            latency,
+            attempts,
+        } = self
+            .inner
+            .http
+            .post(url, &body, config.transport, new_sink, attempts)
+            .await?;
+        let (response, typed) = match reply {
+            Reply::Whole(text) => self.redacted(wire::parse_whole::<T>(url, &text))?,
+            Reply::Streamed(sink) => {
+                let typed = finish(sink);
+                (wire::record(url, &typed)?, typed)
+            }
+        };
+        let exchange = Exchange {
+            request: body,
+            response,
+            latency,
+            attempts,
+        };
+        Ok((typed, exchange))
+    }
+
+    /// A reading of a reply, its error quoting the server with the key redacted.
+    fn redacted<T>(&self, reading: Result<T>) -> Result<T> {
+        reading.map_err(|error| self.inner.http.redact(error))
     }
 }

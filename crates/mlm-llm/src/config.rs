@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// The output limit sent when the configuration sets none: ML-Master's.
+pub const DEFAULT_MAX_TOKENS: u32 = 16_384;
+
 /// Which wire protocol the endpoint speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +45,17 @@ impl Transport {
             Transport::Streamed => true,
         }
     }
+}
+
+/// The name under which an OpenAI-compatible chat request carries the output limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputLimitParameter {
+    /// `max_tokens`: every OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, DeepSeek).
+    #[default]
+    MaxTokens,
+    /// `max_completion_tokens`: OpenAI's o-series and GPT-5, which refuse `max_tokens`.
+    MaxCompletionTokens,
 }
 
 /// Price of the model, used to compute [`crate::Usage::cost_usd`]. Default: free.
@@ -153,10 +167,26 @@ pub struct ClientConfig {
     /// Sampling temperature; `None` leaves the server's default.
     #[serde(default)]
     pub temperature: Option<f64>,
-    /// Maximum tokens to generate; `None` leaves the server's default (Anthropic requires a value:
-    /// 8192, or the thinking budget + 8192 when thinking is on).
+    /// The output limit, always sent: `None` sends [`DEFAULT_MAX_TOKENS`] (with Anthropic thinking on,
+    /// the thinking budget + [`DEFAULT_MAX_TOKENS`], as the limit includes the thinking).
     #[serde(default)]
     pub max_tokens: Option<u32>,
+    /// The name of the output limit in OpenAI-compatible chat requests. `/completions` always takes
+    /// `max_tokens`, Anthropic always `max_tokens`. Default: `max_tokens`.
+    #[serde(default)]
+    pub output_limit_parameter: OutputLimitParameter,
+    /// Nucleus sampling; `None` sends none.
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    /// `reasoning_effort` of OpenAI-compatible requests (`low`, `medium`, `high`, ... as the server
+    /// names them); `None` sends none. Anthropic has no such parameter: use `thinking_budget_tokens`.
+    #[serde(default)]
+    pub reasoning_effort: Option<String>,
+    /// Fields added to every request body as they are, after the client's own (so one of them may
+    /// replace a sampling parameter); the fields that carry the model, the conversation, the tools and
+    /// the stream framing are refused by [`crate::Client::new`].
+    #[serde(default)]
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
     /// Price per million tokens, for cost accounting. Default: free.
     #[serde(default)]
     pub price: Price,
@@ -183,7 +213,7 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// A configuration with defaults for everything but the provider, model and base URL: no API key,
-    /// server-default temperature and max tokens, free, default timeouts and retries, no rate limit,
+    /// server-default temperature, the default output limit as `max_tokens`, no extra parameters, free, default timeouts and retries, no rate limit,
     /// whole transport, no chat template, no thinking.
     #[must_use]
     pub fn new(provider: Provider, model: impl Into<String>, base_url: impl Into<String>) -> Self {
@@ -194,6 +224,10 @@ impl ClientConfig {
             api_key_env: None,
             temperature: None,
             max_tokens: None,
+            output_limit_parameter: OutputLimitParameter::default(),
+            top_p: None,
+            reasoning_effort: None,
+            extra_body: serde_json::Map::new(),
             price: Price::default(),
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),

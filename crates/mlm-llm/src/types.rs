@@ -29,11 +29,36 @@ impl Role {
     }
 }
 
+/// Whether a prompt cache may end after a message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheMark {
+    /// No breakpoint here.
+    #[default]
+    Unmarked,
+    /// A cache breakpoint at the end of this message: Anthropic requests mark its content block
+    /// `cache_control: {"type": "ephemeral"}`, so the prompt up to here is cached. OpenAI-compatible
+    /// servers cache shared prefixes on their own and are sent nothing.
+    Breakpoint,
+}
+
+impl CacheMark {
+    fn is_unmarked(&self) -> bool {
+        match self {
+            CacheMark::Unmarked => true,
+            CacheMark::Breakpoint => false,
+        }
+    }
+}
+
 /// One chat message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// A prompt-cache breakpoint after this message. Default: none.
+    #[serde(default, skip_serializing_if = "CacheMark::is_unmarked")]
+    pub cache: CacheMark,
 }
 
 impl Message {
@@ -42,6 +67,7 @@ impl Message {
         Self {
             role: Role::System,
             content: content.into(),
+            cache: CacheMark::Unmarked,
         }
     }
 
@@ -50,6 +76,7 @@ impl Message {
         Self {
             role: Role::User,
             content: content.into(),
+            cache: CacheMark::Unmarked,
         }
     }
 
@@ -58,6 +85,16 @@ impl Message {
         Self {
             role: Role::Assistant,
             content: content.into(),
+            cache: CacheMark::Unmarked,
+        }
+    }
+
+    /// The message with a prompt-cache breakpoint after it (see [`CacheMark::Breakpoint`]).
+    #[must_use]
+    pub fn with_cache_breakpoint(self) -> Self {
+        Self {
+            cache: CacheMark::Breakpoint,
+            ..self
         }
     }
 }
@@ -129,19 +166,56 @@ impl ToolCall {
 /// Tokens and money spent by one call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Every prompt token, those read from and written to the provider's prompt cache included
+    /// (Anthropic counts them apart: they are added here).
     pub prompt_tokens: u64,
+    /// The part of `prompt_tokens` read from the prompt cache (OpenAI
+    /// `prompt_tokens_details.cached_tokens`, DeepSeek `prompt_cache_hit_tokens`, Anthropic
+    /// `cache_read_input_tokens`).
+    #[serde(default)]
+    pub cached_prompt_tokens: u64,
     /// Generated tokens, reasoning included.
     pub completion_tokens: u64,
     /// From [`crate::Price`].
     pub cost_usd: f64,
 }
 
-/// What a journal stores about one call. Holds no headers and never the key.
+/// Why the model stopped writing, as the server reported it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model ended its reply (OpenAI `stop`, Anthropic `end_turn` and `stop_sequence`).
+    Complete,
+    /// Cut at the output limit (`finish_reason: "length"`, Anthropic `stop_reason: "max_tokens"`): the
+    /// text ends mid-way.
+    OutputLimit,
+    /// Stopped to call tools (`tool_calls`, `function_call`, Anthropic `tool_use`).
+    ToolCalls,
+    /// Withheld by the provider (`content_filter`, Anthropic `refusal`).
+    ContentFilter,
+    /// A reason this client does not know, as the server wrote it.
+    Other(String),
+    /// The server gave none.
+    Unreported,
+}
+
+/// Which endpoint a call goes to, for [`crate::Client::probe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// [`crate::Client::chat`]: `/chat/completions`, or Anthropic's `/messages`.
+    Chat,
+    /// [`crate::Client::complete`]: `/completions` (steerable reasoning).
+    Completions,
+}
+
+/// What a journal stores about one call. Holds no headers, so the request never holds the key; the
+/// response is what the server sent, unaltered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Exchange {
     /// The JSON body sent.
     pub request: serde_json::Value,
-    /// The JSON body received; for a streamed reply, an assembled object shaped like a whole reply.
+    /// The JSON body received; for a streamed reply, an object shaped like a whole reply assembled
+    /// from its events.
     pub response: serde_json::Value,
     /// Duration of the successful attempt, from sending to the last byte (written as seconds).
     #[serde(with = "crate::config::seconds")]
@@ -160,6 +234,8 @@ pub struct ChatResponse {
     /// `<think>` block, or Anthropic thinking blocks).
     pub reasoning: Option<String>,
     pub tool_calls: Vec<ToolCall>,
+    /// Why the reply ended; [`FinishReason::OutputLimit`] when it was cut at `max_tokens`.
+    pub finish_reason: FinishReason,
     pub usage: Usage,
     pub exchange: Exchange,
 }
@@ -182,6 +258,9 @@ pub struct CompletionResponse {
     /// The generated text after the first `</think>`, trimmed; empty when there is none (treat that as
     /// a malformed reply).
     pub answer: String,
+    /// Why the generation ended; [`FinishReason::OutputLimit`] when it was cut at `max_tokens` (often
+    /// before `</think>`, leaving the answer empty).
+    pub finish_reason: FinishReason,
     pub usage: Usage,
     pub exchange: Exchange,
 }

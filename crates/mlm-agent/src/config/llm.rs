@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use merge::Merge;
 use mlm_coder::{PromptMode, ReviewFormat};
-use mlm_llm::{ChatTemplate, ClientConfig, Price, Provider, RetryPolicy, Timeouts, Transport};
+use mlm_llm::{
+    ChatTemplate, ClientConfig, OutputLimitParameter, Price, Provider, RetryPolicy, Timeouts,
+    Transport,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -127,6 +130,14 @@ pub struct ModelLayer {
     pub max_attempts: Option<u32>,
     /// Anthropic extended thinking.
     pub thinking_budget_tokens: Option<u32>,
+    /// The output limit's name in chat requests: `max_tokens` (default) or `max_completion_tokens`
+    /// (OpenAI's o-series and GPT-5).
+    pub max_tokens_parameter: Option<OutputLimitParameter>,
+    pub top_p: Option<f64>,
+    /// OpenAI-compatible servers only, e.g. `low`, `medium`, `high`.
+    pub reasoning_effort: Option<String>,
+    /// Fields added to every request body as they are (last: TOML writes tables after values).
+    pub extra_body: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// One model, every value decided.
@@ -227,6 +238,10 @@ impl ModelLayer {
             Some(TemperatureChoice::ServerDefault) => None,
         };
         client.max_tokens = self.max_tokens;
+        client.output_limit_parameter = self.max_tokens_parameter.unwrap_or_default();
+        client.top_p = self.top_p;
+        client.reasoning_effort = self.reasoning_effort.clone();
+        client.extra_body = self.extra_body.clone().unwrap_or_default();
         client.price = Price {
             prompt_per_million_usd: self.prompt_price_per_million_usd.unwrap_or(0.0),
             completion_per_million_usd: self.completion_price_per_million_usd.unwrap_or(0.0),
@@ -343,6 +358,10 @@ impl ModelSettings {
             total_timeout_seconds: Some(client.timeouts.total.as_secs_f64()),
             max_attempts: Some(client.retry.max_attempts),
             thinking_budget_tokens: client.thinking_budget_tokens,
+            max_tokens_parameter: Some(client.output_limit_parameter),
+            top_p: client.top_p,
+            reasoning_effort: client.reasoning_effort.clone(),
+            extra_body: (!client.extra_body.is_empty()).then(|| client.extra_body.clone()),
         }
     }
 }
@@ -446,6 +465,30 @@ mod tests {
             error.contains("temperature") && error.contains("\"server-default\""),
             "{error}"
         );
+    }
+
+    #[test]
+    fn sampling_passthrough_keys_reach_the_client_and_survive_a_resume() {
+        let settings = layer(
+            "[code]\nmodel = \"gpt-5\"\ntemperature = \"server-default\"\nmax_tokens_parameter = \"max_completion_tokens\"\nreasoning_effort = \"high\"\ntop_p = 0.9\n[code.extra_body]\nseed = 7\nchat_template_kwargs = { enable_thinking = false }\n",
+        )
+        .resolve()
+        .unwrap()
+        .unwrap();
+        let client = &settings.code.client;
+        assert_eq!(
+            client.output_limit_parameter,
+            OutputLimitParameter::MaxCompletionTokens
+        );
+        assert_eq!(client.reasoning_effort.as_deref(), Some("high"));
+        assert_eq!(client.top_p, Some(0.9));
+        assert_eq!(client.extra_body["seed"], 7);
+        assert_eq!(
+            client.extra_body["chat_template_kwargs"]["enable_thinking"],
+            false
+        );
+        let text = toml::to_string(&settings.to_layer()).unwrap();
+        assert_eq!(layer(&text).resolve().unwrap().unwrap(), settings);
     }
 
     #[test]

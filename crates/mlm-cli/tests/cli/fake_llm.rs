@@ -161,12 +161,23 @@ pub fn stage_of(system_prompt: &str) -> &'static str {
     }
 }
 
+/// The start-up check: one request with a one-token output limit, answered outside the script.
+fn is_probe(body: &Value) -> bool {
+    body["max_tokens"] == 1 || body["max_completion_tokens"] == 1
+}
+
 struct ChatResponder(Arc<FakeModel>);
 
 impl Respond for ChatResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let model = &self.0;
         let body: Value = serde_json::from_slice(&request.body).unwrap();
+        if is_probe(&body) {
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "OK"},
+                             "finish_reason": "length"}]
+            }));
+        }
         let messages = body["messages"].as_array().unwrap();
         let system = messages[0]["content"].as_str().unwrap_or_default();
         let last = messages.last().unwrap()["content"]
@@ -216,6 +227,11 @@ impl Respond for CompletionResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let model = &self.0;
         let body: Value = serde_json::from_slice(&request.body).unwrap();
+        if is_probe(&body) {
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "choices": [{"index": 0, "text": "OK", "finish_reason": "length"}]
+            }));
+        }
         let prompt = body["prompt"].as_str().unwrap();
         let stage = stage_of(prompt);
         let answer = model.solution(stage).unwrap_or_default();
@@ -235,13 +251,6 @@ impl Respond for CompletionResponder {
 pub fn start(runtime: &tokio::runtime::Runtime, model: &Arc<FakeModel>) -> MockServer {
     runtime.block_on(async {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/v1/models"))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": []})),
-            )
-            .mount(&server)
-            .await;
         Mock::given(method("POST"))
             .and(path("/v1/chat/completions"))
             .respond_with(ChatResponder(Arc::clone(model)))
@@ -256,7 +265,7 @@ pub fn start(runtime: &tokio::runtime::Runtime, model: &Arc<FakeModel>) -> MockS
     })
 }
 
-/// The bodies of every POST the server received, as JSON.
+/// The bodies of every POST the server received but the start-up checks, as JSON.
 pub fn posted_bodies(
     runtime: &tokio::runtime::Runtime,
     server: &MockServer,
@@ -272,5 +281,6 @@ pub fn posted_bodies(
                 serde_json::from_slice(&request.body).unwrap(),
             )
         })
+        .filter(|(_, body)| !is_probe(body))
         .collect()
 }

@@ -83,7 +83,7 @@ async fn messages_call_sends_headers_system_and_tools_and_reads_blocks() {
         body,
         json!({
             "model": "claude-test",
-            "max_tokens": 8192,
+            "max_tokens": 16384,
             "temperature": 0.2,
             "system": "You are careful.\n\nAnswer with a tool.",
             "messages": [
@@ -120,7 +120,7 @@ async fn thinking_omits_temperature_and_unforces_the_tool_choice() {
         json!({"type": "enabled", "budget_tokens": 2048})
     );
     assert_eq!(body["tool_choice"], json!({"type": "auto"}));
-    assert_eq!(body["max_tokens"], json!(2048 + 8192));
+    assert_eq!(body["max_tokens"], json!(2048 + 16384));
     assert!(body.get("temperature").is_none(), "{body}");
     assert!(body.get("stream").is_none(), "{body}");
 }

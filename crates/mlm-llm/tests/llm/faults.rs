@@ -109,13 +109,18 @@ async fn a_400_fails_at_once_with_a_short_body_excerpt() {
         .await
         .unwrap_err();
 
-    let Error::Status { status, url, body } = &error else {
-        panic!("expected Status, got {error:?}");
+    let Error::Rejected {
+        status,
+        url,
+        message,
+    } = &error
+    else {
+        panic!("expected Rejected, got {error:?}");
     };
     assert_eq!(*status, 400);
     assert!(url.ends_with("/v1/chat/completions"), "{url}");
-    assert!(body.starts_with("bad request: x"));
-    assert!(body.chars().count() <= 500);
+    assert!(message.starts_with("bad request: x"));
+    assert!(message.chars().count() <= 500);
     assert_eq!(requests(&server).await.len(), 1);
 }
 

@@ -5,11 +5,15 @@
 
 mod anthropic;
 mod anthropic_streaming;
+mod caching;
 mod completions;
 mod faults;
 mod openai_chat;
+mod output_limit;
+mod passthrough;
 mod probe;
 mod rate_limit;
+mod refusals;
 mod secrets;
 mod streaming;
 mod support;

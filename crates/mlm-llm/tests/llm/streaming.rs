@@ -190,3 +190,49 @@ async fn a_stream_chunk_that_is_not_json_is_malformed() {
     assert!(matches!(error, Error::Malformed { .. }), "{error:?}");
     assert_eq!(requests(&server).await.len(), 1);
 }
+
+#[tokio::test]
+async fn openrouters_streamed_reasoning_field_is_read() {
+    let server = MockServer::start().await;
+    let chunks = [
+        chunk(json!({"role": "assistant", "reasoning": "Compare "}), None),
+        chunk(json!({"reasoning": "two models."}), None),
+        chunk(json!({"content": "Use boosting."}), Some("stop")),
+    ];
+    Mock::given(method("POST"))
+        .respond_with(event_stream(sse(&chunks)))
+        .mount(&server)
+        .await;
+    let mut config = openai_config(&server);
+    config.transport = Transport::Streamed;
+
+    let reply = client(config)
+        .chat(&ChatRequest::new(vec![Message::user("?")]))
+        .await
+        .unwrap();
+
+    assert_eq!(reply.content, "Use boosting.");
+    assert_eq!(reply.reasoning.as_deref(), Some("Compare two models."));
+}
+
+#[tokio::test]
+async fn crlf_framing_and_keep_alive_comments_are_read() {
+    let server = MockServer::start().await;
+    let first = chunk(json!({"content": "two "}), None);
+    let last = chunk(json!({"content": "lines"}), Some("stop"));
+    let body = format!(": keep-alive\r\n\r\ndata: {first}\r\n\r\n: ping\r\n\r\ndata: {last}\r\n\r\ndata: [DONE]\r\n\r\n");
+    Mock::given(method("POST"))
+        .respond_with(event_stream(body))
+        .mount(&server)
+        .await;
+    let mut config = openai_config(&server);
+    config.transport = Transport::Streamed;
+
+    let reply = client(config)
+        .chat(&ChatRequest::new(vec![Message::user("?")]))
+        .await
+        .unwrap();
+
+    assert_eq!(reply.content, "two lines");
+    assert_eq!(reply.exchange.attempts, 1);
+}
