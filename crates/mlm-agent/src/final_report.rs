@@ -7,7 +7,7 @@ use serde::Serialize;
 use mlm_engine::{RunLayout, RunSummary, StopReason};
 use mlm_grade::{CompetitionReport, Grader};
 use mlm_journal::Journal;
-use mlm_search::NodeId;
+use mlm_search::{Direction, Metric, NodeId};
 
 use crate::error::{Error, Result};
 
@@ -44,7 +44,7 @@ pub fn write_final_report(
 ) -> Result<FinalReport> {
     let journal = Journal::open(&layout.journal())?;
     let nodes = journal.nodes()?;
-    let lower_is_better = grader.metric.lower_is_better();
+    let direction = Direction::from_lower_is_better(grader.metric.lower_is_better());
     let mut best_on_test: Option<TestScore> = None;
     for node in nodes.iter().filter(|node| node.valid) {
         let Some(submission) = &node.submission_path else {
@@ -54,11 +54,7 @@ pub fn write_final_report(
         journal.set_test_score(node.id, score)?;
         if let Some(score) = score {
             let better = best_on_test.is_none_or(|best| {
-                if lower_is_better {
-                    score < best.score
-                } else {
-                    score > best.score
-                }
+                Metric::new(score, direction).is_better_than(&Metric::new(best.score, direction))
             });
             if better {
                 best_on_test = Some(TestScore {

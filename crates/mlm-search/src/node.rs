@@ -75,6 +75,17 @@ pub enum Direction {
     HigherIsBetter,
 }
 
+impl Direction {
+    /// The direction of a metric described by the `lower_is_better` flag of files and reports.
+    pub fn from_lower_is_better(lower_is_better: bool) -> Direction {
+        if lower_is_better {
+            Direction::LowerIsBetter
+        } else {
+            Direction::HigherIsBetter
+        }
+    }
+}
+
 impl fmt::Display for Direction {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(match self {

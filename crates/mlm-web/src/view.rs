@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use mlm_journal::{EventRecord, Journal, LlmCallRecord, NodeEntry};
-use mlm_search::{NodeId, Stage};
+use mlm_search::{Direction, Metric, NodeId, Stage};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -274,12 +274,9 @@ fn best_node(nodes: &[NodeEntry], lower_is_better: bool) -> Option<(NodeId, f64)
         let Some(metric) = node.metric.filter(|metric| metric.is_finite()) else {
             continue;
         };
+        let direction = Direction::from_lower_is_better(lower_is_better);
         let better = best.is_none_or(|(_, current)| {
-            if lower_is_better {
-                metric < current
-            } else {
-                metric > current
-            }
+            Metric::new(metric, direction).is_better_than(&Metric::new(current, direction))
         });
         if better {
             best = Some((node.id, metric));
