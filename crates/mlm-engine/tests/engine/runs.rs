@@ -1,0 +1,373 @@
+//! Runs to their end: the tree's shape, the step, token and time budgets, interruption and resume, and
+//! what a failed proposal costs.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mlm_coder::TokenUsage;
+use mlm_engine::{run_engine, EngineParts, Event, Op, RunLayout, RunSettings, StopReason};
+use mlm_journal::{Journal, RunStatus};
+use mlm_search::Stage;
+use tokio::sync::mpsc;
+
+use super::fakes::{toy_journal, toy_task, AlwaysValid, FakeExecutor, ScriptedCoder};
+use super::{instant_coder, settings};
+
+struct Started {
+    summary: tokio::task::JoinHandle<mlm_engine::Result<mlm_engine::RunSummary>>,
+    events: mpsc::UnboundedReceiver<Event>,
+    operations: mpsc::UnboundedSender<Op>,
+}
+
+fn start(
+    layout: &RunLayout,
+    settings: RunSettings,
+    latency: Duration,
+    execution: Duration,
+    usage: TokenUsage,
+) -> Started {
+    let (event_sender, events) = mpsc::unbounded_channel();
+    let (operations, operation_receiver) = mpsc::unbounded_channel();
+    let parts = EngineParts {
+        settings,
+        task: toy_task(),
+        coder: Arc::new(ScriptedCoder {
+            proposals: AtomicU64::new(0),
+            latency,
+            usage,
+        }),
+        executor: Arc::new(FakeExecutor {
+            duration: execution,
+        }),
+        check: Arc::new(AlwaysValid),
+        journal: toy_journal(layout),
+        layout: layout.clone(),
+    };
+    Started {
+        summary: tokio::spawn(run_engine(parts, event_sender, operation_receiver)),
+        events,
+        operations,
+    }
+}
+
+#[tokio::test]
+async fn the_tree_follows_ml_masters_expansion_rules_and_the_step_budget_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let started = start(
+        &layout,
+        settings(14, 2, 3),
+        Duration::from_millis(5),
+        Duration::from_millis(10),
+        TokenUsage::default(),
+    );
+    let summary = started.summary.await.unwrap().unwrap();
+    assert_eq!(summary.reason, StopReason::StepsExhausted);
+    assert_eq!(summary.nodes, 14);
+
+    let journal = Journal::open(&layout.journal()).unwrap();
+    let nodes = journal.nodes().unwrap();
+    assert_eq!(nodes.len(), 14);
+    let drafts = nodes
+        .iter()
+        .filter(|node| node.stage == Stage::Draft)
+        .count();
+    assert!(
+        drafts <= 5,
+        "{drafts} drafts: the root takes num_drafts = 5"
+    );
+    for node in &nodes {
+        match node.parent {
+            None => assert_eq!(node.stage, Stage::Draft),
+            Some(parent) => {
+                let parent = &nodes[parent.0 as usize];
+                let expected = if parent.valid {
+                    Stage::Improve
+                } else {
+                    Stage::Debug
+                };
+                assert_eq!(
+                    node.stage, expected,
+                    "node {} under node {}",
+                    node.id, parent.id
+                );
+            }
+        }
+        assert!(
+            layout.node_dir(node.id).join("solution.py").is_file(),
+            "node {} has no directory",
+            node.id
+        );
+    }
+    for parent in &nodes {
+        let children = nodes
+            .iter()
+            .filter(|node| node.parent == Some(parent.id))
+            .count();
+        let limit = if parent.valid { 3 } else { 1 };
+        assert!(
+            children <= limit,
+            "node {} has {children} children",
+            parent.id
+        );
+    }
+    assert!(
+        nodes.iter().any(|node| node.stage == Stage::Debug),
+        "buggy drafts get debugged"
+    );
+    let best = nodes
+        .iter()
+        .filter(|node| node.valid)
+        .max_by(|a, b| a.metric.partial_cmp(&b.metric).unwrap())
+        .unwrap();
+    assert_eq!(summary.best_node, Some(best.id));
+    let best_node: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(layout.best_dir().join("node.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(best_node["id"], best.id.0);
+    assert!(layout.best_dir().join("submission.csv").is_file());
+    assert!(
+        !layout.work_dir().exists()
+            || std::fs::read_dir(layout.work_dir())
+                .unwrap()
+                .next()
+                .is_none()
+    );
+    assert_eq!(journal.run().unwrap().status, RunStatus::Finished);
+}
+
+#[tokio::test]
+async fn an_interrupted_run_resumes_with_every_node_once_and_budgets_that_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let mut started = start(
+        &layout,
+        settings(30, 2, 3),
+        Duration::from_millis(2),
+        Duration::from_millis(40),
+        TokenUsage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cost_usd: 0.0,
+        },
+    );
+    // Interrupt once a few nodes are done, while others are running.
+    let mut finished = 0;
+    while let Some(event) = started.events.recv().await {
+        if let Event::NodeFinished { .. } = event {
+            finished += 1;
+            if finished == 5 {
+                started.operations.send(Op::Interrupt).unwrap();
+                break;
+            }
+        }
+    }
+    let first = started.summary.await.unwrap().unwrap();
+    assert_eq!(first.reason, StopReason::Interrupted);
+    let after_interrupt = Journal::open(&layout.journal()).unwrap();
+    assert_eq!(
+        after_interrupt.run().unwrap().status,
+        RunStatus::Interrupted
+    );
+    let first_nodes = after_interrupt.nodes().unwrap();
+    assert_eq!(first_nodes.len() as u32, first.nodes);
+    drop(after_interrupt);
+
+    let resumed = start(
+        &layout,
+        settings(30, 2, 3),
+        Duration::from_millis(2),
+        Duration::from_millis(5),
+        TokenUsage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cost_usd: 0.0,
+        },
+    );
+    let summary = resumed.summary.await.unwrap().unwrap();
+    assert_eq!(summary.reason, StopReason::StepsExhausted);
+    assert_eq!(
+        summary.nodes, 30,
+        "the step budget continues from the first session"
+    );
+    assert!(
+        summary.elapsed >= first.elapsed,
+        "time spent continues from the first session"
+    );
+    assert_eq!(
+        summary.prompt_tokens, 300,
+        "tokens are counted once per node across sessions"
+    );
+    let journal = Journal::open(&layout.journal()).unwrap();
+    let nodes = journal.nodes().unwrap();
+    assert_eq!(nodes.len(), 30);
+    for (index, node) in nodes.iter().enumerate() {
+        assert_eq!(
+            node.id.0 as usize, index,
+            "ids are dense, with no duplicate"
+        );
+    }
+    for (before, after) in first_nodes.iter().zip(&nodes) {
+        assert_eq!(
+            before.plan, after.plan,
+            "a node of the first session changed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_budget_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let mut run_settings = settings(100, 1, 1);
+    run_settings.token_budget = Some(100);
+    let started = start(
+        &layout,
+        run_settings,
+        Duration::from_millis(1),
+        Duration::from_millis(1),
+        TokenUsage {
+            prompt_tokens: 20,
+            completion_tokens: 5,
+            cost_usd: 0.01,
+        },
+    );
+    let summary = started.summary.await.unwrap().unwrap();
+    assert_eq!(summary.reason, StopReason::TokenBudget);
+    assert!(summary.nodes < 100);
+    assert!(summary.prompt_tokens + summary.completion_tokens >= 100);
+}
+
+#[tokio::test]
+async fn a_time_limit_ends_the_run_and_discards_running_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let mut run_settings = settings(1000, 2, 3);
+    run_settings.time_limit = Duration::from_millis(600);
+    let started = start(
+        &layout,
+        run_settings,
+        Duration::from_millis(1),
+        Duration::from_millis(100),
+        TokenUsage::default(),
+    );
+    let summary = tokio::time::timeout(Duration::from_secs(10), started.summary)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.reason, StopReason::TimeLimit);
+    assert!(
+        summary.elapsed < Duration::from_secs(3),
+        "{:?}",
+        summary.elapsed
+    );
+    let journal = Journal::open(&layout.journal()).unwrap();
+    assert_eq!(journal.nodes().unwrap().len() as u32, summary.nodes);
+}
+
+/// Fails its first proposal after a model call, as an LLM coder does when no reply held runnable code;
+/// otherwise writes what the scripted coder writes.
+struct FirstProposalFails {
+    inner: ScriptedCoder,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl mlm_coder::Coder for FirstProposalFails {
+    fn name(&self) -> String {
+        "first-fails".into()
+    }
+
+    async fn propose(
+        &self,
+        task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ProposalRequest,
+    ) -> Result<mlm_coder::Proposal, mlm_coder::CoderError> {
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(mlm_coder::CoderError::Failed {
+                reason: "no runnable code after 3 replies".into(),
+                calls: vec![mlm_coder::ModelCall {
+                    purpose: mlm_coder::CallPurpose::Draft,
+                    model: "fake".into(),
+                    request: serde_json::json!({"messages": []}),
+                    response: serde_json::json!({"choices": []}),
+                    usage: TokenUsage {
+                        prompt_tokens: 20,
+                        completion_tokens: 10,
+                        cost_usd: 0.5,
+                    },
+                    latency: Duration::from_millis(3),
+                }],
+            });
+        }
+        self.inner.propose(task, request).await
+    }
+
+    async fn review(
+        &self,
+        task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ReviewRequest,
+    ) -> Result<mlm_coder::Review, mlm_coder::CoderError> {
+        self.inner.review(task, request).await
+    }
+}
+
+/// A toy run of `steps` nodes with `coder`, one slot, one worker.
+fn toy_parts(layout: &RunLayout, steps: u32, coder: Arc<dyn mlm_coder::Coder>) -> EngineParts {
+    EngineParts {
+        settings: settings(steps, 1, 1),
+        task: toy_task(),
+        coder,
+        executor: Arc::new(FakeExecutor {
+            duration: Duration::from_millis(1),
+        }),
+        check: Arc::new(AlwaysValid),
+        journal: toy_journal(layout),
+        layout: layout.clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_a_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let coder = FirstProposalFails {
+        inner: instant_coder(),
+        failed: std::sync::atomic::AtomicBool::new(false),
+    };
+    let (event_sender, _events) = mpsc::unbounded_channel();
+    let (_operations, operation_receiver) = mpsc::unbounded_channel();
+    let summary = run_engine(
+        toy_parts(&layout, 3, Arc::new(coder)),
+        event_sender,
+        operation_receiver,
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.nodes, 3, "the failed proposal gave its step back");
+    assert_eq!(summary.prompt_tokens + summary.completion_tokens, 30);
+    assert!((summary.cost_usd - 0.5).abs() < 1e-12);
+    let journal = Journal::open(&layout.journal()).unwrap();
+    let calls = journal.llm_calls().unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].node, None);
+    assert_eq!(calls[0].purpose, "draft");
+    assert_eq!(calls[0].prompt_tokens, 20);
+    drop(journal);
+
+    // A resumed run starts from what was spent, the failed proposal included.
+    let (event_sender, _events) = mpsc::unbounded_channel();
+    let (_operations, operation_receiver) = mpsc::unbounded_channel();
+    let summary = run_engine(
+        toy_parts(&layout, 4, Arc::new(instant_coder())),
+        event_sender,
+        operation_receiver,
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.nodes, 4);
+    assert_eq!(summary.prompt_tokens + summary.completion_tokens, 30);
+}
