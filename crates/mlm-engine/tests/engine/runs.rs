@@ -371,3 +371,62 @@ async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_
     assert_eq!(summary.nodes, 4);
     assert_eq!(summary.prompt_tokens + summary.completion_tokens, 30);
 }
+
+/// Writes what the scripted coder writes, but panics when the engine asks its name a second time, which
+/// it does while the node enters the run's state.
+struct PanicsWhileCommitting {
+    inner: ScriptedCoder,
+    names: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl mlm_coder::Coder for PanicsWhileCommitting {
+    fn name(&self) -> String {
+        if self.names.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            panic!("the coder panicked");
+        }
+        "panics".into()
+    }
+
+    async fn propose(
+        &self,
+        task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ProposalRequest,
+    ) -> Result<mlm_coder::Proposal, mlm_coder::CoderError> {
+        self.inner.propose(task, request).await
+    }
+
+    async fn review(
+        &self,
+        task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ReviewRequest,
+    ) -> Result<mlm_coder::Review, mlm_coder::CoderError> {
+        self.inner.review(task, request).await
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_panics_fails_the_run_with_its_own_error_and_the_journal_says_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let coder = PanicsWhileCommitting {
+        inner: instant_coder(),
+        names: AtomicU64::new(0),
+    };
+    let (event_sender, _events) = mpsc::unbounded_channel();
+    let (_operations, operation_receiver) = mpsc::unbounded_channel();
+    let error = run_engine(
+        toy_parts(&layout, 3, Arc::new(coder)),
+        event_sender,
+        operation_receiver,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, mlm_engine::Error::WorkerPanicked(_)),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("hint:"), "{error}");
+    let journal = Journal::open(&layout.journal()).unwrap();
+    assert_eq!(journal.run().unwrap().status, RunStatus::Failed);
+}
