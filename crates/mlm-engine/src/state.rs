@@ -78,7 +78,7 @@ pub(crate) struct RunState {
     /// Every completed node, by id: what memory and debug prompts are built from.
     pub entries: HashMap<NodeId, NodeEntry>,
     pub counters: Counters,
-    /// Proposals reserved and not yet completed or abandoned, by expansion.
+    /// Proposals a coder is writing or has written that are not yet nodes, by expansion.
     pub proposals: HashMap<ExpansionId, ProposalInFlight>,
 }
 
