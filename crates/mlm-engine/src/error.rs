@@ -16,9 +16,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The executor could not run a script at all (not: the script failed).
-    #[error("the executor failed: {0}")]
-    Executor(String),
+    /// A worker panicked while it held the run's state, which may now be half-changed.
+    #[error("a worker panicked while changing the run's state; the run stops\nhint: this is a bug in ml-master; the journal holds every node completed before it, so `ml-master resume` continues the run")]
+    StatePoisoned,
+    #[error("a worker panicked: {0}\nhint: this is a bug in ml-master; `ml-master resume` continues the run from its journal")]
+    WorkerPanicked(String),
+    /// Cannot happen while the pool exists; answered as an error rather than a panic.
+    #[error("the execution slot pool was closed while a worker waited for a slot")]
+    SlotPoolClosed,
     #[error("invalid run settings: {0}")]
     Settings(String),
 }

@@ -6,19 +6,26 @@
 //! Proposing and executing are decoupled: there are more workers (trajectories) than execution slots, so
 //! a slot is handed to whichever worker has a script ready while others are still waiting for their
 //! coder. The engine sees the coder, the executor and the submission check only through traits.
+//!
+//! A worker takes each node through propose → execute → judge → commit (`worker/`); what the workers
+//! share is one state behind one lock (`state`, `context`), and the slots are lent by one pool (`slots`).
 
+mod context;
 mod error;
 mod event;
 mod layout;
 mod memory;
 mod run;
 mod settings;
+mod slots;
+mod state;
 mod traits;
 mod worker;
 
+pub use context::EngineParts;
 pub use error::{Error, Result};
 pub use event::{Event, Op, StopReason};
 pub use layout::RunLayout;
-pub use run::{run_engine, EngineParts, RunSummary};
+pub use run::{run_engine, RunSummary};
 pub use settings::RunSettings;
 pub use traits::{CancelFlag, Execution, ExecutionJob, Executor, SubmissionCheck};

@@ -1,33 +1,17 @@
-//! Starting, resuming and finishing a run: restore the search from the journal, start the workers,
-//! listen for operations, and record how the run ended.
+//! Starting, resuming and finishing a run: restore it from the journal, start the workers, listen for
+//! operations and the time limit, and record how the run ended.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use mlm_coder::{Coder, TaskBrief};
-use mlm_journal::{Journal, RunStatus};
-use mlm_search::{NodeId, Search};
-use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use mlm_journal::RunStatus;
+use mlm_search::NodeId;
+use tokio::sync::mpsc;
 
+use crate::context::{EngineParts, RunContext};
 use crate::error::{Error, Result};
 use crate::event::{Event, Op, StopReason};
-use crate::layout::RunLayout;
-use crate::settings::RunSettings;
-use crate::traits::{Executor, SubmissionCheck};
-use crate::worker::{worker_loop, Counters, Shared};
-
-/// Everything a run is made of.
-pub struct EngineParts {
-    pub settings: RunSettings,
-    pub task: TaskBrief,
-    pub coder: Arc<dyn Coder>,
-    pub executor: Arc<dyn Executor>,
-    pub check: Arc<dyn SubmissionCheck>,
-    /// The run's journal: new, or holding an earlier session's nodes to resume from.
-    pub journal: Journal,
-    pub layout: RunLayout,
-}
+use crate::worker::worker_loop;
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,71 +33,25 @@ pub async fn run_engine(
     events: mpsc::UnboundedSender<Event>,
     mut operations: mpsc::UnboundedReceiver<Op>,
 ) -> Result<RunSummary> {
-    let EngineParts {
-        settings,
-        task,
-        coder,
-        executor,
-        check,
-        journal,
-        layout,
-    } = parts;
-    settings.validate().map_err(Error::Settings)?;
-    let records = journal.search_records()?;
-    let search = Search::restore(settings.search.clone(), settings.seed, records)?;
-    let entries: HashMap<NodeId, _> = journal
-        .nodes()?
-        .into_iter()
-        .map(|entry| (entry.id, entry))
-        .collect();
-    let previous = journal.run()?;
-    discard_uncounted_work(&layout, entries.len() as u32)?;
-    journal.set_status(RunStatus::Running)?;
-
-    let counters = Counters::from_journal(entries.values(), &journal.llm_calls()?);
-    let resumed_nodes = counters.steps_done;
-    let (stop_sender, stop_receiver) = watch::channel(None);
-    let shared = Arc::new(Shared {
-        search: Mutex::new(search),
-        entries: Mutex::new(entries),
-        journal: Mutex::new(journal),
-        counters: Mutex::new(counters),
-        stop: stop_sender,
-        stop_receiver,
-        writing: Mutex::new(HashMap::new()),
-        pending: Mutex::new(HashMap::new()),
-        cancel_flags: Mutex::new(HashMap::new()),
-        completed: Notify::new(),
-        slot_permits: Semaphore::new(settings.slots),
-        free_slots: Mutex::new((0..settings.slots).rev().collect()),
-        events,
-        started: Instant::now(),
-        elapsed_before: Duration::from_secs_f64(previous.elapsed_seconds.max(0.0)),
-        settings: settings.clone(),
-        task,
-        coder: coder.clone(),
-        executor,
-        check,
-        layout,
-    });
-    shared.emit(Event::RunStarted {
-        task_id: shared.task.competition_id.clone(),
-        coder: coder.name(),
-        slots: settings.slots,
-        workers: settings.workers,
-        steps: settings.steps,
-        time_limit_seconds: settings.time_limit.as_secs_f64(),
+    parts.settings.validate().map_err(Error::Settings)?;
+    let (run, resumed_nodes) = RunContext::restore(parts, events)?;
+    let run = Arc::new(run);
+    run.emit(Event::RunStarted {
+        task_id: run.task.competition_id.clone(),
+        coder: run.coder.name(),
+        slots: run.settings.slots,
+        workers: run.settings.workers,
+        steps: run.settings.steps,
+        time_limit_seconds: run.settings.time_limit.as_secs_f64(),
         resumed_nodes,
     });
 
     let mut workers = tokio::task::JoinSet::new();
-    for worker in 0..settings.workers {
-        let shared = shared.clone();
-        workers
-            .spawn(async move { worker_loop(shared, mlm_search::WorkerId(worker as u32)).await });
+    for worker in 0..run.settings.workers {
+        let run = run.clone();
+        workers.spawn(async move { worker_loop(run, mlm_search::WorkerId(worker as u32)).await });
     }
-    let time_left = shared.time_remaining();
-    let timer = tokio::time::sleep(time_left);
+    let timer = tokio::time::sleep(run.time_remaining());
     tokio::pin!(timer);
     let mut first_error = None;
     loop {
@@ -122,31 +60,43 @@ pub async fn run_engine(
                 None => break,
                 Some(Ok(Ok(()))) => {}
                 Some(Ok(Err(error))) => {
-                    shared.request_stop(StopReason::Interrupted);
+                    run.request_stop(StopReason::Interrupted);
                     first_error.get_or_insert(error);
                 }
                 Some(Err(join_error)) => {
-                    shared.request_stop(StopReason::Interrupted);
-                    first_error.get_or_insert(Error::Executor(format!("a worker panicked: {join_error}")));
+                    run.request_stop(StopReason::Interrupted);
+                    first_error.get_or_insert(Error::WorkerPanicked(join_error.to_string()));
                 }
             },
             operation = operations.recv() => match operation {
-                Some(Op::Interrupt) => shared.request_stop(StopReason::Interrupted),
+                Some(Op::Interrupt) => run.request_stop(StopReason::Interrupted),
                 // Nobody can send operations any more; keep running to the end of the budget.
                 None => {}
             },
-            () = &mut timer, if shared.stop_reason().is_none() => shared.request_stop(StopReason::TimeLimit),
+            () = &mut timer, if run.stop_reason().is_none() => run.request_stop(StopReason::TimeLimit),
         }
     }
-    let reason = shared.stop_reason().unwrap_or(StopReason::SearchExhausted);
-    let summary = shared.summary(reason);
-    {
-        let journal = shared
+    let reason = run.stop_reason().unwrap_or(StopReason::SearchExhausted);
+    let summary = {
+        let state = run.final_state();
+        let best = state
+            .search
+            .best_node()
+            .map(|node| (node.id(), node.metric()));
+        let summary = RunSummary {
+            reason,
+            nodes: state.counters.steps_done,
+            best_node: best.map(|(node, _)| node),
+            best_metric: best.and_then(|(_, metric)| metric.map(|metric| metric.value)),
+            elapsed: run.elapsed(),
+            prompt_tokens: state.counters.prompt_tokens,
+            completion_tokens: state.counters.completion_tokens,
+            cost_usd: state.counters.cost_usd,
+        };
+        state
             .journal
-            .lock()
-            .map_err(|_| Error::Executor("the journal lock was poisoned".into()))?;
-        journal.set_elapsed_seconds(summary.elapsed.as_secs_f64())?;
-        journal.set_status(match (reason, &first_error) {
+            .set_elapsed_seconds(summary.elapsed.as_secs_f64())?;
+        state.journal.set_status(match (reason, &first_error) {
             (_, Some(_)) => RunStatus::Failed,
             (StopReason::Interrupted, None) => RunStatus::Interrupted,
             (
@@ -158,8 +108,9 @@ pub async fn run_engine(
                 None,
             ) => RunStatus::Finished,
         })?;
-    }
-    shared.emit(Event::RunFinished {
+        summary
+    };
+    run.emit(Event::RunFinished {
         reason,
         nodes: summary.nodes,
         best_node: summary.best_node,
@@ -170,28 +121,4 @@ pub async fn run_engine(
         Some(error) => Err(error),
         None => Ok(summary),
     }
-}
-
-/// Removes what an interrupted session left that the journal never counted: scripts that were running
-/// (`work/`) and node directories renamed just before a crash, past the last journaled node.
-fn discard_uncounted_work(layout: &RunLayout, journaled_nodes: u32) -> Result<()> {
-    let io = |path: std::path::PathBuf| move |source| Error::Io { path, source };
-    let work = layout.work_dir();
-    if work.exists() {
-        std::fs::remove_dir_all(&work).map_err(io(work.clone()))?;
-    }
-    let nodes = layout.root.join("nodes");
-    if let Ok(entries) = std::fs::read_dir(&nodes) {
-        for entry in entries.flatten() {
-            let uncounted = entry
-                .file_name()
-                .to_str()
-                .and_then(|name| name.parse::<u32>().ok())
-                .is_some_and(|id| id >= journaled_nodes);
-            if uncounted {
-                std::fs::remove_dir_all(entry.path()).map_err(io(entry.path()))?;
-            }
-        }
-    }
-    Ok(())
 }

@@ -4,12 +4,15 @@
 //! event stream that the terminal, the dashboard and reports replay.
 //!
 //! A node and the search record that counts it are written in one transaction, so a run killed at any
-//! instant resumes with each node counted exactly once. This crate holds no policy: it stores and returns.
+//! instant resumes with each node counted exactly once. It also exports the best node for a user to pick
+//! up (`best/`). This crate holds no policy: it stores and returns.
 
 mod error;
+mod export;
 mod journal;
 mod records;
 
 pub use error::{Error, Result};
+pub use export::export_best;
 pub use journal::Journal;
 pub use records::{EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus};

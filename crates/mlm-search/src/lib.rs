@@ -45,6 +45,8 @@
 //!   selected again) and adds one visit to it, to every ancestor and to the root. So for every node,
 //!   `visits = own_backpropagations + Σ children's visits`, and for the root
 //!   `visits = Σ drafts' visits`.
+//! - Outcomes: [`judge`] decides a finished expansion's [`Outcome`] from what the run saw (how the script
+//!   ended, its submission, its metric, the review's verdict).
 //! - Rewards: -1 for a buggy or invalid node, +1 for a valid one, +1 more if it beat the global best
 //!   that existed when it completed ([`BestChange::Improved`]), 0 for a terminal node selected again.
 //! - [`Search::take_records`] drains the log of every change to statistics; [`Search::restore`] replays
@@ -71,6 +73,7 @@
 mod config;
 mod error;
 mod greedy;
+mod judgement;
 mod mcts;
 mod node;
 mod policy;
@@ -79,6 +82,7 @@ mod tree;
 
 pub use config::{ExplorationSchedule, PolicyKind, SearchConfig};
 pub use error::{Error, Result};
+pub use judgement::{judge, Evidence, ExecutionFinished, ReviewVerdict, SubmissionState};
 pub use mcts::MAX_TERMINAL_REVISITS_PER_REQUEST;
 pub use node::{
     BestChange, Direction, ExpansionId, Metric, Node, NodeId, Outcome, Root, Stage, WorkerId,

@@ -1,10 +1,5 @@
-//! The engine with a scripted coder and a fake executor: tree shape, budgets, interruption and resume,
-//! asserted on the journal as a user's tools would read it.
-
-#![expect(
-    clippy::expect_used,
-    reason = "a failed step should fail the test loudly"
-)]
+//! Runs to their end: the tree's shape, the step, token and time budgets, interruption and resume, and
+//! what a failed proposal costs.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -13,29 +8,11 @@ use std::time::Duration;
 use mlm_coder::TokenUsage;
 use mlm_engine::{run_engine, EngineParts, Event, Op, RunLayout, RunSettings, StopReason};
 use mlm_journal::{Journal, RunStatus};
-use mlm_search::{SearchConfig, Stage};
+use mlm_search::Stage;
 use tokio::sync::mpsc;
 
-#[path = "support/fakes.rs"]
-mod fakes;
-use fakes::{toy_journal, toy_task, AlwaysValid, FakeExecutor, ScriptedCoder};
-
-fn settings(steps: u32, slots: usize, workers: usize) -> RunSettings {
-    RunSettings {
-        steps,
-        time_limit: Duration::from_secs(600),
-        node_timeout: Duration::from_secs(60),
-        slots,
-        workers,
-        token_budget: None,
-        cost_budget: None,
-        search: SearchConfig {
-            steps,
-            ..SearchConfig::default()
-        },
-        seed: 11,
-    }
-}
+use super::fakes::{toy_journal, toy_task, AlwaysValid, FakeExecutor, ScriptedCoder};
+use super::{instant_coder, settings};
 
 struct Started {
     summary: tokio::task::JoinHandle<mlm_engine::Result<mlm_engine::RunSummary>>,
@@ -353,14 +330,6 @@ fn toy_parts(layout: &RunLayout, steps: u32, coder: Arc<dyn mlm_coder::Coder>) -
     }
 }
 
-fn instant_coder() -> ScriptedCoder {
-    ScriptedCoder {
-        proposals: AtomicU64::new(0),
-        latency: Duration::from_millis(1),
-        usage: TokenUsage::default(),
-    }
-}
-
 #[tokio::test]
 async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_a_node() {
     let dir = tempfile::tempdir().unwrap();
@@ -401,4 +370,63 @@ async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_
     .unwrap();
     assert_eq!(summary.nodes, 4);
     assert_eq!(summary.prompt_tokens + summary.completion_tokens, 30);
+}
+
+/// Writes what the scripted coder writes, but panics when the engine asks its name a second time, which
+/// it does while the node enters the run's state.
+struct PanicsWhileCommitting {
+    inner: ScriptedCoder,
+    names: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl mlm_coder::Coder for PanicsWhileCommitting {
+    fn name(&self) -> String {
+        if self.names.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            panic!("the coder panicked");
+        }
+        "panics".into()
+    }
+
+    async fn propose(
+        &self,
+        task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ProposalRequest,
+    ) -> Result<mlm_coder::Proposal, mlm_coder::CoderError> {
+        self.inner.propose(task, request).await
+    }
+
+    async fn review(
+        &self,
+        task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ReviewRequest,
+    ) -> Result<mlm_coder::Review, mlm_coder::CoderError> {
+        self.inner.review(task, request).await
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_panics_fails_the_run_with_its_own_error_and_the_journal_says_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let coder = PanicsWhileCommitting {
+        inner: instant_coder(),
+        names: AtomicU64::new(0),
+    };
+    let (event_sender, _events) = mpsc::unbounded_channel();
+    let (_operations, operation_receiver) = mpsc::unbounded_channel();
+    let error = run_engine(
+        toy_parts(&layout, 3, Arc::new(coder)),
+        event_sender,
+        operation_receiver,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, mlm_engine::Error::WorkerPanicked(_)),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("hint:"), "{error}");
+    let journal = Journal::open(&layout.journal()).unwrap();
+    assert_eq!(journal.run().unwrap().status, RunStatus::Failed);
 }

@@ -1,0 +1,141 @@
+//! Propose: build the coder's request for an expansion (the parent, the scoped memory, the budget, a
+//! seed) and have the coder write the script. A failed proposal gives the expansion back.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use mlm_coder::{Budget, CoderError, Proposal, ProposalRequest, TokenUsage};
+use mlm_search::Expansion;
+use tokio::sync::watch;
+
+use crate::context::{stopped, RunContext};
+use crate::error::Result;
+use crate::event::{Event, StopReason};
+use crate::memory::{scoped_memory, PendingProposal};
+use crate::state::ProposalInFlight;
+
+/// A script the coder wrote for an expansion.
+pub(super) struct Proposed {
+    pub expansion: Expansion,
+    pub proposal: Proposal,
+    pub proposed_at: DateTime<Utc>,
+    pub propose_seconds: f64,
+}
+
+/// Has the coder write the script for `expansion`; `None` when the expansion was given back (the coder
+/// failed, or the run stopped while it wrote).
+pub(super) async fn propose(
+    run: &RunContext,
+    stop: &mut watch::Receiver<Option<StopReason>>,
+    expansion: Expansion,
+) -> Result<Option<Proposed>> {
+    let worker = expansion.worker.0;
+    let ticket = expansion.ticket;
+    let proposed_at = Utc::now();
+    let propose_started = Instant::now();
+    let request = {
+        let mut state = run.state()?;
+        // Counted and registered in one section, so two workers never get the same count.
+        let siblings_being_written = state
+            .proposals
+            .values()
+            .filter(|proposal| match proposal {
+                ProposalInFlight::Writing { parent } => *parent == expansion.parent,
+                ProposalInFlight::Written(_) => false,
+            })
+            .count() as u32;
+        state.proposals.insert(
+            ticket,
+            ProposalInFlight::Writing {
+                parent: expansion.parent,
+            },
+        );
+        let written: Vec<PendingProposal> = state
+            .proposals
+            .values()
+            .filter_map(|proposal| match proposal {
+                ProposalInFlight::Written(pending) => Some(pending.clone()),
+                ProposalInFlight::Writing { .. } => None,
+            })
+            .collect();
+        let (parent, memory, buggy_ancestors) = scoped_memory(
+            &state.search,
+            &state.entries,
+            &written,
+            expansion.parent,
+            expansion.stage,
+        );
+        let tree_len = u64::from(state.search.tree().len() as u32);
+        ProposalRequest {
+            stage: expansion.stage,
+            parent,
+            memory,
+            buggy_ancestors,
+            budget: Budget {
+                time_remaining: run.time_remaining(),
+                steps_remaining: state.counters.steps_remaining(run.settings.steps),
+                node_timeout: run.settings.node_timeout,
+            },
+            siblings_being_written,
+            seed: run.settings.seed ^ (tree_len << 32) ^ ticket.0,
+        }
+    };
+    tracing::debug!(
+        worker,
+        stage = ?expansion.stage,
+        parent = ?expansion.parent,
+        siblings_being_written = request.siblings_being_written,
+        memory = ?request.memory.iter().map(|entry| entry.plan.split(':').next().unwrap_or("")).collect::<Vec<_>>(),
+        "proposing"
+    );
+    run.emit(Event::Proposing {
+        worker,
+        stage: expansion.stage,
+        parent: expansion.parent,
+    });
+    let proposal = tokio::select! {
+        proposal = run.coder.propose(&run.task, &request) => proposal,
+        () = stopped(stop) => {
+            run.abandon(ticket, &[])?;
+            return Ok(None);
+        }
+    };
+    run.state()?.proposals.remove(&ticket);
+    let proposal = match proposal {
+        Ok(proposal) => proposal,
+        Err(error) => {
+            run.emit(Event::ProposalFailed {
+                worker,
+                stage: expansion.stage,
+                parent: expansion.parent,
+                reason: error.to_string(),
+            });
+            match error {
+                CoderError::Failed { calls, .. } => {
+                    run.spend(TokenUsage::total(calls.iter().map(|call| &call.usage)))?;
+                    run.abandon(ticket, &calls)?;
+                }
+                CoderError::BudgetExhausted(_) => {
+                    run.abandon(ticket, &[])?;
+                    run.request_stop(StopReason::TokenBudget);
+                }
+            }
+            return Ok(None);
+        }
+    };
+    let propose_seconds = propose_started.elapsed().as_secs_f64();
+    run.spend(proposal.usage)?;
+    run.state()?.proposals.insert(
+        ticket,
+        ProposalInFlight::Written(PendingProposal {
+            parent: expansion.parent,
+            plan: proposal.plan.clone(),
+        }),
+    );
+    Ok(Some(Proposed {
+        expansion,
+        proposal,
+        proposed_at,
+        propose_seconds,
+    }))
+}
