@@ -7,6 +7,8 @@ use mlm_search::{NodeId, Record, Stage};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
+use crate::integrity::{check_database, check_main_file, check_node_directories};
+use crate::lock::RunLock;
 use crate::records::{EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus};
 
 /// Bumped whenever the tables change; a journal of another version is refused rather than misread.
@@ -81,15 +83,19 @@ const NODE_COLUMNS: &str = "id, parent_id, stage, operator, plan, code, output, 
      lower_is_better, buggy, valid, validation_message, review_summary, submission_path, worker, slot, proposed_at, \
      finished_at, propose_seconds, execute_seconds, prompt_tokens, completion_tokens, cost_usd, test_score";
 
-/// An open journal. Only one process writes a run's journal at a time.
+/// An open journal. Only one process writes a run's journal at a time: a journal opened for writing holds
+/// the run directory's lock until it is dropped.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
     connection: Connection,
+    /// Held for as long as the journal lives, by writers only; dropping it releases the run.
+    _run_lock: Option<RunLock>,
 }
 
 impl Journal {
-    /// Creates a new journal holding `run`. Fails if the file already records a run.
+    /// Creates a new journal holding `run`. Fails if the file already records a run, or at once with
+    /// [`Error::Locked`] if another process holds the run directory.
     pub fn create(path: &Path, run: &RunRecord) -> Result<Journal> {
         let journal = Journal::connect(path, Access::ReadWrite)?;
         let database = |source| Error::Database {
@@ -134,7 +140,9 @@ impl Journal {
         Ok(journal)
     }
 
-    /// Opens an existing journal for a resume or a report.
+    /// Opens an existing journal for a resume or a report, holding the run directory's lock
+    /// ([`Error::Locked`] at once if another process holds it). A damaged journal, or one that lost nodes
+    /// whose directories exist, is refused rather than read as a shorter run.
     pub fn open(path: &Path) -> Result<Journal> {
         Journal::open_with(path, Access::ReadWrite)
     }
@@ -155,11 +163,18 @@ impl Journal {
                     .unwrap_or_default(),
             });
         }
+        check_main_file(path)?;
         let journal = Journal::connect(path, access)?;
         let version: i64 = journal
             .connection
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(journal.database_error())?;
+        if version == 0 {
+            return Err(Error::Damaged {
+                path: path.to_path_buf(),
+                problem: "it holds no journal tables (schema version 0): the write-ahead log journal.sqlite-wal that held them was lost or cut short".to_string(),
+            });
+        }
         if version != SCHEMA_VERSION {
             return Err(Error::SchemaVersion {
                 path: path.to_path_buf(),
@@ -167,7 +182,16 @@ impl Journal {
                 expected: SCHEMA_VERSION,
             });
         }
-        journal.run()?;
+        match access {
+            Access::ReadWrite => {
+                check_database(&journal.connection, path)?;
+                journal.run()?;
+                check_node_directories(path, journal.node_count()?)?;
+            }
+            Access::ReadOnly => {
+                journal.run()?;
+            }
+        }
         Ok(journal)
     }
 
@@ -176,8 +200,10 @@ impl Journal {
             path: path.to_path_buf(),
             source,
         };
-        let connection = match access {
+        let (connection, run_lock) = match access {
             Access::ReadWrite => {
+                // Before the first byte is read: what a writer checks must not change under it.
+                let run_lock = RunLock::acquire(path)?;
                 let connection = Connection::open(path).map_err(database)?;
                 // WAL keeps readers (the dashboard) off the writer's back; NORMAL sync loses at most the
                 // last transactions on power loss, never consistency, and a killed process loses nothing
@@ -191,7 +217,7 @@ impl Journal {
                 connection
                     .pragma_update(None, "foreign_keys", "ON")
                     .map_err(database)?;
-                connection
+                (connection, Some(run_lock))
             }
             Access::ReadOnly => {
                 let connection = Connection::open_with_flags(
@@ -202,7 +228,7 @@ impl Journal {
                 connection
                     .pragma_update(None, "query_only", "ON")
                     .map_err(database)?;
-                connection
+                (connection, None)
             }
         };
         connection
@@ -211,6 +237,7 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             connection,
+            _run_lock: run_lock,
         })
     }
 
