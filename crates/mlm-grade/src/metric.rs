@@ -14,7 +14,7 @@ mod regression;
 mod test_support;
 
 use cells::Cells;
-pub(crate) use cells::{parse_boolean, parse_number};
+pub(crate) use cells::{parse_boolean, parse_number, quote};
 
 /// How a metric reads a target cell; submission validation checks cells against it before compute runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

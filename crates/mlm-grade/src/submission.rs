@@ -4,13 +4,14 @@
 //!
 //! A submission is read as a stream, one record at a time, and reading stops at the first fault, so memory
 //! follows the size of the answers, never the size of what was uploaded: a submission longer than the test
-//! set is refused at its first surplus row, which must repeat an id or name an unknown one.
+//! set is refused at its first surplus row, which must repeat an id or name an unknown one, and a record
+//! longer than [`LONGEST_RECORD_BYTES`] is refused before it is held whole. Messages quote cells shortened.
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
-use crate::metric::{parse_boolean, parse_number, ValueKind};
+use crate::metric::{parse_boolean, parse_number, quote, ValueKind};
 
 /// Why a submission cannot be graded. Shown as `Submission invalid! <reason>`, as MLE-bench's validator does.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +79,39 @@ pub(crate) struct Expectation {
 /// How many missing ids a message lists before counting the rest.
 const LISTED_MISSING_IDS: usize = 3;
 
+/// The longest record a submission may hold. Far above any real prediction row (run-length-encoded masks
+/// included), far below what would let one record fill memory.
+pub const LONGEST_RECORD_BYTES: usize = 16 * 1024 * 1024;
+
+/// Passes CSV bytes through, failing once a record grows past [`LONGEST_RECORD_BYTES`]. A newline ends a
+/// record unless it is inside quotes; with CSV's doubled-quote escape, flipping on every quote tracks that.
+struct RecordLengthGuard<R> {
+    inner: R,
+    in_quotes: bool,
+    record_bytes: usize,
+}
+
+impl<R: Read> Read for RecordLengthGuard<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let length = self.inner.read(buffer)?;
+        for &byte in &buffer[..length] {
+            match byte {
+                b'"' => self.in_quotes = !self.in_quotes,
+                b'\n' if !self.in_quotes => self.record_bytes = 0,
+                _ => {}
+            }
+            self.record_bytes += 1;
+            if self.record_bytes > LONGEST_RECORD_BYTES {
+                return Err(std::io::Error::other(format!(
+                    "a record is longer than {} MiB; a submission holds one short row per test id",
+                    LONGEST_RECORD_BYTES / (1024 * 1024)
+                )));
+            }
+        }
+        Ok(length)
+    }
+}
+
 /// Reads the submission CSV from `csv` (`path` names it in messages) and returns its target cells,
 /// column-major and aligned row by row with the answers, or the first fault found.
 pub(crate) fn read_predictions(
@@ -94,7 +128,13 @@ pub(crate) fn read_predictions(
             .to_string(),
         )
     };
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(csv);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(RecordLengthGuard {
+            inner: csv,
+            in_quotes: false,
+            record_bytes: 0,
+        });
     let headers: Vec<String> = reader
         .headers()
         .map_err(unreadable)?
@@ -120,13 +160,15 @@ pub(crate) fn read_predictions(
         let id = record.get(id_index).unwrap_or("");
         let Some(&answer_row) = expectation.answer_row_of_id.get(id) else {
             return Err(InvalidSubmission::new(format!(
-                "row {} has id `{id}`, which is not in the test set",
-                row + 1
+                "row {} has id {}, which is not in the test set",
+                row + 1,
+                quote(id)
             )));
         };
         if let Some(first) = submission_row_of_answer[answer_row] {
             return Err(InvalidSubmission::new(format!(
-                "duplicate id `{id}` on rows {} and {}",
+                "duplicate id {} on rows {} and {}",
+                quote(id),
                 first + 1,
                 row + 1
             )));
@@ -141,8 +183,9 @@ pub(crate) fn read_predictions(
             let value = record.get(column).unwrap_or("");
             check_cell(value, expectation.cell_rules[target]).map_err(|problem| {
                 InvalidSubmission::new(format!(
-                    "row {} (id `{id}`), column `{name}`: {problem}",
-                    row + 1
+                    "row {} (id {}), column `{name}`: {problem}",
+                    row + 1,
+                    quote(id)
                 ))
             })?;
             predicted[target][answer_row] = value.to_string();
@@ -180,7 +223,8 @@ fn check_columns(
     for header in headers {
         if seen.insert(header.as_str(), ()).is_some() {
             return Err(InvalidSubmission::new(format!(
-                "column `{header}` appears more than once"
+                "column {} appears more than once",
+                quote(header)
             )));
         }
     }
@@ -225,25 +269,27 @@ fn check_cell(value: &str, rule: CellRule) -> Result<(), String> {
         CellRule::BooleanLabel => match parse_boolean(trimmed) {
             Some(_) => Ok(()),
             None => Err(format!(
-                "`{value}` is not True or False, as every label in the answers is"
+                "{} is not True or False, as every label in the answers is",
+                quote(value)
             )),
         },
         CellRule::NumberLabel => match parse_number(trimmed) {
             Some(_) => Ok(()),
             None => Err(format!(
-                "`{value}` is not a number, as every label in the answers is"
+                "{} is not a number, as every label in the answers is",
+                quote(value)
             )),
         },
         CellRule::Number | CellRule::Probability => {
             let number: f64 = trimmed
                 .parse()
-                .map_err(|_| format!("`{value}` is not a number"))?;
+                .map_err(|_| format!("{} is not a number", quote(value)))?;
             if !number.is_finite() {
-                return Err(format!("`{value}` is not a finite number"));
+                return Err(format!("{} is not a finite number", quote(value)));
             }
             match rule {
                 CellRule::Probability if !(0.0..=1.0).contains(&number) => {
-                    Err(format!("{value} is not a probability in [0, 1]"))
+                    Err(format!("{} is not a probability in [0, 1]", quote(value)))
                 }
                 CellRule::Number
                 | CellRule::Probability
@@ -258,7 +304,7 @@ fn check_cell(value: &str, rule: CellRule) -> Result<(), String> {
 fn quoted(names: &[&str]) -> String {
     names
         .iter()
-        .map(|name| format!("`{name}`"))
+        .map(|name| quote(name))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -331,3 +331,58 @@ async fn an_upload_waiting_for_a_slot_gets_its_verdict_once_the_slot_frees() {
         serde_json::json!({"result": "Submission is valid."})
     );
 }
+
+/// A first row whose label cell is `length` digits long, counting what was read.
+struct LongCell {
+    length: usize,
+    served: Arc<AtomicUsize>,
+}
+
+impl Read for LongCell {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        const HEAD: &[u8] = b"id,y\n1,";
+        let served = self.served.load(Ordering::Relaxed);
+        let length = match HEAD.get(served..) {
+            Some(rest) if !rest.is_empty() => {
+                let length = buffer.len().min(rest.len());
+                buffer[..length].copy_from_slice(&rest[..length]);
+                length
+            }
+            _ => {
+                let length = buffer.len().min(HEAD.len() + self.length - served);
+                buffer[..length].fill(b'1');
+                length
+            }
+        };
+        self.served.fetch_add(length, Ordering::Relaxed);
+        Ok(length)
+    }
+}
+
+#[test]
+fn a_record_too_long_for_any_submission_is_refused_before_it_is_held_whole() {
+    let (_dir, grader) = toy_grader("accuracy", &["text", "1", "1"]);
+    let served = Arc::new(AtomicUsize::new(0));
+    let reason = grader
+        .validate(
+            Path::new("submission.csv"),
+            LongCell {
+                length: 100 * 1024 * 1024,
+                served: served.clone(),
+            },
+        )
+        .unwrap_err()
+        .reason;
+    assert!(
+        reason.contains("a record is longer than 16 MiB"),
+        "{}",
+        &reason[..reason.len().min(300)]
+    );
+    assert!(served.load(Ordering::Relaxed) < 20 * 1024 * 1024);
+
+    // A long cell is quoted shortened, never whole.
+    let long = "1".repeat(1000);
+    let (_numbers, numbers) = toy_grader("accuracy", &["0", "1", "1"]);
+    let reason = verdict(&numbers, &["0", &format!("{long}x"), "1"]).unwrap_err();
+    assert!(reason.len() < 200, "{reason}");
+}

@@ -261,7 +261,7 @@ pub(super) fn mean_over_columns(
 }
 
 /// A cell for a message: in backticks, shortened when long.
-pub(super) fn quote(cell: &str) -> String {
+pub(crate) fn quote(cell: &str) -> String {
     const LONGEST: usize = 40;
     if cell.chars().count() > LONGEST {
         let prefix: String = cell.chars().take(LONGEST).collect();
