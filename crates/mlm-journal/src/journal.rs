@@ -97,7 +97,7 @@ impl Journal {
     /// Creates a new journal holding `run`. Fails if the file already records a run, or at once with
     /// [`Error::Locked`] if another process holds the run directory.
     pub fn create(path: &Path, run: &RunRecord) -> Result<Journal> {
-        let journal = Journal::connect(path, Access::ReadWrite)?;
+        let journal = Journal::connect(path, Access::ReadWrite, Some(RunLock::acquire(path)?))?;
         let database = |source| Error::Database {
             path: path.to_path_buf(),
             source,
@@ -163,8 +163,15 @@ impl Journal {
                     .unwrap_or_default(),
             });
         }
+        // Before the first byte is read: what a writer checks must not change under it.
+        let run_lock = match access {
+            Access::ReadWrite => Some(RunLock::acquire(path)?),
+            Access::ReadOnly => None,
+        };
         check_main_file(path)?;
-        let journal = Journal::connect(path, access)?;
+        // Checked through a reader: a writer's connection checkpoints the write-ahead log into the main file
+        // when it closes, which would change a journal that is refused.
+        let journal = Journal::connect(path, Access::ReadOnly, None)?;
         let version: i64 = journal
             .connection
             .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -182,28 +189,26 @@ impl Journal {
                 expected: SCHEMA_VERSION,
             });
         }
+        journal.run()?;
         match access {
             Access::ReadWrite => {
                 check_database(&journal.connection, path)?;
-                journal.run()?;
                 check_node_directories(path, journal.node_count()?)?;
+                drop(journal);
+                Journal::connect(path, Access::ReadWrite, run_lock)
             }
-            Access::ReadOnly => {
-                journal.run()?;
-            }
+            Access::ReadOnly => Ok(journal),
         }
-        Ok(journal)
     }
 
-    fn connect(path: &Path, access: Access) -> Result<Journal> {
+    /// A connection of `access`; a writer's holds `run_lock`.
+    fn connect(path: &Path, access: Access, run_lock: Option<RunLock>) -> Result<Journal> {
         let database = |source| Error::Database {
             path: path.to_path_buf(),
             source,
         };
-        let (connection, run_lock) = match access {
+        let connection = match access {
             Access::ReadWrite => {
-                // Before the first byte is read: what a writer checks must not change under it.
-                let run_lock = RunLock::acquire(path)?;
                 let connection = Connection::open(path).map_err(database)?;
                 // WAL keeps readers (the dashboard) off the writer's back; NORMAL sync loses at most the
                 // last transactions on power loss, never consistency, and a killed process loses nothing
@@ -217,7 +222,7 @@ impl Journal {
                 connection
                     .pragma_update(None, "foreign_keys", "ON")
                     .map_err(database)?;
-                (connection, Some(run_lock))
+                connection
             }
             Access::ReadOnly => {
                 let connection = Connection::open_with_flags(
@@ -228,7 +233,7 @@ impl Journal {
                 connection
                     .pragma_update(None, "query_only", "ON")
                     .map_err(database)?;
-                (connection, None)
+                connection
             }
         };
         connection

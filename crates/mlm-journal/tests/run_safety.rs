@@ -171,7 +171,13 @@ fn a_truncated_write_ahead_log_is_refused_not_resumed_as_a_shorter_run() {
         message.contains("journal.sqlite-wal") && message.contains("hint:"),
         "{message}"
     );
-    // Nothing was touched: the node directories are all still there.
+    // Nothing was touched: the log and the node directories are as they were.
+    assert_eq!(
+        std::fs::metadata(crashed.join("journal.sqlite-wal"))
+            .unwrap()
+            .len(),
+        40
+    );
     assert!(crashed.join("nodes/5").is_dir());
 }
 
