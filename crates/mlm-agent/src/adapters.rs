@@ -11,7 +11,6 @@ use mlm_exec::{
     run_node, Launcher, NodeLayout, NodeLimits, NodeRun, NodeStatus, PythonInstallation, Slot,
 };
 use mlm_grade::Grader;
-use mlm_task::CsvTable;
 
 /// Runs each script in the sandbox, in the slot the engine hands it.
 pub struct SandboxExecutor {
@@ -90,8 +89,9 @@ pub struct GraderCheck(pub Arc<Grader>);
 
 impl SubmissionCheck for GraderCheck {
     fn check(&self, submission: &Path) -> Result<(), String> {
-        let table = CsvTable::read(submission).map_err(|error| error.to_string())?;
-        self.0.validate(&table).map_err(|invalid| invalid.reason)
+        self.0
+            .validate_file(submission)
+            .map_err(|invalid| invalid.reason)
     }
 }
 

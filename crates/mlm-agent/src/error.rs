@@ -64,7 +64,9 @@ impl Error {
             | Error::Grade(_)
             | Error::Python(_)
             | Error::RunDirectory(_)
-            | Error::Model { .. } => ErrorKind::BadInput,
+            | Error::Model { .. }
+            // Another process owns the run directory: the user asked for something that cannot be.
+            | Error::Journal(mlm_journal::Error::Locked { .. }) => ErrorKind::BadInput,
             Error::Failed(_)
             | Error::Io { .. }
             | Error::Json(_)

@@ -14,12 +14,16 @@ mod regression;
 mod test_support;
 
 use cells::Cells;
+pub(crate) use cells::{parse_boolean, parse_number, quote};
 
 /// How a metric reads a target cell; submission validation checks cells against it before compute runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
-    /// Any non-empty text.
+    /// One class label. Submission validation holds it to the answers' type in its column: numbers where
+    /// every answer is a number, True or False where every answer is one, any non-empty text otherwise.
     Label,
+    /// Labels separated by spaces (map@K's ranked guesses): any non-empty text.
+    LabelList,
     /// A finite number.
     Number,
     /// A finite number in [0, 1].
@@ -193,9 +197,8 @@ impl Metric {
     /// How this metric reads a target cell.
     pub fn value_kind(&self) -> ValueKind {
         match self {
-            Metric::Accuracy
-            | Metric::F1(F1Average::Micro | F1Average::Macro)
-            | Metric::MapAtK(_) => ValueKind::Label,
+            Metric::Accuracy | Metric::F1(F1Average::Micro | F1Average::Macro) => ValueKind::Label,
+            Metric::MapAtK(_) => ValueKind::LabelList,
             Metric::RocAuc | Metric::LogLoss => ValueKind::Probability,
             Metric::Rmse
             | Metric::Rmsle

@@ -2,6 +2,7 @@
 //! JSONL list of submissions into MLE-bench's aggregate report.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Local};
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::leaderboard::{Leaderboard, Ranking};
 use crate::metric::Metric;
-use crate::submission::{align, Expectation, InvalidSubmission};
+use crate::submission::{read_predictions, CellRule, Expectation, InvalidSubmission};
 
 /// Scores submissions for one competition; built once, used for any number of submissions.
 #[derive(Debug, Clone)]
@@ -93,12 +94,24 @@ impl Grader {
             .iter()
             .map(|name| answer_column(name))
             .collect::<Result<Vec<usize>>>()?;
-        let mut answer_row_of_id = HashMap::with_capacity(answers.rows.len());
-        for (row, id) in answers.column(answer_id_index).enumerate() {
-            if answer_row_of_id.insert(id.to_string(), row).is_some() {
+        let answer_ids: Vec<String> = answers
+            .column(answer_id_index)
+            .map(str::to_string)
+            .collect();
+        let mut answer_row_of_id = HashMap::with_capacity(answer_ids.len());
+        for (row, id) in answer_ids.iter().enumerate() {
+            if answer_row_of_id.insert(id.clone(), row).is_some() {
                 return Err(answers_problem(format!("id `{id}` appears more than once")));
             }
         }
+        let truth: Vec<Vec<String>> = answer_target_indexes
+            .iter()
+            .map(|&index| answers.column(index).map(str::to_string).collect())
+            .collect();
+        let cell_rules = truth
+            .iter()
+            .map(|column| CellRule::for_column(metric.value_kind(), column))
+            .collect();
         let medals = match &task.leaderboard {
             Some(path) => Medals::Available(Leaderboard::read(path)?),
             None => Medals::Unavailable {
@@ -114,10 +127,10 @@ impl Grader {
             expectation: Expectation {
                 id_column,
                 target_columns,
-                answers,
-                answer_id_index,
-                answer_target_indexes,
+                answer_ids,
                 answer_row_of_id,
+                truth,
+                cell_rules,
             },
             medals,
         })
@@ -133,15 +146,16 @@ impl Grader {
         &self.expectation.target_columns
     }
 
-    /// The submission's score, rounded to 5 decimals as MLE-bench does, or why it cannot be graded.
-    pub fn score(&self, submission: &CsvTable) -> Result<f64, InvalidSubmission> {
-        let aligned = align(&self.expectation, self.metric.value_kind(), submission)?;
+    /// The score of the submission CSV read from `csv` (named `submission` in messages), rounded to 5
+    /// decimals as MLE-bench does, or why it cannot be graded. Reading stops at the first fault.
+    fn score(&self, submission: &Path, csv: impl Read) -> Result<f64, InvalidSubmission> {
+        let predicted = read_predictions(&self.expectation, submission, csv)?;
         let score = self
             .metric
             .compute(
                 &self.expectation.target_columns,
-                &aligned.truth,
-                &aligned.predicted,
+                &borrowed(&self.expectation.truth),
+                &borrowed(&predicted),
             )
             .map_err(InvalidSubmission::new)?;
         if !score.is_finite() {
@@ -153,9 +167,15 @@ impl Grader {
         Ok(round_to_5_decimals(score))
     }
 
-    /// Checks a submission without revealing its score: what the `/validate` endpoint answers.
-    pub fn validate(&self, submission: &CsvTable) -> Result<(), InvalidSubmission> {
-        self.score(submission).map(|_| ())
+    /// Checks the submission CSV read from `csv` (named `submission` in messages) without revealing its
+    /// score: what the `/validate` endpoint answers. Reading stops at the first fault.
+    pub fn validate(&self, submission: &Path, csv: impl Read) -> Result<(), InvalidSubmission> {
+        self.score(submission, csv).map(|_| ())
+    }
+
+    /// [`Grader::validate`] for the file at `path`.
+    pub fn validate_file(&self, path: &Path) -> Result<(), InvalidSubmission> {
+        self.validate(path, open_submission(path)?)
     }
 
     /// Grades the CSV file at `path` into MLE-bench's report. Never fails: a missing or unreadable file is
@@ -166,9 +186,7 @@ impl Grader {
             .is_some_and(|extension| extension.eq_ignore_ascii_case("csv"));
         let submission_exists = path.is_file() && is_csv;
         let outcome = if submission_exists {
-            CsvTable::read(path)
-                .map_err(|error| InvalidSubmission::new(error.to_string()))
-                .and_then(|table| self.score(&table))
+            open_submission(path).and_then(|file| self.score(path, file))
         } else {
             Err(InvalidSubmission::new(format!(
                 "{}: no such CSV file; the submission must be a .csv file",
@@ -320,6 +338,20 @@ pub fn grade_batch(
         total_bronze_medals,
         total_above_median: count(&|report| report.above_median == Some(true)),
         competition_reports: reports,
+    })
+}
+
+/// Column-major cells as the metrics read them.
+fn borrowed(columns: &[Vec<String>]) -> Vec<Vec<&str>> {
+    columns
+        .iter()
+        .map(|column| column.iter().map(String::as_str).collect())
+        .collect()
+}
+
+fn open_submission(path: &Path) -> Result<std::fs::File, InvalidSubmission> {
+    std::fs::File::open(path).map_err(|error| {
+        InvalidSubmission::new(format!("{}: cannot read file: {error}", path.display()))
     })
 }
 

@@ -7,6 +7,8 @@ use mlm_search::{NodeId, Record, Stage};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
+use crate::integrity::{check_database, check_main_file, check_node_directories};
+use crate::lock::RunLock;
 use crate::records::{EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus};
 
 /// Bumped whenever the tables change; a journal of another version is refused rather than misread.
@@ -81,17 +83,21 @@ const NODE_COLUMNS: &str = "id, parent_id, stage, operator, plan, code, output, 
      lower_is_better, buggy, valid, validation_message, review_summary, submission_path, worker, slot, proposed_at, \
      finished_at, propose_seconds, execute_seconds, prompt_tokens, completion_tokens, cost_usd, test_score";
 
-/// An open journal. Only one process writes a run's journal at a time.
+/// An open journal. Only one process writes a run's journal at a time: a journal opened for writing holds
+/// the run directory's lock until it is dropped.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
     connection: Connection,
+    /// Held for as long as the journal lives, by writers only; dropping it releases the run.
+    _run_lock: Option<RunLock>,
 }
 
 impl Journal {
-    /// Creates a new journal holding `run`. Fails if the file already records a run.
+    /// Creates a new journal holding `run`. Fails if the file already records a run, or at once with
+    /// [`Error::Locked`] if another process holds the run directory.
     pub fn create(path: &Path, run: &RunRecord) -> Result<Journal> {
-        let journal = Journal::connect(path, Access::ReadWrite)?;
+        let journal = Journal::connect(path, Access::ReadWrite, Some(RunLock::acquire(path)?))?;
         let database = |source| Error::Database {
             path: path.to_path_buf(),
             source,
@@ -134,7 +140,9 @@ impl Journal {
         Ok(journal)
     }
 
-    /// Opens an existing journal for a resume or a report.
+    /// Opens an existing journal for a resume or a report, holding the run directory's lock
+    /// ([`Error::Locked`] at once if another process holds it). A damaged journal, or one that lost nodes
+    /// whose directories exist, is refused rather than read as a shorter run.
     pub fn open(path: &Path) -> Result<Journal> {
         Journal::open_with(path, Access::ReadWrite)
     }
@@ -155,11 +163,25 @@ impl Journal {
                     .unwrap_or_default(),
             });
         }
-        let journal = Journal::connect(path, access)?;
+        // Before the first byte is read: what a writer checks must not change under it.
+        let run_lock = match access {
+            Access::ReadWrite => Some(RunLock::acquire(path)?),
+            Access::ReadOnly => None,
+        };
+        check_main_file(path)?;
+        // Checked through a reader: a writer's connection checkpoints the write-ahead log into the main file
+        // when it closes, which would change a journal that is refused.
+        let journal = Journal::connect(path, Access::ReadOnly, None)?;
         let version: i64 = journal
             .connection
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(journal.database_error())?;
+        if version == 0 {
+            return Err(Error::Damaged {
+                path: path.to_path_buf(),
+                problem: "it holds no journal tables (schema version 0): the write-ahead log journal.sqlite-wal that held them was lost or cut short".to_string(),
+            });
+        }
         if version != SCHEMA_VERSION {
             return Err(Error::SchemaVersion {
                 path: path.to_path_buf(),
@@ -168,10 +190,19 @@ impl Journal {
             });
         }
         journal.run()?;
-        Ok(journal)
+        match access {
+            Access::ReadWrite => {
+                check_database(&journal.connection, path)?;
+                check_node_directories(path, journal.node_count()?)?;
+                drop(journal);
+                Journal::connect(path, Access::ReadWrite, run_lock)
+            }
+            Access::ReadOnly => Ok(journal),
+        }
     }
 
-    fn connect(path: &Path, access: Access) -> Result<Journal> {
+    /// A connection of `access`; a writer's holds `run_lock`.
+    fn connect(path: &Path, access: Access, run_lock: Option<RunLock>) -> Result<Journal> {
         let database = |source| Error::Database {
             path: path.to_path_buf(),
             source,
@@ -211,6 +242,7 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             connection,
+            _run_lock: run_lock,
         })
     }
 

@@ -4,12 +4,16 @@
 //! event stream that the terminal, the dashboard and reports replay.
 //!
 //! A node and the search record that counts it are written in one transaction, so a run killed at any
-//! instant resumes with each node counted exactly once. It also exports the best node for a user to pick
-//! up (`best/`). This crate holds no policy: it stores and returns.
+//! instant resumes with each node counted exactly once. A writer holds the run directory's lock
+//! (`<run>/run.lock`) for as long as its journal is open, and a journal that is damaged, or that lost nodes
+//! whose directories exist, is refused rather than resumed as a shorter run. It also exports the best node
+//! for a user to pick up (`best/`). This crate holds no policy: it stores and returns.
 
 mod error;
 mod export;
+mod integrity;
 mod journal;
+mod lock;
 mod records;
 
 pub use error::{Error, Result};

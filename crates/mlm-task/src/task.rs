@@ -160,15 +160,22 @@ fn load_task_toml(dir: &Path, task_file: &Path) -> Result<Task> {
         ));
     }
     let public_dir = existing_dir(dir.join("prepared").join("public"), task_file)?;
+    let answers = existing_file(
+        dir.join(&parsed.grading.answers),
+        task_file,
+        "grading.answers",
+    )?;
+    let sample_submission = existing_file(
+        dir.join(&parsed.grading.sample_submission),
+        task_file,
+        "grading.sample_submission",
+    )?;
     let grading = Grading {
         metric: parsed.grading.metric,
-        answers: existing_file(
-            dir.join(&parsed.grading.answers),
-            task_file,
-            "grading.answers",
-        )?,
-        sample_submission: existing_file(
-            dir.join(&parsed.grading.sample_submission),
+        answers: private_file(answers, dir, &public_dir, task_file, "grading.answers")?,
+        sample_submission: inside(
+            sample_submission,
+            dir,
             task_file,
             "grading.sample_submission",
         )?,
@@ -225,15 +232,28 @@ fn load_mle_bench(data_dir: &Path, registry: &Path) -> Result<Task> {
     // MLE-bench writes dataset paths relative to its data root, which holds one folder per competition.
     let data_root = data_dir.parent().unwrap_or(data_dir);
     let public_dir = existing_dir(data_dir.join("prepared").join("public"), &config_path)?;
+    let answers = existing_file(
+        data_root.join(&config.dataset.answers),
+        &config_path,
+        "dataset.answers",
+    )?;
+    let sample_submission = existing_file(
+        data_root.join(&config.dataset.sample_submission),
+        &config_path,
+        "dataset.sample_submission",
+    )?;
     let grading = Grading {
         metric: config.grader.name,
-        answers: existing_file(
-            data_root.join(&config.dataset.answers),
+        answers: private_file(
+            answers,
+            data_dir,
+            &public_dir,
             &config_path,
             "dataset.answers",
         )?,
-        sample_submission: existing_file(
-            data_root.join(&config.dataset.sample_submission),
+        sample_submission: inside(
+            sample_submission,
+            data_dir,
             &config_path,
             "dataset.sample_submission",
         )?,
@@ -289,6 +309,55 @@ fn existing_file(path: PathBuf, declared_in: &Path, what: &str) -> Result<PathBu
             "check the path in the task file, or rebuild the competition with `ml-master prepare`",
         ))
     }
+}
+
+/// `path` (which exists), if it resolves inside `task_dir` once every link is followed: a task file must not
+/// make the grader read, and quote in its messages, a file elsewhere on the machine.
+fn inside(path: PathBuf, task_dir: &Path, declared_in: &Path, field: &str) -> Result<PathBuf> {
+    let resolved = std::fs::canonicalize(&path).map_err(|source| Error::io(&path, source))?;
+    let task_dir = std::fs::canonicalize(task_dir).map_err(|source| Error::io(task_dir, source))?;
+    if resolved.starts_with(&task_dir) {
+        return Ok(path);
+    }
+    Err(Error::invalid(
+        declared_in,
+        format!(
+            "`{field}` resolves to {}, outside the task directory {}",
+            resolved.display(),
+            task_dir.display()
+        ),
+        format!(
+            "keep the file inside {} (answers under prepared/private/) and name it by a path relative to it",
+            task_dir.display()
+        ),
+    ))
+}
+
+/// [`inside`], and also outside `public_dir`, which generated code reads: answers there would be visible
+/// to the scripts they grade.
+fn private_file(
+    path: PathBuf,
+    task_dir: &Path,
+    public_dir: &Path,
+    declared_in: &Path,
+    field: &str,
+) -> Result<PathBuf> {
+    let path = inside(path, task_dir, declared_in, field)?;
+    let resolved = std::fs::canonicalize(&path).map_err(|source| Error::io(&path, source))?;
+    let public_dir =
+        std::fs::canonicalize(public_dir).map_err(|source| Error::io(public_dir, source))?;
+    if !resolved.starts_with(&public_dir) {
+        return Ok(path);
+    }
+    Err(Error::invalid(
+        declared_in,
+        format!(
+            "`{field}` resolves to {}, inside {}, which every generated script can read",
+            resolved.display(),
+            public_dir.display()
+        ),
+        "move the answers to prepared/private/ and point the task file there",
+    ))
 }
 
 #[cfg(test)]
@@ -358,6 +427,73 @@ mod tests {
         assert!(error.contains("prepared/private/answers.csv"), "{error}");
         assert!(error.contains("grading.answers"), "{error}");
         assert!(error.contains("hint:"), "{error}");
+    }
+
+    /// Points `grading.answers` of the toy task at `answers`.
+    fn with_answers(root: &Path, answers: &str) {
+        let task_file = root.join("task.toml");
+        let text = std::fs::read_to_string(&task_file).unwrap();
+        let text: Vec<String> = text
+            .lines()
+            .map(|line| match line.starts_with("answers =") {
+                true => format!("answers = {answers:?}"),
+                false => line.to_string(),
+            })
+            .collect();
+        write(&task_file, &(text.join("\n") + "\n"));
+    }
+
+    #[test]
+    fn answers_outside_the_task_directory_are_refused_without_being_read() {
+        let scratch = tempfile::tempdir().unwrap();
+        let secret = scratch.path().join("shadow.csv");
+        write(&secret, "root:SECRET-HASH:19000:0:99999:7:::\n");
+        let root = scratch.path().join("task");
+        let absolute = secret.display().to_string();
+        for answers in [
+            absolute.as_str(),
+            "../shadow.csv",
+            "prepared/private/linked.csv",
+        ] {
+            our_task(&root);
+            std::os::unix::fs::symlink(&secret, root.join("prepared/private/linked.csv")).unwrap();
+            with_answers(&root, answers);
+            let error = Task::load(&root, None).unwrap_err().to_string();
+            assert!(
+                error.contains("`grading.answers` resolves to")
+                    && error.contains("outside the task directory")
+                    && error.contains("hint:"),
+                "{answers}: {error}"
+            );
+            assert!(!error.contains("SECRET"), "{answers}: {error}");
+            std::fs::remove_dir_all(&root).unwrap();
+        }
+    }
+
+    #[test]
+    fn answers_under_prepared_public_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        our_task(dir.path());
+        write(
+            &dir.path().join("prepared/public/answers.csv"),
+            "id,y\n1,1\n",
+        );
+        with_answers(dir.path(), "prepared/public/answers.csv");
+        let error = Task::load(dir.path(), None).unwrap_err().to_string();
+        assert!(
+            error.contains("inside") && error.contains("every generated script can read"),
+            "{error}"
+        );
+        // A link in private/ to a file in public/ is the same leak.
+        with_answers(dir.path(), "prepared/private/answers.csv");
+        std::fs::remove_file(dir.path().join("prepared/private/answers.csv")).unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("prepared/public/answers.csv"),
+            dir.path().join("prepared/private/answers.csv"),
+        )
+        .unwrap();
+        let error = Task::load(dir.path(), None).unwrap_err().to_string();
+        assert!(error.contains("every generated script can read"), "{error}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub fn run(arguments: ServeValidatorArguments) -> CommandResult {
     let settings = ValidatorSettings {
         address: SocketAddr::new(arguments.host, arguments.port),
         max_upload_bytes: arguments.max_upload_mib.saturating_mul(1024 * 1024),
+        ..ValidatorSettings::default()
     };
     let runtime = tokio::runtime::Runtime::new().map_err(Failure::job)?;
     runtime

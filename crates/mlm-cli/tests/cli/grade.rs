@@ -196,6 +196,49 @@ fn a_bad_task_directory_is_exit_code_2_naming_the_file() {
 }
 
 #[test]
+fn answers_outside_the_task_or_in_its_public_files_are_exit_code_2_without_their_content() {
+    let scratch = tempfile::tempdir().unwrap();
+    let secret = scratch.path().join("shadow");
+    std::fs::write(&secret, "root:SECRET-HASH:19000:0:99999:7:::\n").unwrap();
+    let task = copy_of_prepared_task("titanic", &scratch.path().join("task"));
+    let submission = sample_submission(&task);
+    let task_file = task.join("task.toml");
+    let text = std::fs::read_to_string(&task_file).unwrap();
+    std::fs::copy(
+        task.join("prepared/private/answers.csv"),
+        task.join("prepared/public/answers.csv"),
+    )
+    .unwrap();
+    for (answers, problem) in [
+        (path(&secret), "outside the task directory"),
+        ("../../shadow", "outside the task directory"),
+        (
+            "prepared/public/answers.csv",
+            "which every generated script can read",
+        ),
+    ] {
+        std::fs::write(
+            &task_file,
+            text.replace("\"prepared/private/answers.csv\"", &format!("{answers:?}")),
+        )
+        .unwrap();
+        let (code, stdout, stderr) = run(&[
+            "grade",
+            "--task",
+            path(&task),
+            "--submission",
+            path(&submission),
+        ]);
+        assert_eq!(code, 2, "{answers}: {stderr}");
+        assert!(stderr.contains(problem), "{answers}: {stderr}");
+        assert!(
+            !stderr.contains("SECRET") && !stdout.contains("SECRET"),
+            "{answers}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn a_batch_writes_mle_bench_aggregate_report() {
     let scratch = tempfile::tempdir().unwrap();
     let data_dir = scratch.path().join("data");

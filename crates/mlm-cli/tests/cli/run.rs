@@ -201,3 +201,59 @@ fn a_run_killed_with_sigkill_resumes_with_every_node_once() {
                 .is_none()
     );
 }
+
+/// Starts `ml-master ARGUMENTS --json` and waits for its first line on stdout, which it prints once it
+/// holds the run's journal.
+fn started_with_the_journal_open(arguments: &[&str]) -> std::process::Child {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("ml-master"))
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .args(arguments)
+        .arg("--json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    assert!(!first_line.is_empty(), "it printed nothing");
+    child
+}
+
+#[test]
+fn a_second_resume_of_a_run_being_resumed_exits_2_naming_the_holder() {
+    let scratch = tempfile::tempdir().unwrap();
+    let run_dir = scratch.path().join("run");
+    let task = prepared_task("titanic");
+    let mut first_session = started_with_the_journal_open(&[
+        "run",
+        "--task",
+        path(&task),
+        "--steps",
+        "50",
+        "--time-limit",
+        "600",
+        "--run-dir",
+        path(&run_dir),
+    ]);
+    first_session.kill().unwrap();
+    first_session.wait().unwrap();
+
+    let mut resuming = started_with_the_journal_open(&["resume", path(&run_dir)]);
+    let second = ml_master()
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .args(["resume", path(&run_dir)])
+        .output()
+        .unwrap();
+    resuming.kill().unwrap();
+    resuming.wait().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("PID {}", resuming.id()))
+            && stderr.contains(path(&run_dir))
+            && stderr.contains("hint:"),
+        "{stderr}"
+    );
+}

@@ -166,7 +166,7 @@ impl<'a> Cells<'a> {
 }
 
 /// A finite number, surrounding whitespace allowed.
-pub(super) fn parse_number(cell: &str) -> Option<f64> {
+pub(crate) fn parse_number(cell: &str) -> Option<f64> {
     cell.trim()
         .parse::<f64>()
         .ok()
@@ -182,7 +182,8 @@ fn parse_binary(cell: &str) -> Option<bool> {
     }
 }
 
-fn parse_boolean(cell: &str) -> Option<bool> {
+/// `true` or `false` in any case, surrounding whitespace allowed.
+pub(crate) fn parse_boolean(cell: &str) -> Option<bool> {
     let trimmed = cell.trim();
     if trimmed.eq_ignore_ascii_case("true") {
         Some(true)
@@ -260,7 +261,7 @@ pub(super) fn mean_over_columns(
 }
 
 /// A cell for a message: in backticks, shortened when long.
-pub(super) fn quote(cell: &str) -> String {
+pub(crate) fn quote(cell: &str) -> String {
     const LONGEST: usize = 40;
     if cell.chars().count() > LONGEST {
         let prefix: String = cell.chars().take(LONGEST).collect();
