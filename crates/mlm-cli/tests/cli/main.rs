@@ -13,6 +13,7 @@ mod exec;
 mod fake_llm;
 mod grade;
 mod llm;
+mod output;
 mod prepare;
 mod run;
 mod support;

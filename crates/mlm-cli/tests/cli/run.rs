@@ -5,8 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use mlm_agent::config::ConfigLayer;
 use mlm_journal::Journal;
-use mlm_search::Stage;
+use mlm_search::{Search, Stage};
+use mlm_test_support::tree_invariants::check_tree_invariants;
 
 use crate::support::{ml_master, path, prepared_task};
 
@@ -54,6 +56,16 @@ fn assert_tree_follows_the_rules(run_dir: &Path, steps: usize) {
             parent.id
         );
     }
+    // The tree the journal rebuilds obeys every invariant the search's own property tests check.
+    let layer: ConfigLayer = toml::from_str(&journal.run().unwrap().config_toml).unwrap();
+    let settings = layer.resolve(1, None).unwrap().settings;
+    let search = Search::restore(
+        settings.search,
+        settings.seed,
+        journal.search_records().unwrap(),
+    )
+    .unwrap();
+    check_tree_invariants(&search);
 }
 
 #[test]

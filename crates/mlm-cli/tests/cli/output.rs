@@ -1,0 +1,130 @@
+//! Snapshots of what a user reads: `grade`'s report, `exec --json`, the start and end of a `run`, and a
+//! bad input of each, with temporary paths, timings and scores filtered out.
+
+use std::path::Path;
+
+use crate::support::{path, prepared_task, run};
+
+/// Filters for the parts of the output that change from run to run.
+fn settings_for(task: &Path, scratch: &Path) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(path(task)), "[task]");
+    settings.add_filter(&regex_escape(path(scratch)), "[scratch]");
+    settings.add_filter(r"\d{8}-\d{6}(-\d+)?", "[time]");
+    settings.add_filter(r"\b\d+(\.\d+)? ?s\b", "[seconds]");
+    settings.add_filter(r"\b0\.\d{3,}\b", "[score]");
+    settings
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|character| match character {
+            '.' | '+' | '*' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '^' | '$' | '\\' => {
+                format!("\\{character}")
+            }
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn grade_reports_a_valid_submission_and_names_a_missing_task() {
+    let task = prepared_task("titanic");
+    let scratch = tempfile::tempdir().unwrap();
+    let submission = task.join("prepared/public/sample_submission.csv");
+    let (code, stdout, stderr) = run(&[
+        "grade",
+        "--task",
+        path(&task),
+        "--submission",
+        path(&submission),
+    ]);
+    let missing = scratch.path().join("no-such-task");
+    let (bad_code, _, bad_stderr) = run(&[
+        "grade",
+        "--task",
+        path(&missing),
+        "--submission",
+        path(&submission),
+    ]);
+    settings_for(&task, scratch.path()).bind(|| {
+        insta::assert_snapshot!(format!(
+            "exit {code}\nstdout:\n{stdout}\nstderr:\n{stderr}\n--- a missing task: exit {bad_code}\n{bad_stderr}"
+        ));
+    });
+}
+
+#[test]
+fn exec_json_describes_the_run_and_a_missing_script_is_named() {
+    let task = prepared_task("titanic");
+    let scratch = tempfile::tempdir().unwrap();
+    let script = scratch.path().join("hello.py");
+    std::fs::write(&script, "print('hello')\n").unwrap();
+    let node_dir = scratch.path().join("node");
+    let (code, stdout, _) = run(&[
+        "exec",
+        "--task",
+        path(&task),
+        path(&script),
+        "--node-dir",
+        path(&node_dir),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (bad_code, _, bad_stderr) = run(&[
+        "exec",
+        "--task",
+        path(&task),
+        path(&scratch.path().join("missing.py")),
+    ]);
+    settings_for(&task, scratch.path()).bind(|| {
+        // The sandbox's tiers depend on the kernel and the user: the sandbox tests check them.
+        insta::assert_json_snapshot!(report, {
+            ".duration_s" => "[seconds]",
+            ".peak_rss_kilobytes" => "[kilobytes]",
+            ".supervisor_peak_rss_kilobytes" => "[kilobytes]",
+            ".sandbox" => "[tiers]",
+        });
+        insta::assert_snapshot!(format!("exit {bad_code}\n{bad_stderr}"));
+    });
+}
+
+#[test]
+fn run_names_what_it_does_and_refuses_bad_input_with_a_hint() {
+    let task = prepared_task("titanic");
+    let scratch = tempfile::tempdir().unwrap();
+    let run_dir = scratch.path().join("run");
+    let (code, _, stderr) = run(&[
+        "run",
+        "--task",
+        path(&task),
+        "--steps",
+        "1",
+        "--slots",
+        "1",
+        "--workers",
+        "1",
+        "--run-dir",
+        path(&run_dir),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    // The first line says what runs; the last lines what came of it.
+    let first = stderr.lines().next().unwrap_or_default().to_string();
+    let ending: Vec<&str> = stderr
+        .lines()
+        .skip_while(|line| !line.starts_with("Finished") && !line.starts_with("Stopped"))
+        .collect();
+    let (missing_code, _, missing_stderr) = run(&[
+        "run",
+        "--task",
+        path(&scratch.path().join("no-such-task")),
+    ]);
+    let (again_code, _, again_stderr) = run(&["run", "--task", path(&task), "--run-dir", path(&run_dir)]);
+    settings_for(&task, scratch.path()).bind(|| {
+        insta::assert_snapshot!(format!(
+            "{first}\n...\n{}\n--- a missing task: exit {missing_code}\n{missing_stderr}--- a run directory that holds a run: exit {again_code}\n{again_stderr}",
+            ending.join("\n")
+        ));
+    });
+}
