@@ -9,6 +9,7 @@
 mod environment;
 mod error;
 mod node;
+mod node_files;
 mod output;
 mod process;
 pub mod sandbox;

@@ -69,10 +69,13 @@ pub fn probe_tiers(
     })?;
     match status.outcome {
         ChildOutcome::Exited(0) => Ok(status.tiers),
-        ChildOutcome::Exited(_) | ChildOutcome::Signaled(_) => Err(failure(
+        ChildOutcome::Exited(_)
+        | ChildOutcome::Signaled(_)
+        | ChildOutcome::DiskLimitExceeded { .. } => Err(failure(
             outcome.status.to_string(),
             format!("{PROBE_PROGRAM} failed inside the sandbox"),
         )),
+        ChildOutcome::Refused { tier, reason } => Err(Error::TierRequired { tier, reason }),
         ChildOutcome::FailedToStart(message) => Err(failure(
             "the sandbox could not be set up".to_string(),
             message,
