@@ -142,6 +142,14 @@ impl Sandbox {
 }
 
 impl Launch {
+    /// Checks that the launch ran in namespaces, which the attacks it is tested with need.
+    fn in_namespaces(&self) -> &Self {
+        if let TierState::Unavailable { reason } = &self.status.tiers.namespaces {
+            panic!("this test needs the sandbox's namespaces tier: {reason}\nhint: install bubblewrap and allow user namespaces");
+        }
+        self
+    }
+
     /// The script's stdout, after checking that it exited with 0.
     fn succeeded(&self) -> &str {
         assert_eq!(
@@ -743,7 +751,7 @@ except (FileNotFoundError, PermissionError):
     let launch = sandbox.run(&sandbox.policy(), &script);
     outsider.kill().unwrap();
     outsider.wait().unwrap();
-    assert_eq!(launch.succeeded(), "hidden\n");
+    assert_eq!(launch.in_namespaces().succeeded(), "hidden\n");
 }
 
 #[test]
@@ -767,7 +775,7 @@ print("still supervised")
     std::fs::write(&written, child.id().to_string()).unwrap();
     std::fs::rename(&written, sandbox.node.join("launcher.pid")).unwrap();
     let launch = sandbox.launch(child.wait_with_output().unwrap());
-    assert_eq!(launch.succeeded(), "still supervised\n");
+    assert_eq!(launch.in_namespaces().succeeded(), "still supervised\n");
 }
 
 #[test]
@@ -828,7 +836,7 @@ except OSError as error:
     let leaked = on_host.exists();
     let _ = std::fs::remove_file(&on_host);
     let _ = std::fs::remove_file(on_host.with_file_name(format!("{name}-big")));
-    assert_eq!(launch.succeeded(), "bounded\n");
+    assert_eq!(launch.in_namespaces().succeeded(), "bounded\n");
     assert!(!leaked, "{} outlived the node", on_host.display());
 }
 
@@ -850,7 +858,7 @@ except OSError:
     );
     let launch = sandbox.run(&sandbox.policy(), &script);
     nix::unistd::close(descriptor).unwrap();
-    assert_eq!(launch.succeeded(), "closed\n");
+    assert_eq!(launch.in_namespaces().succeeded(), "closed\n");
 }
 
 #[test]
@@ -874,7 +882,10 @@ for name, change in [("chmod", lambda: os.chmod(path, 0o777)), ("utime", lambda:
     );
     let launch = sandbox.run(&sandbox.policy(), &script);
     let after = std::fs::metadata(&train).unwrap();
-    assert_eq!(launch.succeeded(), "chmod refused\nutime refused\n");
+    assert_eq!(
+        launch.in_namespaces().succeeded(),
+        "chmod refused\nutime refused\n"
+    );
     assert_eq!(
         (after.mode(), after.mtime()),
         (before.mode(), before.mtime())
@@ -899,7 +910,7 @@ except OSError:
         path = quoted(&path)
     );
     let launch = sandbox.run(&sandbox.policy(), &script);
-    assert_eq!(launch.succeeded(), "unreachable\n");
+    assert_eq!(launch.in_namespaces().succeeded(), "unreachable\n");
 }
 
 #[test]
