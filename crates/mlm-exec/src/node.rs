@@ -13,8 +13,8 @@ use crate::output::CapturedOutput;
 use crate::process::{run_process, Environment, ExitStatus, ProcessRequest, Session};
 use crate::sandbox::{
     gpu_device_paths, system_hidden_paths, system_read_only_paths, system_read_write_paths,
-    ChildOutcome, FilesystemIsolation, LaunchStatus, Launcher, NetworkAccess, ResourceLimits,
-    SandboxPolicy, SandboxTier, SandboxTiers,
+    ChildOutcome, DiskLimit, FilesystemIsolation, LaunchStatus, Launcher, NetworkAccess,
+    ResourceLimits, SandboxPolicy, SandboxTier, SandboxTiers,
 };
 use crate::slot::Slot;
 
@@ -276,7 +276,10 @@ pub fn build_node_request(run: &NodeRun<'_>) -> (ProcessRequest, SandboxPolicy) 
         hidden_paths: system_hidden_paths(),
         devices,
         scratch_bytes: run.limits.scratch_bytes,
-        disk_bytes: run.limits.disk_bytes,
+        disk_limit: run.limits.disk_bytes.map(|bytes| DiskLimit {
+            directory: run.layout.root.clone(),
+            bytes,
+        }),
         required_tiers: run.limits.required_tiers.clone(),
         status_path: run.status_path.to_path_buf(),
     };

@@ -36,8 +36,8 @@ mod system_paths;
 
 pub use launcher::launcher_main;
 pub use policy::{
-    ChildOutcome, FilesystemIsolation, LaunchStatus, NetworkAccess, ResourceLimits, SandboxPolicy,
-    SandboxTier, SandboxTiers, TierState,
+    ChildOutcome, DiskLimit, FilesystemIsolation, LaunchStatus, NetworkAccess, ResourceLimits,
+    SandboxPolicy, SandboxTier, SandboxTiers, TierState,
 };
 pub use probe::{probe_tiers, Launcher};
 pub use system_paths::{

@@ -86,7 +86,7 @@ impl Sandbox {
             hidden_paths: system_hidden_paths(),
             devices: Vec::new(),
             scratch_bytes: SCRATCH_BYTES,
-            disk_bytes: None,
+            disk_limit: None,
             required_tiers: Vec::new(),
             status_path: self.state.join("status.json"),
         }
@@ -802,7 +802,7 @@ except PermissionError:
 "#;
     let launch = sandbox.run(&policy, script);
     assert_eq!(
-        launch.succeeded(),
+        launch.in_namespaces().succeeded(),
         "mknod denied\nsethostname denied\naffinity kept\n"
     );
     assert!(!sandbox.node.join("kmsg").exists());
@@ -858,7 +858,7 @@ except OSError:
     );
     let launch = sandbox.run(&sandbox.policy(), &script);
     nix::unistd::close(descriptor).unwrap();
-    assert_eq!(launch.in_namespaces().succeeded(), "closed\n");
+    assert_eq!(launch.succeeded(), "closed\n");
 }
 
 #[test]

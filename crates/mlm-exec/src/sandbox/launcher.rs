@@ -36,8 +36,9 @@ use super::policy::{
 use super::seccomp::CpuSet;
 use super::{disk, filesystem, limits, namespaces, reaper, seccomp, LAUNCH_FAILED_EXIT_CODE};
 
-/// How often the launcher checks on its child and on the termination flag.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// How often the launcher checks on its child and on the termination flag: short, since every node
+/// waits for it once its script has ended.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// How often the node directory's size is measured.
 const DISK_CHECK_INTERVAL: Duration = Duration::from_millis(500);
@@ -202,11 +203,11 @@ fn prepare(
     close_on_exec_above_stderr().map_err(failed)?;
     tiers.cpu_affinity = limits::apply_cpu_set(policy.cpu_set.as_deref()).map_err(failed)?;
     tiers.resource_limits = limits::apply_resource_limits(&policy.limits).map_err(failed)?;
-    if let Some(limit) = policy.disk_bytes {
+    if let Some(limit) = &policy.disk_limit {
         if let TierState::Enforced { detail } | TierState::Partial { detail } =
             &mut tiers.resource_limits
         {
-            detail.push_str(&format!(", node directory {limit} bytes (watched)"));
+            detail.push_str(&format!(", node directory {} bytes (watched)", limit.bytes));
         }
     }
     tiers.cgroups = limits::cgroup_tier();
@@ -442,14 +443,14 @@ fn supervise(child: &mut Child, terminate: &AtomicBool, policy: &SandboxPolicy) 
             Ok(None) => {}
             Err(error) => break Err(error),
         }
-        if let Some(limit_bytes) = policy.disk_bytes {
+        if let Some(limit) = &policy.disk_limit {
             if Instant::now() >= next_disk_check {
-                let used_bytes = disk::allocated_bytes(Path::new("."));
-                if used_bytes > limit_bytes {
+                let used_bytes = disk::allocated_bytes(&limit.directory);
+                if used_bytes > limit.bytes {
                     let _ = child.kill();
                     let _ = child.wait();
                     return ChildOutcome::DiskLimitExceeded {
-                        limit_bytes,
+                        limit_bytes: limit.bytes,
                         used_bytes,
                     };
                 }

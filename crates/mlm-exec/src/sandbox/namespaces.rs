@@ -157,7 +157,7 @@ mod tests {
             hidden_paths: vec!["/etc/shadow".into()],
             devices: vec!["/dev/nvidia0".into()],
             scratch_bytes: 64 * 1024 * 1024,
-            disk_bytes: None,
+            disk_limit: None,
             required_tiers: Vec::new(),
             status_path: "/runs/node.status.json".into(),
         }

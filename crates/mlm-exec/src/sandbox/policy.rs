@@ -30,15 +30,22 @@ pub struct SandboxPolicy {
     /// The private, size-bounded `/tmp` and `/dev/shm` of the script's mount namespace: each holds at
     /// most this many bytes, counted in memory, and both vanish with the namespace.
     pub scratch_bytes: u64,
-    /// The most bytes the node directory (the last read-write path) may hold; past it the launcher
-    /// ends the script and reports [`ChildOutcome::DiskLimitExceeded`]. `None` leaves it unwatched.
-    pub disk_bytes: Option<u64>,
+    /// The directory whose size is watched, and its bound; `None` leaves every directory unwatched.
+    pub disk_limit: Option<DiskLimit>,
     /// Tiers without which nothing runs: a required tier that this machine cannot apply makes the
     /// launch end as [`ChildOutcome::Refused`] before the program starts.
     pub required_tiers: Vec<SandboxTier>,
     /// Where the launcher writes its [`LaunchStatus`]. It must lie outside every read-write path, so
     /// that the script cannot forge it.
     pub status_path: PathBuf,
+}
+
+/// A watched quota: past `bytes` allocated beneath `directory` (the node directory), the launcher ends
+/// the script and reports [`ChildOutcome::DiskLimitExceeded`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskLimit {
+    pub directory: PathBuf,
+    pub bytes: u64,
 }
 
 /// One layer of confinement, as a policy names it in [`SandboxPolicy::required_tiers`] and as the
@@ -140,7 +147,7 @@ pub struct LaunchStatus {
 pub enum ChildOutcome {
     Exited(i32),
     Signaled(i32),
-    /// The node directory grew past [`SandboxPolicy::disk_bytes`] and the script was ended.
+    /// The node directory grew past [`SandboxPolicy::disk_limit`] and the script was ended.
     DiskLimitExceeded {
         limit_bytes: u64,
         used_bytes: u64,
