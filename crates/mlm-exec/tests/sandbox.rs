@@ -412,7 +412,7 @@ except MemoryError:
     assert_eq!(
         launch.status.tiers.cpu_affinity,
         TierState::Enforced {
-            detail: "cpus 0".into()
+            detail: "cpus 0; the script cannot widen them (seccomp)".into()
         }
     );
 }

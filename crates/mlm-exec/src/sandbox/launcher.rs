@@ -1,7 +1,7 @@
 //! The launcher process, outside stage: it takes a session of its own, pins the cpu set, sets the
-//! resource limits, and starts bubblewrap, which runs the launcher's inside stage (see [`inside`]) in
-//! fresh namespaces; the inside stage reports how far Landlock and seccomp applied over a pipe and
-//! becomes the program. The outside stage stays in the supervisor's PID namespace, where the script
+//! resource limits, and starts bubblewrap (see [`namespaces`]), which runs the launcher's inside stage
+//! (see [`inside`]) in fresh namespaces; the inside stage reports how far Landlock and seccomp applied
+//! over a pipe and becomes the program. The outside stage stays in the supervisor's PID namespace, where the script
 //! can neither signal nor trace it: it watches the node directory's size, waits for bubblewrap, kills
 //! whatever is left and writes a [`LaunchStatus`].
 //!
@@ -10,14 +10,14 @@
 //! own child, as a child subreaper that kills every descendant at the end.
 //!
 //! [`inside`]: super::inside
+//! [`namespaces`]: super::namespaces
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::AsRawFd;
+use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,8 +28,8 @@ use nix::sys::resource::{getrusage, UsageWho};
 use nix::sys::signal::Signal;
 use nix::unistd::{getpgrp, getpid, getppid, setsid};
 
-use super::descriptors::{close_on_exec, close_on_exec_above_stderr};
-use super::inside::{InsideReport, INSIDE_FLAG};
+use super::descriptors::close_on_exec_above_stderr;
+use super::inside::INSIDE_FLAG;
 use super::policy::{
     ChildOutcome, LaunchStatus, SandboxPolicy, SandboxTier, SandboxTiers, TierState,
 };
@@ -252,7 +252,14 @@ fn launch(
 ) -> ChildOutcome {
     let reason = match namespaces::find_bubblewrap() {
         Some(bubblewrap) => {
-            match in_namespaces(&bubblewrap, invocation, leading, policy, tiers, terminate) {
+            match namespaces::in_namespaces(
+                &bubblewrap,
+                invocation,
+                leading,
+                policy,
+                tiers,
+                terminate,
+            ) {
                 Ok(outcome) => return outcome,
                 Err(reason) => reason,
             }
@@ -315,7 +322,7 @@ pub(super) fn confine_self(
 }
 
 /// The cpu affinity tier once the seccomp filter has (or has not) locked the cpu set.
-fn with_lock(affinity: TierState, lock: TierState) -> TierState {
+pub(super) fn with_lock(affinity: TierState, lock: TierState) -> TierState {
     match (affinity, lock) {
         (TierState::Enforced { detail }, TierState::Enforced { .. }) => TierState::Enforced {
             detail: format!("{detail}; the script cannot widen them (seccomp)"),
@@ -327,111 +334,12 @@ fn with_lock(affinity: TierState, lock: TierState) -> TierState {
     }
 }
 
-/// Runs the inside stage under bubblewrap and supervises it. `Err` says why the namespaces could not
-/// be made; nothing of the program ran then, and the caller goes on without them.
-fn in_namespaces(
-    bubblewrap: &Path,
-    invocation: &Invocation,
-    leading: &[OsString],
-    policy: &SandboxPolicy,
-    tiers: &mut SandboxTiers,
-    terminate: &AtomicBool,
-) -> Result<ChildOutcome, String> {
-    let cannot = |what: &str, error: &dyn std::fmt::Display| format!("cannot {what}: {error}");
-    let launcher = std::env::current_exe()
-        .map_err(|error| cannot("find the launcher's own program", &error))?;
-    let policy_file = std::path::absolute(&invocation.policy_file)
-        .map_err(|error| cannot("resolve the policy file", &error))?;
-    let working_directory =
-        std::env::current_dir().map_err(|error| cannot("read the working directory", &error))?;
-    let (report_reader, report_writer) =
-        nix::unistd::pipe().map_err(|error| cannot("make the report pipe", &error))?;
-    let (error_reader, error_writer) =
-        nix::unistd::pipe().map_err(|error| cannot("make bubblewrap's error pipe", &error))?;
-    for reader in [&report_reader, &error_reader] {
-        close_on_exec(reader.as_raw_fd()).map_err(|error| cannot("keep a pipe", &error))?;
-    }
-    // The script's stderr travels to the inside stage beside bubblewrap's own, which is caught here.
-    let stderr_copy =
-        nix::unistd::dup(2).map_err(|error| cannot("copy the standard error", &error))?;
-    let mut inside: Vec<OsString> = vec![launcher.clone().into()];
-    inside.extend_from_slice(leading);
-    inside.extend([
-        INSIDE_FLAG.into(),
-        report_writer.as_raw_fd().to_string().into(),
-        stderr_copy.to_string().into(),
-        "--policy-file".into(),
-        policy_file.clone().into(),
-        "--".into(),
-        invocation.program.clone(),
-    ]);
-    inside.extend_from_slice(&invocation.arguments);
-    let arguments = namespaces::bubblewrap_arguments(
-        policy,
-        &[launcher, policy_file],
-        &working_directory,
-        &inside,
-    );
-    let spawned = Command::new(bubblewrap)
-        .args(arguments)
-        .stderr(Stdio::from(error_writer))
-        .spawn();
-    drop(report_writer);
-    let _ = nix::unistd::close(stderr_copy);
-    let mut child =
-        spawned.map_err(|error| cannot(&format!("start {}", bubblewrap.display()), &error))?;
-    let mut report = BufReader::new(File::from(report_reader));
-    let mut line = String::new();
-    let _ = report.read_line(&mut line);
-    let first: InsideReport = match serde_json::from_str(&line) {
-        Ok(first) => first,
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            let mut message = String::new();
-            let _ = File::from(error_reader)
-                .take(64 * 1024)
-                .read_to_string(&mut message);
-            return Err(format!(
-                "bubblewrap could not create the namespaces: {}",
-                message.trim()
-            ));
-        }
-    };
-    drop(error_reader);
-    tiers.namespaces = TierState::Enforced {
-        detail: namespaces::describe(policy),
-    };
-    tiers.filesystem = first.filesystem;
-    tiers.network = first.network;
-    tiers.cpu_affinity = with_lock(tiers.cpu_affinity.clone(), first.cpu_set_lock);
-    let outcome = match first.ended {
-        Some(ended) => {
-            let _ = child.wait();
-            ended
-        }
-        None => match supervise(&mut child, terminate, policy) {
-            // bubblewrap exits with 128 + the signal that killed the program, as a shell does.
-            ChildOutcome::Exited(code) if (129..=128 + 64).contains(&code) => {
-                ChildOutcome::Signaled(code - 128)
-            }
-            outcome => outcome,
-        },
-    };
-    reaper::kill_all_descendants();
-    // After the namespace is gone nothing holds the pipe: a second line says why the program failed to start.
-    line.clear();
-    let _ = report.read_line(&mut line);
-    match serde_json::from_str::<InsideReport>(&line) {
-        Ok(InsideReport {
-            ended: Some(ended), ..
-        }) => Ok(ended),
-        Ok(InsideReport { ended: None, .. }) | Err(_) => Ok(outcome),
-    }
-}
-
 /// Waits for `child` while watching the termination flag and the node directory's size.
-fn supervise(child: &mut Child, terminate: &AtomicBool, policy: &SandboxPolicy) -> ChildOutcome {
+pub(super) fn supervise(
+    child: &mut Child,
+    terminate: &AtomicBool,
+    policy: &SandboxPolicy,
+) -> ChildOutcome {
     let mut next_disk_check = Instant::now() + DISK_CHECK_INTERVAL;
     let status = loop {
         match child.try_wait() {

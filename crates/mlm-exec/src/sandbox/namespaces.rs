@@ -6,14 +6,29 @@
 //! devices) and private size-bounded `/tmp` and `/dev/shm`; every capability is dropped. bubblewrap's
 //! own process stays in the launcher's PID namespace, and the whole namespace dies with it.
 //!
+//! The launcher hands bubblewrap a pipe on which the inside stage reports its tiers, and a copy of
+//! the script's stderr; bubblewrap's own stderr is caught, so that where it cannot create the
+//! namespaces its message becomes the tier's reason instead of the script's output.
+//!
 //! Why bubblewrap and not our own namespace code: it is small, audited, packaged everywhere, and
 //! handles the corners (locked mount flags, `/proc` over-mounts, `pivot_root`) that a hand-written
 //! version gets wrong; it starts in about 10 ms.
 
 use std::ffi::OsString;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicBool;
 
-use super::policy::{FilesystemIsolation, NetworkAccess, SandboxPolicy};
+use super::descriptors::close_on_exec;
+use super::inside::{InsideReport, INSIDE_FLAG};
+use super::launcher::{supervise, with_lock, Invocation};
+use super::policy::{
+    ChildOutcome, FilesystemIsolation, NetworkAccess, SandboxPolicy, SandboxTiers, TierState,
+};
+use super::reaper;
 
 /// Where bubblewrap is looked for; the launcher's environment is scrubbed, so `PATH` is not trusted.
 const BUBBLEWRAP_PATHS: &[&str] = &["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"];
@@ -133,6 +148,109 @@ pub(super) fn bubblewrap_arguments(
     arguments.extend(["--chdir".into(), working_directory.into(), "--".into()]);
     arguments.extend_from_slice(inside);
     arguments
+}
+
+/// Runs the inside stage under bubblewrap and supervises it. `Err` says why the namespaces could not
+/// be made; nothing of the program ran then, and the caller goes on without them.
+pub(super) fn in_namespaces(
+    bubblewrap: &Path,
+    invocation: &Invocation,
+    leading: &[OsString],
+    policy: &SandboxPolicy,
+    tiers: &mut SandboxTiers,
+    terminate: &AtomicBool,
+) -> Result<ChildOutcome, String> {
+    let cannot = |what: &str, error: &dyn std::fmt::Display| format!("cannot {what}: {error}");
+    let launcher = std::env::current_exe()
+        .map_err(|error| cannot("find the launcher's own program", &error))?;
+    let policy_file = std::path::absolute(&invocation.policy_file)
+        .map_err(|error| cannot("resolve the policy file", &error))?;
+    let working_directory =
+        std::env::current_dir().map_err(|error| cannot("read the working directory", &error))?;
+    let (report_reader, report_writer) =
+        nix::unistd::pipe().map_err(|error| cannot("make the report pipe", &error))?;
+    let (error_reader, error_writer) =
+        nix::unistd::pipe().map_err(|error| cannot("make bubblewrap's error pipe", &error))?;
+    for reader in [&report_reader, &error_reader] {
+        close_on_exec(reader.as_raw_fd()).map_err(|error| cannot("keep a pipe", &error))?;
+    }
+    // The script's stderr travels to the inside stage beside bubblewrap's own, which is caught here.
+    let stderr_copy =
+        nix::unistd::dup(2).map_err(|error| cannot("copy the standard error", &error))?;
+    let mut inside: Vec<OsString> = vec![launcher.clone().into()];
+    inside.extend_from_slice(leading);
+    inside.extend([
+        INSIDE_FLAG.into(),
+        report_writer.as_raw_fd().to_string().into(),
+        stderr_copy.to_string().into(),
+        "--policy-file".into(),
+        policy_file.clone().into(),
+        "--".into(),
+        invocation.program.clone(),
+    ]);
+    inside.extend_from_slice(&invocation.arguments);
+    let arguments = bubblewrap_arguments(
+        policy,
+        &[launcher, policy_file],
+        &working_directory,
+        &inside,
+    );
+    let spawned = Command::new(bubblewrap)
+        .args(arguments)
+        .stderr(Stdio::from(error_writer))
+        .spawn();
+    drop(report_writer);
+    let _ = nix::unistd::close(stderr_copy);
+    let mut child =
+        spawned.map_err(|error| cannot(&format!("start {}", bubblewrap.display()), &error))?;
+    let mut report = BufReader::new(File::from(report_reader));
+    let mut line = String::new();
+    let _ = report.read_line(&mut line);
+    let first: InsideReport = match serde_json::from_str(&line) {
+        Ok(first) => first,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let mut message = String::new();
+            let _ = File::from(error_reader)
+                .take(64 * 1024)
+                .read_to_string(&mut message);
+            return Err(format!(
+                "bubblewrap could not create the namespaces: {}",
+                message.trim()
+            ));
+        }
+    };
+    drop(error_reader);
+    tiers.namespaces = TierState::Enforced {
+        detail: describe(policy),
+    };
+    tiers.filesystem = first.filesystem;
+    tiers.network = first.network;
+    tiers.cpu_affinity = with_lock(tiers.cpu_affinity.clone(), first.cpu_set_lock);
+    let outcome = match first.ended {
+        Some(ended) => {
+            let _ = child.wait();
+            ended
+        }
+        None => match supervise(&mut child, terminate, policy) {
+            // bubblewrap exits with 128 + the signal that killed the program, as a shell does.
+            ChildOutcome::Exited(code) if (129..=128 + 64).contains(&code) => {
+                ChildOutcome::Signaled(code - 128)
+            }
+            outcome => outcome,
+        },
+    };
+    reaper::kill_all_descendants();
+    // After the namespace is gone nothing holds the pipe: a second line says why the program failed to start.
+    line.clear();
+    let _ = report.read_line(&mut line);
+    match serde_json::from_str::<InsideReport>(&line) {
+        Ok(InsideReport {
+            ended: Some(ended), ..
+        }) => Ok(ended),
+        Ok(InsideReport { ended: None, .. }) | Err(_) => Ok(outcome),
+    }
 }
 
 #[cfg(test)]
