@@ -18,6 +18,7 @@ use crate::sandbox::{
 };
 use crate::slot::Slot;
 
+const SCRIPT: &str = "solution.py";
 /// Where the script leaves its submission, relative to the node directory.
 const SUBMISSION: &str = "submission/submission.csv";
 const METRICS: &str = "metrics.json";
@@ -38,7 +39,7 @@ impl NodeLayout {
     }
 
     pub fn script(&self) -> PathBuf {
-        self.root.join("solution.py")
+        self.root.join(SCRIPT)
     }
 
     /// Read-only links to the competition's public files.
@@ -82,7 +83,8 @@ impl NodeLayout {
         ] {
             std::fs::create_dir_all(&directory).map_err(io(&directory))?;
         }
-        std::fs::write(self.script(), script).map_err(io(&self.script()))?;
+        // A directory a script ran in before may hold a link named like the script.
+        node_files::replace(&self.root, SCRIPT, script.as_bytes()).map_err(io(&self.script()))?;
         let entries = std::fs::read_dir(public_dir).map_err(io(public_dir))?;
         for entry in entries {
             let entry = entry.map_err(io(public_dir))?;
@@ -499,6 +501,24 @@ mod tests {
         assert_eq!(
             classify(ExitStatus::Signaled(9), None, Some(9), ""),
             NodeStatus::Oom
+        );
+    }
+
+    #[test]
+    fn preparing_a_node_again_replaces_a_planted_script_link_instead_of_writing_through_it() {
+        let node = tempfile::tempdir().unwrap();
+        let public = tempfile::tempdir().unwrap();
+        let victim = public.path().join("train.csv");
+        std::fs::write(&victim, "x,y\n").unwrap();
+        let layout = NodeLayout::new(node.path());
+        layout.prepare(public.path(), "print(1)").unwrap();
+        std::fs::remove_file(layout.script()).unwrap();
+        std::os::unix::fs::symlink(&victim, layout.script()).unwrap();
+        layout.prepare(public.path(), "print(2)").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "x,y\n");
+        assert_eq!(
+            std::fs::read_to_string(layout.script()).unwrap(),
+            "print(2)"
         );
     }
 
