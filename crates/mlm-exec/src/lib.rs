@@ -26,8 +26,8 @@ pub use node::{
 };
 pub use output::CapturedOutput;
 pub use process::{
-    run_process, Environment, ExitStatus, OutputLine, ProcessOutcome, ProcessRequest, Session,
-    Stream, DEFAULT_OUTPUT_LIMIT_BYTES,
+    run_process, Environment, ExitStatus, OutputLine, ProcessOutcome, ProcessRequest, ReportPipe,
+    Session, Stream, DEFAULT_OUTPUT_LIMIT_BYTES,
 };
 pub use sandbox::Launcher;
 pub use slot::{available_cpus, plan_slots, Slot};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::node_files;
 use crate::output::CapturedOutput;
-use crate::process::{run_process, Environment, ExitStatus, ProcessRequest, Session};
+use crate::process::{run_process, Environment, ExitStatus, ProcessRequest, ReportPipe, Session};
 use crate::sandbox::{
     gpu_device_paths, system_hidden_paths, system_read_only_paths, system_read_write_paths,
     ChildOutcome, DiskLimit, FilesystemIsolation, LaunchStatus, Launcher, NetworkAccess,
@@ -153,7 +153,8 @@ pub struct NodeRun<'a> {
     pub network: NetworkAccess,
     pub filesystem: FilesystemIsolation,
     pub launcher: &'a Launcher,
-    /// Where the launcher reports; outside the node directory, so the script cannot forge it.
+    /// A path outside the node directory: the sandbox policy is written beside it (with the extension
+    /// `policy.json`). The launcher's status itself travels on a pipe.
     pub status_path: &'a Path,
     /// Set to stop the script early; it then ends as [`NodeStatus::Interrupted`].
     pub cancellation: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -283,7 +284,6 @@ pub fn build_node_request(run: &NodeRun<'_>) -> (ProcessRequest, SandboxPolicy) 
             bytes,
         }),
         required_tiers: run.limits.required_tiers.clone(),
-        status_path: run.status_path.to_path_buf(),
     };
     let policy_file = policy_file_of(run.status_path);
     let command = [
@@ -299,6 +299,7 @@ pub fn build_node_request(run: &NodeRun<'_>) -> (ProcessRequest, SandboxPolicy) 
     request.output_limit_bytes = run.limits.output_limit_bytes;
     request.cancellation = run.cancellation.clone();
     request.spawn_hint = "the sandbox launcher could not start; reinstall ml-master".to_string();
+    request.report = ReportPipe::OnStandardInput;
     (request, policy)
 }
 
@@ -324,12 +325,10 @@ pub fn run_node(
     let (request, policy) = build_node_request(run);
     let policy_file = policy_file_of(run.status_path);
     policy.write(&policy_file)?;
-    let _ = std::fs::remove_file(run.status_path);
     let outcome = run_process(&request, on_line);
     let _ = std::fs::remove_file(&policy_file);
     let outcome = outcome?;
-    let launch_status = LaunchStatus::read(run.status_path).ok();
-    let _ = std::fs::remove_file(run.status_path);
+    let launch_status = outcome.report.as_deref().and_then(LaunchStatus::parse);
     node_files::replace(&run.layout.root, OUTPUT, outcome.output.text.as_bytes()).map_err(
         |source| Error::Io {
             path: run.layout.output_file(),

@@ -6,6 +6,8 @@
 //! <launcher> [leading arguments] --policy-file <policy.json> -- <python> <script.py> [arguments...]
 //! ```
 //!
+//! with the write end of the status pipe as stdin.
+//!
 //! Tiers, outermost first, each probed and reported as a [`TierState`], never skipped silently:
 //! - **namespaces** (bubblewrap): user, PID, mount, IPC, UTS, cgroup and network namespaces; a
 //!   private `/proc`, a minimal `/dev`, private size-bounded `/tmp` and `/dev/shm`, read-only public
@@ -16,8 +18,9 @@
 //!   as unavailable: ml-master does not create cgroups yet.
 //!
 //! The launcher marks every inherited descriptor above stderr close-on-exec, takes a session of its
-//! own (the supervisor kills the group `-pid`), watches its parent, and writes a [`LaunchStatus`] to a
-//! file outside every path the script can reach. A policy's required tiers that are not in force end
+//! own (the supervisor kills the group `-pid`), watches its parent, and writes a [`LaunchStatus`] on
+//! the status pipe the supervisor passes as its stdin ([`ReportPipe`](crate::ReportPipe)), which no
+//! script ever holds. A policy's required tiers that are not in force end
 //! the launch as [`ChildOutcome::Refused`] before the program starts. What it does not do: limit
 //! the wall-clock time (the supervisor's job).
 

@@ -8,9 +8,11 @@
 )]
 
 use std::ffi::OsString;
+use std::fs::File;
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,7 @@ use mlm_exec::sandbox::{
 use mlm_exec::{
     run_node, NodeLayout, NodeLimits, NodeResult, NodeRun, NodeStatus, PythonInstallation, Slot,
 };
+use nix::fcntl::OFlag;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
@@ -88,13 +91,13 @@ impl Sandbox {
             scratch_bytes: SCRATCH_BYTES,
             disk_limit: None,
             required_tiers: Vec::new(),
-            status_path: self.state.join("status.json"),
         }
     }
 
     /// Starts `script` (Python) under `policy`, as the supervisor would: scrubbed environment, the
-    /// node directory as working directory, no process group of the launcher's own.
-    fn spawn(&self, policy: &SandboxPolicy, script: &str) -> Child {
+    /// node directory as working directory, no process group of the launcher's own, and the status
+    /// pipe as stdin.
+    fn spawn(&self, policy: &SandboxPolicy, script: &str) -> Started {
         let script_path = self.node.join("solution.py");
         std::fs::write(&script_path, script).unwrap();
         let policy_file = self.state.join("policy.json");
@@ -107,7 +110,8 @@ impl Sandbox {
             mlm_test_support::python().into(),
             script_path.into_os_string(),
         ];
-        Command::new(&launcher.program)
+        let (status, status_writer) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        let child = Command::new(&launcher.program)
             .args(launcher.arguments(&policy_file, &command))
             .current_dir(&self.node)
             .env_clear()
@@ -115,23 +119,36 @@ impl Sandbox {
             .env("HOME", &self.node)
             .env("OPENBLAS_NUM_THREADS", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
+            .stdin(Stdio::from(status_writer))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap()
+            .unwrap();
+        Started {
+            child,
+            status: File::from(status),
+        }
     }
 
     fn run(&self, policy: &SandboxPolicy, script: &str) -> Launch {
-        let output = self.spawn(policy, script).wait_with_output().unwrap();
-        self.launch(output)
+        self.spawn(policy, script).finish()
     }
+}
 
-    fn launch(&self, output: Output) -> Launch {
+/// A launcher running, with the read end of its status pipe.
+struct Started {
+    child: Child,
+    status: File,
+}
+
+impl Started {
+    /// Waits for the launcher and reads its output and status.
+    fn finish(mut self) -> Launch {
+        let output = self.child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        let status = LaunchStatus::read(&self.state.join("status.json"))
-            .unwrap_or_else(|error| panic!("no launch status ({error})\n{stdout}\n{stderr}"));
+        let status = read_status(&mut self.status)
+            .unwrap_or_else(|| panic!("no launch status\n{stdout}\n{stderr}"));
         Launch {
             status,
             exit_code: output.status.code(),
@@ -139,6 +156,12 @@ impl Sandbox {
             stderr,
         }
     }
+}
+
+fn read_status(pipe: &mut File) -> Option<LaunchStatus> {
+    let mut report = Vec::new();
+    pipe.read_to_end(&mut report).unwrap();
+    LaunchStatus::parse(&report)
 }
 
 impl Launch {
@@ -510,7 +533,10 @@ if middle == 0:
     os._exit(0)
 time.sleep(300)
 "#;
-    let mut launcher = sandbox.spawn(&sandbox.policy(), script);
+    let Started {
+        child: mut launcher,
+        status: mut status_pipe,
+    } = sandbox.spawn(&sandbox.policy(), script);
     let launcher_pid = launcher.id() as i32;
     // The ids the script wrote are its own PID namespace's; the tree is looked up from here.
     read_pid(&sandbox.node.join("grandchild.pid"));
@@ -542,7 +568,7 @@ time.sleep(300)
     for pid in sleepers {
         assert_gone(pid);
     }
-    let status = LaunchStatus::read(&sandbox.state.join("status.json")).unwrap();
+    let status = read_status(&mut status_pipe).unwrap();
     assert!(
         matches!(status.outcome, ChildOutcome::Signaled(9 | 15)),
         "{:?}",
@@ -627,18 +653,28 @@ fn a_policy_path_that_does_not_exist_stops_the_launch_and_is_named() {
 }
 
 #[test]
-fn a_status_file_the_script_could_forge_is_refused() {
+fn the_status_pipe_never_reaches_the_script() {
     let sandbox = Sandbox::new();
-    let mut policy = sandbox.policy();
-    policy.status_path = sandbox.node.join("status.json");
-    let output = sandbox
-        .spawn(&policy, "open('ran', 'w').close()")
-        .wait_with_output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(LAUNCH_FAILED_EXIT_CODE));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("could forge it"), "{stderr}");
-    assert!(!sandbox.node.join("ran").exists());
+    // A forged status written wherever the script might find the pipe: its stdin, any descriptor.
+    let script = r#"
+import os
+forged = b'{"outcome": {"exited": 0}, "peak_rss_kilobytes": 0, "tiers": {}}'
+for descriptor in range(0, 64):
+    if descriptor in (1, 2):
+        continue
+    try:
+        os.write(descriptor, forged)
+    except OSError:
+        pass
+raise SystemExit(7)
+"#;
+    let launch = sandbox.run(&sandbox.policy(), script);
+    assert_eq!(
+        launch.status.outcome,
+        ChildOutcome::Exited(7),
+        "{}",
+        launch.stderr
+    );
 }
 
 /// Runs `script` as the executor runs a node: through `run_node`, in a prepared node directory.
@@ -770,11 +806,11 @@ for target in [launcher, os.getppid()]:
 time.sleep(0.5)
 print("still supervised")
 "#;
-    let child = sandbox.spawn(&sandbox.policy(), script);
+    let started = sandbox.spawn(&sandbox.policy(), script);
     let written = sandbox.node.join("launcher.pid.tmp");
-    std::fs::write(&written, child.id().to_string()).unwrap();
+    std::fs::write(&written, started.child.id().to_string()).unwrap();
     std::fs::rename(&written, sandbox.node.join("launcher.pid")).unwrap();
-    let launch = sandbox.launch(child.wait_with_output().unwrap());
+    let launch = started.finish();
     assert_eq!(launch.in_namespaces().succeeded(), "still supervised\n");
 }
 
@@ -842,7 +878,6 @@ except OSError as error:
 
 #[test]
 fn a_descriptor_left_open_by_the_caller_does_not_reach_the_script() {
-    use nix::fcntl::OFlag;
     use nix::sys::stat::Mode;
     let sandbox = Sandbox::new();
     // Without O_CLOEXEC, as a shell's redirection leaves it open for every program it starts.

@@ -3,7 +3,7 @@
 //! (see [`inside`]) in fresh namespaces; the inside stage reports how far Landlock and seccomp applied
 //! over a pipe and becomes the program. The outside stage stays in the supervisor's PID namespace, where the script
 //! can neither signal nor trace it: it watches the node directory's size, waits for bubblewrap, kills
-//! whatever is left and writes a [`LaunchStatus`].
+//! whatever is left and writes a [`LaunchStatus`] on the status pipe the supervisor passed as stdin.
 //!
 //! Where bubblewrap is missing or the kernel refuses namespaces, the namespaces tier is reported as
 //! unavailable and the launcher confines itself (Landlock, seccomp) and starts the program as its
@@ -13,8 +13,9 @@
 //! [`namespaces`]: super::namespaces
 
 use std::ffi::OsString;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg};
 use nix::sys::prctl::{set_child_subreaper, set_no_new_privs, set_pdeathsig};
 use nix::sys::resource::{getrusage, UsageWho};
 use nix::sys::signal::Signal;
@@ -87,9 +89,13 @@ pub fn launcher_main(arguments: Vec<OsString>) -> i32 {
 }
 
 fn outside_main(invocation: &Invocation, leading: &[OsString]) -> i32 {
-    let (policy, status_file) = match load(invocation) {
-        Ok(loaded) => loaded,
+    let status_pipe = match take_status_pipe() {
+        Ok(status_pipe) => status_pipe,
         Err(message) => return fail_without_status(&message),
+    };
+    let policy = match SandboxPolicy::read(&invocation.policy_file) {
+        Ok(policy) => policy,
+        Err(error) => return fail_without_status(&error.to_string()),
     };
     let mut tiers = SandboxTiers::not_reached();
     let outcome = match prepare(&policy, &mut tiers) {
@@ -102,16 +108,10 @@ fn outside_main(invocation: &Invocation, leading: &[OsString]) -> i32 {
             .map_or(0, |usage| u64::try_from(usage.max_rss()).unwrap_or(0)),
         tiers,
     };
-    match write_status(status_file, &status) {
+    match write_status(status_pipe, &status) {
         Ok(()) => status.exit_code(),
         Err(message) => fail_without_status(&message),
     }
-}
-
-fn load(invocation: &Invocation) -> Result<(SandboxPolicy, File), String> {
-    let policy = SandboxPolicy::read(&invocation.policy_file).map_err(|error| error.to_string())?;
-    let status_file = open_status_file(&policy)?;
-    Ok((policy, status_file))
 }
 
 fn parse(arguments: Vec<OsString>) -> Result<Invocation, String> {
@@ -149,26 +149,27 @@ fn parse(arguments: Vec<OsString>) -> Result<Invocation, String> {
     }
 }
 
-/// Opens (creates) the status file before anything is started; the launcher writes it through this
-/// descriptor at the end. A status file the script could write is refused.
-fn open_status_file(policy: &SandboxPolicy) -> Result<File, String> {
-    let path = &policy.status_path;
-    let cannot = |error: std::io::Error| format!("status file {}: {error}", path.display());
-    let file = File::create(path).map_err(cannot)?;
-    let resolved = path.canonicalize().map_err(cannot)?;
-    for writable in &policy.read_write_paths {
-        if writable
-            .canonicalize()
-            .is_ok_and(|writable| resolved.starts_with(writable))
-        {
-            return Err(format!(
-                "status file {} lies inside the read-write path {}, where the script could forge it",
-                path.display(),
-                writable.display()
-            ));
-        }
-    }
-    Ok(file)
+/// Takes the status pipe the supervisor passes as stdin (see [`ReportPipe`]) into a close-on-exec
+/// descriptor of the launcher's own, and puts `/dev/null` on stdin for everything started after: the
+/// status reaches the supervisor on a pipe that no script ever holds.
+///
+/// [`ReportPipe`]: crate::ReportPipe
+fn take_status_pipe() -> Result<File, String> {
+    let cannot = |what: &str, error: &dyn std::fmt::Display| {
+        format!("cannot {what}: {error}\nhint: the supervisor passes the status pipe as stdin")
+    };
+    let copy = fcntl(0, FcntlArg::F_DUPFD_CLOEXEC(3))
+        .map_err(|error| cannot("take the status pipe from stdin", &error))?;
+    // Reopened through /proc, so that the descriptor is owned without unsafe code.
+    let status_pipe = OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/self/fd/{copy}"))
+        .map_err(|error| cannot("open the status pipe", &error))?;
+    let _ = nix::unistd::close(copy);
+    let null = File::open("/dev/null").map_err(|error| cannot("open /dev/null", &error))?;
+    nix::unistd::dup2(null.as_raw_fd(), 0)
+        .map_err(|error| cannot("put /dev/null on stdin", &error))?;
+    Ok(status_pipe)
 }
 
 /// What every launch gets, whatever isolates it: the termination flag that SIGTERM, SIGINT and

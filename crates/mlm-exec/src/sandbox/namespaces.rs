@@ -277,7 +277,6 @@ mod tests {
             scratch_bytes: 64 * 1024 * 1024,
             disk_limit: None,
             required_tiers: Vec::new(),
-            status_path: "/runs/node.status.json".into(),
         }
     }
 

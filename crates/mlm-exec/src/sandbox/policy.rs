@@ -1,6 +1,6 @@
-//! The two files the supervisor and the launcher exchange: the [`SandboxPolicy`] the supervisor writes
-//! before a launch, and the [`LaunchStatus`] the launcher writes when its child is gone; and the tiers
-//! of confinement, each probed and reported, which a policy may require.
+//! What the supervisor and the launcher exchange: the [`SandboxPolicy`] file the supervisor writes
+//! before a launch, and the [`LaunchStatus`] the launcher writes on its status pipe when its child is
+//! gone; and the tiers of confinement, each probed and reported, which a policy may require.
 
 use std::path::{Path, PathBuf};
 
@@ -35,9 +35,6 @@ pub struct SandboxPolicy {
     /// Tiers without which nothing runs: a required tier that this machine cannot apply makes the
     /// launch end as [`ChildOutcome::Refused`] before the program starts.
     pub required_tiers: Vec<SandboxTier>,
-    /// Where the launcher writes its [`LaunchStatus`]. It must lie outside every read-write path, so
-    /// that the script cannot forge it.
-    pub status_path: PathBuf,
 }
 
 /// A watched quota: past `bytes` allocated beneath `directory` (the node directory), the launcher ends
@@ -289,8 +286,10 @@ impl LaunchStatus {
         }
     }
 
-    pub fn read(path: &Path) -> Result<Self> {
-        read_json(path)
+    /// The status as the launcher wrote it on its status pipe; `None` when it wrote none (it was
+    /// killed) or something unreadable.
+    pub fn parse(report: &[u8]) -> Option<Self> {
+        serde_json::from_slice(report).ok()
     }
 }
 
@@ -341,8 +340,8 @@ mod tests {
             },
         };
         write_json(&path, &status).unwrap();
-        assert_eq!(LaunchStatus::read(&path).unwrap(), status);
         let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(LaunchStatus::parse(text.as_bytes()), Some(status.clone()));
         assert!(text.contains(r#""signaled": 11"#), "{text}");
         assert!(text.contains(r#""state": "enforced""#), "{text}");
         assert_eq!(status.exit_code(), 139);
