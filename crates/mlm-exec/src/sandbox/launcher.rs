@@ -70,7 +70,7 @@ pub(super) enum Stage {
 /// The launcher's entry point. `arguments` are its own, after any leading ones (a subcommand name):
 /// `--policy-file POLICY.json -- PROGRAM [ARGUMENT...]`. Returns the code to exit with: the child's
 /// exit code, 128 + the signal that killed it, or [`LAUNCH_FAILED_EXIT_CODE`] when nothing ran.
-/// When even the status file cannot be written, the reason goes to stderr.
+/// When even the status cannot be written, the reason goes to stderr.
 ///
 /// Call it on the main thread of a freshly started process, before any other thread exists:
 /// Landlock and seccomp confine only the calling thread, so the launcher refuses to run otherwise.
