@@ -64,7 +64,7 @@ impl Executor for SandboxExecutor {
                 NodeStatus::Error => Some(ExecutionStatus::Error),
                 NodeStatus::Timeout => Some(ExecutionStatus::Timeout),
                 NodeStatus::Oom => Some(ExecutionStatus::Oom),
-                NodeStatus::Killed => Some(ExecutionStatus::Killed),
+                NodeStatus::Killed | NodeStatus::DiskLimit => Some(ExecutionStatus::Killed),
                 NodeStatus::Interrupted => None,
             };
             Ok(Execution {

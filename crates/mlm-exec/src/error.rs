@@ -32,4 +32,9 @@ pub enum Error {
     NoHome,
     #[error("the sandbox could not confine the script: {reason}\nhint: check the paths named above, or report a bug with this message")]
     Sandbox { reason: String },
+    #[error("the sandbox tier `{}` is required (`[sandbox] require`) but not in force on this machine: {reason}\nhint: {}, or remove it from `[sandbox] require`", .tier.name(), .tier.how_to_enable())]
+    TierRequired {
+        tier: crate::sandbox::SandboxTier,
+        reason: String,
+    },
 }

@@ -9,6 +9,7 @@
 mod environment;
 mod error;
 mod node;
+mod node_files;
 mod output;
 mod process;
 pub mod sandbox;
@@ -24,8 +25,8 @@ pub use node::{
 };
 pub use output::CapturedOutput;
 pub use process::{
-    run_process, Environment, ExitStatus, OutputLine, ProcessOutcome, ProcessRequest, Session,
-    Stream, DEFAULT_OUTPUT_LIMIT_BYTES,
+    run_process, Environment, ExitStatus, OutputLine, ProcessOutcome, ProcessRequest, ReportPipe,
+    Session, Stream, DEFAULT_OUTPUT_LIMIT_BYTES,
 };
 pub use sandbox::Launcher;
 pub use slot::{available_cpus, plan_slots, Slot};

@@ -8,13 +8,24 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::node_files;
 use crate::output::CapturedOutput;
-use crate::process::{run_process, Environment, ExitStatus, ProcessRequest, Session};
+use crate::process::{run_process, Environment, ExitStatus, ProcessRequest, ReportPipe, Session};
 use crate::sandbox::{
-    system_read_only_paths, system_read_write_paths, ChildOutcome, FilesystemIsolation,
-    LaunchStatus, Launcher, NetworkAccess, ResourceLimits, SandboxPolicy, SandboxTiers,
+    gpu_device_paths, system_hidden_paths, system_read_only_paths, system_read_write_paths,
+    ChildOutcome, DiskLimit, FilesystemIsolation, LaunchStatus, Launcher, NetworkAccess,
+    ResourceLimits, SandboxPolicy, SandboxTier, SandboxTiers,
 };
 use crate::slot::Slot;
+
+const SCRIPT: &str = "solution.py";
+/// Where the script leaves its submission, relative to the node directory.
+const SUBMISSION: &str = "submission/submission.csv";
+const METRICS: &str = "metrics.json";
+const OUTPUT: &str = "output.txt";
+
+/// The most of metrics.json that is read: a few numbers, never a flood.
+const METRICS_LIMIT_BYTES: u64 = 64 * 1024;
 
 /// The files and folders of one node, as DESIGN.md fixes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +39,7 @@ impl NodeLayout {
     }
 
     pub fn script(&self) -> PathBuf {
-        self.root.join("solution.py")
+        self.root.join(SCRIPT)
     }
 
     /// Read-only links to the competition's public files.
@@ -41,16 +52,16 @@ impl NodeLayout {
     }
 
     pub fn submission_file(&self) -> PathBuf {
-        self.root.join("submission").join("submission.csv")
+        self.root.join(SUBMISSION)
     }
 
     pub fn metrics_file(&self) -> PathBuf {
-        self.root.join("metrics.json")
+        self.root.join(METRICS)
     }
 
     /// The captured output, as the script's debugger will read it.
     pub fn output_file(&self) -> PathBuf {
-        self.root.join("output.txt")
+        self.root.join(OUTPUT)
     }
 
     /// The script's private temporary directory (`TMPDIR`).
@@ -72,7 +83,8 @@ impl NodeLayout {
         ] {
             std::fs::create_dir_all(&directory).map_err(io(&directory))?;
         }
-        std::fs::write(self.script(), script).map_err(io(&self.script()))?;
+        // A directory a script ran in before may hold a link named like the script.
+        node_files::replace(&self.root, SCRIPT, script.as_bytes()).map_err(io(&self.script()))?;
         let entries = std::fs::read_dir(public_dir).map_err(io(public_dir))?;
         for entry in entries {
             let entry = entry.map_err(io(public_dir))?;
@@ -105,6 +117,12 @@ pub struct NodeLimits {
     pub file_size_bytes: u64,
     pub open_files: u64,
     pub processes: u64,
+    /// The most the node directory may hold; past it the node ends as [`NodeStatus::DiskLimit`].
+    pub disk_bytes: Option<u64>,
+    /// The size of each of the script's private `/tmp` and `/dev/shm` (in memory).
+    pub scratch_bytes: u64,
+    /// Sandbox tiers without which no script runs (`[sandbox] require`).
+    pub required_tiers: Vec<SandboxTier>,
 }
 
 impl Default for NodeLimits {
@@ -117,6 +135,9 @@ impl Default for NodeLimits {
             file_size_bytes: 16 * 1024 * 1024 * 1024,
             open_files: 4096,
             processes: 512,
+            disk_bytes: Some(32 * 1024 * 1024 * 1024),
+            scratch_bytes: 1024 * 1024 * 1024,
+            required_tiers: Vec::new(),
         }
     }
 }
@@ -132,7 +153,8 @@ pub struct NodeRun<'a> {
     pub network: NetworkAccess,
     pub filesystem: FilesystemIsolation,
     pub launcher: &'a Launcher,
-    /// Where the launcher reports; outside the node directory, so the script cannot forge it.
+    /// A path outside the node directory: the sandbox policy is written beside it (with the extension
+    /// `policy.json`). The launcher's status itself travels on a pipe.
     pub status_path: &'a Path,
     /// Set to stop the script early; it then ends as [`NodeStatus::Interrupted`].
     pub cancellation: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -147,6 +169,9 @@ pub enum NodeStatus {
     Timeout,
     Oom,
     Killed,
+    /// Ended because the node directory grew past [`NodeLimits::disk_bytes`].
+    #[serde(rename = "disk_limit")]
+    DiskLimit,
     /// Stopped by the caller (the run was interrupted); such a run is discarded, never counted.
     Interrupted,
 }
@@ -167,6 +192,9 @@ pub struct NodeResult {
     pub duration: Duration,
     pub output: CapturedOutput,
     pub submission_path: Option<PathBuf>,
+    /// Why the submission was ignored (a link, a directory), when the script left one that is not a
+    /// regular file.
+    pub submission_problem: Option<String>,
     pub metrics: Option<NodeMetrics>,
     /// Why metrics.json was ignored, when the script wrote one that could not be read.
     pub metrics_problem: Option<String>,
@@ -228,7 +256,9 @@ pub fn build_node_request(run: &NodeRun<'_>) -> (ProcessRequest, SandboxPolicy) 
     let mut read_only_paths = system_read_only_paths();
     read_only_paths.extend(run.python.prefixes.iter().cloned());
     read_only_paths.push(run.public_dir.to_path_buf());
+    let devices = gpu_device_paths(&run.slot.gpus);
     let mut read_write_paths = system_read_write_paths();
+    read_write_paths.extend(devices.iter().cloned());
     read_write_paths.push(run.layout.root.clone());
     let address_space_bytes = match run.slot.gpus.is_empty() {
         true => run.limits.memory_bytes,
@@ -246,7 +276,14 @@ pub fn build_node_request(run: &NodeRun<'_>) -> (ProcessRequest, SandboxPolicy) 
             address_space_bytes,
         },
         cpu_set: Some(run.slot.cpus.clone()).filter(|cpus| !cpus.is_empty()),
-        status_path: run.status_path.to_path_buf(),
+        hidden_paths: system_hidden_paths(),
+        devices,
+        scratch_bytes: run.limits.scratch_bytes,
+        disk_limit: run.limits.disk_bytes.map(|bytes| DiskLimit {
+            directory: run.layout.root.clone(),
+            bytes,
+        }),
+        required_tiers: run.limits.required_tiers.clone(),
     };
     let policy_file = policy_file_of(run.status_path);
     let command = [
@@ -262,6 +299,7 @@ pub fn build_node_request(run: &NodeRun<'_>) -> (ProcessRequest, SandboxPolicy) 
     request.output_limit_bytes = run.limits.output_limit_bytes;
     request.cancellation = run.cancellation.clone();
     request.spawn_hint = "the sandbox launcher could not start; reinstall ml-master".to_string();
+    request.report = ReportPipe::OnStandardInput;
     (request, policy)
 }
 
@@ -287,66 +325,68 @@ pub fn run_node(
     let (request, policy) = build_node_request(run);
     let policy_file = policy_file_of(run.status_path);
     policy.write(&policy_file)?;
-    let _ = std::fs::remove_file(run.status_path);
     let outcome = run_process(&request, on_line);
     let _ = std::fs::remove_file(&policy_file);
     let outcome = outcome?;
-    let launch_status = LaunchStatus::read(run.status_path).ok();
-    let _ = std::fs::remove_file(run.status_path);
-    let output_file = run.layout.output_file();
-    std::fs::write(&output_file, &outcome.output.text).map_err(|source| Error::Io {
-        path: output_file,
-        source,
-    })?;
+    let launch_status = outcome.report.as_deref().and_then(LaunchStatus::parse);
+    node_files::replace(&run.layout.root, OUTPUT, outcome.output.text.as_bytes()).map_err(
+        |source| Error::Io {
+            path: run.layout.output_file(),
+            source,
+        },
+    )?;
 
-    if let Some(LaunchStatus {
-        outcome: ChildOutcome::FailedToStart(reason),
-        ..
-    }) = &launch_status
-    {
-        return Err(Error::Sandbox {
-            reason: reason.clone(),
-        });
-    }
-    let (exit_code, signal) = match (&launch_status, outcome.status) {
-        (_, ExitStatus::TimedOut | ExitStatus::Cancelled) => (None, None),
-        (
-            Some(LaunchStatus {
-                outcome: ChildOutcome::Exited(code),
-                ..
-            }),
-            _,
-        ) => (Some(*code), None),
-        (
-            Some(LaunchStatus {
-                outcome: ChildOutcome::Signaled(signal),
-                ..
-            }),
-            _,
-        ) => (None, Some(*signal)),
-        (
-            Some(LaunchStatus {
-                outcome: ChildOutcome::FailedToStart(_),
-                ..
-            }),
-            _,
-        )
-        | (None, _) => match outcome.status {
-            ExitStatus::Exited(code) => (Some(code), None),
-            ExitStatus::Signaled(signal) => (None, Some(signal)),
-            ExitStatus::TimedOut | ExitStatus::Cancelled => (None, None),
+    let launched = match &launch_status {
+        Some(status) => match &status.outcome {
+            ChildOutcome::FailedToStart(reason) => {
+                return Err(Error::Sandbox {
+                    reason: reason.clone(),
+                })
+            }
+            ChildOutcome::Refused { tier, reason } => {
+                return Err(Error::TierRequired {
+                    tier: *tier,
+                    reason: reason.clone(),
+                })
+            }
+            ChildOutcome::Exited(code) => Launched::Exited(*code),
+            ChildOutcome::Signaled(signal) => Launched::Signaled(*signal),
+            ChildOutcome::DiskLimitExceeded { .. } => Launched::DiskLimit,
+        },
+        // No status: the launcher itself was killed; its exit status is all there is.
+        None => match outcome.status {
+            ExitStatus::Exited(code) => Launched::Exited(code),
+            ExitStatus::Signaled(signal) => Launched::Signaled(signal),
+            ExitStatus::TimedOut | ExitStatus::Cancelled => Launched::Stopped,
         },
     };
-    let status = classify(outcome.status, exit_code, signal, &outcome.output.text);
-    let (metrics, metrics_problem) = read_metrics(&run.layout.metrics_file());
-    let submission = run.layout.submission_file();
+    let (exit_code, signal) = match (outcome.status, launched) {
+        (ExitStatus::TimedOut | ExitStatus::Cancelled, _) => (None, None),
+        (_, Launched::Exited(code)) => (Some(code), None),
+        (_, Launched::Signaled(signal)) => (None, Some(signal)),
+        (_, Launched::DiskLimit | Launched::Stopped) => (None, None),
+    };
+    let status = match launched {
+        Launched::DiskLimit => NodeStatus::DiskLimit,
+        Launched::Exited(_) | Launched::Signaled(_) | Launched::Stopped => {
+            classify(outcome.status, exit_code, signal, &outcome.output.text)
+        }
+    };
+    let (metrics, metrics_problem) = read_metrics(&run.layout.root);
+    let (submission_path, submission_problem) =
+        match node_files::open_regular(&run.layout.root, Path::new(SUBMISSION)) {
+            Ok(Some(_)) => (Some(run.layout.submission_file()), None),
+            Ok(None) => (None, None),
+            Err(refusal) => (None, Some(format!("{SUBMISSION} is ignored: {refusal}"))),
+        };
     Ok(NodeResult {
         status,
         exit_code,
         signal,
         duration: outcome.duration,
         output: outcome.output,
-        submission_path: submission.is_file().then_some(submission),
+        submission_path,
+        submission_problem,
         metrics,
         metrics_problem,
         peak_rss_kilobytes: launch_status
@@ -354,6 +394,16 @@ pub fn run_node(
             .map(|status| status.peak_rss_kilobytes),
         tiers: launch_status.map(|status| status.tiers),
     })
+}
+
+/// How the launch ended, as far as the launcher saw it.
+#[derive(Debug, Clone, Copy)]
+enum Launched {
+    Exited(i32),
+    Signaled(i32),
+    DiskLimit,
+    /// Killed by the supervisor's timeout or cancellation before it could report.
+    Stopped,
 }
 
 /// Output that Python, numpy and C++ libraries print when an allocation fails.
@@ -393,9 +443,11 @@ fn classify(
     }
 }
 
-fn read_metrics(path: &Path) -> (Option<NodeMetrics>, Option<String>) {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return (None, None);
+fn read_metrics(node: &Path) -> (Option<NodeMetrics>, Option<String>) {
+    let text = match node_files::read_text(node, Path::new(METRICS), METRICS_LIMIT_BYTES) {
+        Ok(Some(text)) => text,
+        Ok(None) => return (None, None),
+        Err(refusal) => return (None, Some(format!("{METRICS} is ignored: {refusal}"))),
     };
     match serde_json::from_str::<NodeMetrics>(&text) {
         Ok(metrics) if metrics.validation_metric.is_finite() => (Some(metrics), None),
@@ -452,23 +504,44 @@ mod tests {
     }
 
     #[test]
+    fn preparing_a_node_again_replaces_a_planted_script_link_instead_of_writing_through_it() {
+        let node = tempfile::tempdir().unwrap();
+        let public = tempfile::tempdir().unwrap();
+        let victim = public.path().join("train.csv");
+        std::fs::write(&victim, "x,y\n").unwrap();
+        let layout = NodeLayout::new(node.path());
+        layout.prepare(public.path(), "print(1)").unwrap();
+        std::fs::remove_file(layout.script()).unwrap();
+        std::os::unix::fs::symlink(&victim, layout.script()).unwrap();
+        layout.prepare(public.path(), "print(2)").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "x,y\n");
+        assert_eq!(
+            std::fs::read_to_string(layout.script()).unwrap(),
+            "print(2)"
+        );
+    }
+
+    #[test]
     fn metrics_json_is_read_or_explained() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.json");
-        assert_eq!(read_metrics(&path), (None, None));
+        assert_eq!(read_metrics(dir.path()), (None, None));
         std::fs::write(
             &path,
             r#"{"validation_metric": 0.81, "lower_is_better": false}"#,
         )
         .unwrap();
         assert_eq!(
-            read_metrics(&path).0,
+            read_metrics(dir.path()).0,
             Some(NodeMetrics {
                 validation_metric: 0.81,
                 lower_is_better: false
             })
         );
         std::fs::write(&path, r#"{"score": 0.81}"#).unwrap();
-        assert!(read_metrics(&path).1.unwrap().contains("validation_metric"));
+        assert!(read_metrics(dir.path())
+            .1
+            .unwrap()
+            .contains("validation_metric"));
     }
 }

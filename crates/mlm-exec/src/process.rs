@@ -2,9 +2,11 @@
 //! [`run_process`], which spawns the child in its own process group, streams its output line by line,
 //! enforces the wall-clock limit on the whole group (SIGTERM, a grace period, then SIGKILL) and reaps it.
 //! Output is read in fixed-size chunks through a bounded channel and kept head-and-tail, so neither a
-//! flood nor a single endless line can grow the supervisor's memory.
+//! flood nor a single endless line can grow the supervisor's memory. A child may also report on a pipe
+//! of its own (the sandbox launcher's status), which only the supervisor reads.
 
 use std::ffi::OsString;
+use std::fs::File;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -29,6 +31,8 @@ const DRAIN_PERIOD: Duration = Duration::from_secs(2);
 const CHANNEL_LINES: usize = 1024;
 /// Output kept by default: enough for a long traceback at the end and the setup at the start.
 pub const DEFAULT_OUTPUT_LIMIT_BYTES: usize = 256 * 1024;
+/// The most of a report that is kept: a status of a few kilobytes, never a flood.
+const REPORT_LIMIT_BYTES: u64 = 1024 * 1024;
 
 /// Everything needed to start one process; building it does no I/O.
 #[derive(Debug, Clone)]
@@ -49,6 +53,18 @@ pub struct ProcessRequest {
     pub output_limit_bytes: usize,
     /// Set from another thread to stop the child as a timeout would (SIGTERM, grace, SIGKILL).
     pub cancellation: Option<Arc<AtomicBool>>,
+    /// Whether the child gets a pipe to report on.
+    pub report: ReportPipe,
+}
+
+/// Where a child reports a result of its own, apart from its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportPipe {
+    /// No report; the child's stdin is `/dev/null`.
+    Absent,
+    /// The child's stdin is the write end of a pipe that only the supervisor reads (no other child
+    /// inherits it); what the child writes there arrives as [`ProcessOutcome::report`].
+    OnStandardInput,
 }
 
 /// Which process creates the group that a timeout kills.
@@ -113,6 +129,8 @@ pub struct ProcessOutcome {
     pub duration: Duration,
     /// stdout and stderr, interleaved as they arrived, head and tail kept.
     pub output: CapturedOutput,
+    /// What the child wrote on its report pipe (its first megabyte), when it had one.
+    pub report: Option<Vec<u8>>,
 }
 
 impl ProcessOutcome {
@@ -134,6 +152,7 @@ impl ProcessRequest {
             session: Session::NewProcessGroup,
             output_limit_bytes: DEFAULT_OUTPUT_LIMIT_BYTES,
             cancellation: None,
+            report: ReportPipe::Absent,
         }
     }
 
@@ -161,9 +180,24 @@ pub fn run_process(
     command
         .args(&request.args)
         .current_dir(&request.cwd)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let report_reader = match request.report {
+        ReportPipe::Absent => {
+            command.stdin(Stdio::null());
+            None
+        }
+        ReportPipe::OnStandardInput => {
+            // Close-on-exec: only this child gets the write end, as its stdin, never a sibling.
+            let (reader, writer) =
+                nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|error| Error::Io {
+                    path: request.program.clone(),
+                    source: error.into(),
+                })?;
+            command.stdin(Stdio::from(writer));
+            Some(reader)
+        }
+    };
     match request.session {
         Session::NewProcessGroup => {
             command.process_group(0);
@@ -182,11 +216,24 @@ pub fn run_process(
         }
     }
     let started = Instant::now();
-    let mut child = command.spawn().map_err(|source| Error::Spawn {
+    let spawned = command.spawn();
+    // The command holds this side's copy of the report pipe's write end; the report ends when the
+    // child's copy closes.
+    drop(command);
+    let mut child = spawned.map_err(|source| Error::Spawn {
         program: request.program.display().to_string(),
         hint: request.spawn_hint.clone(),
         source,
     })?;
+    let report_thread = report_reader.map(|reader| {
+        std::thread::spawn(move || {
+            let mut report = Vec::new();
+            let _ = File::from(reader)
+                .take(REPORT_LIMIT_BYTES)
+                .read_to_end(&mut report);
+            report
+        })
+    });
     let group = Pid::from_raw(child.id() as i32);
 
     let (sender, receiver) = mpsc::sync_channel(CHANNEL_LINES);
@@ -253,6 +300,7 @@ pub fn run_process(
         })?,
     };
     signal_group(group, Signal::SIGKILL);
+    let report = report_thread.map(|thread| thread.join().unwrap_or_default());
     let status = if let Some(stopped) = stopped {
         stopped
     } else if let Some(code) = status.code() {
@@ -264,6 +312,7 @@ pub fn run_process(
         status,
         duration: started.elapsed(),
         output: capture.finish(),
+        report,
     })
 }
 

@@ -122,6 +122,7 @@ pub fn run(arguments: ExecArguments) -> CommandResult {
         | NodeStatus::Timeout
         | NodeStatus::Oom
         | NodeStatus::Killed
+        | NodeStatus::DiskLimit
         | NodeStatus::Interrupted => Err(Failure::Reported),
     }
 }
@@ -150,6 +151,7 @@ fn result_json(result: &NodeResult, node_dir: &Path) -> serde_json::Value {
         "output_bytes": result.output.total_bytes,
         "output_omitted_bytes": result.output.omitted_bytes,
         "submission_path": result.submission_path,
+        "submission_problem": result.submission_problem,
         "metrics": result.metrics,
         "metrics_problem": result.metrics_problem,
         "peak_rss_kilobytes": result.peak_rss_kilobytes,
@@ -166,6 +168,7 @@ fn describe(result: &NodeResult, node_dir: &Path) -> String {
         NodeStatus::Timeout => "timeout (the process group was killed)".to_string(),
         NodeStatus::Oom => "out of memory".to_string(),
         NodeStatus::Killed => format!("killed by signal {}", result.signal.unwrap_or(0)),
+        NodeStatus::DiskLimit => "disk limit (the node directory grew too large)".to_string(),
         NodeStatus::Interrupted => "interrupted".to_string(),
     };
     let mut text = format!(
@@ -178,9 +181,10 @@ fn describe(result: &NodeResult, node_dir: &Path) -> String {
             kilobytes as f64 / 1024.0
         ));
     }
-    match &result.submission_path {
-        Some(path) => text.push_str(&format!("submission: {}\n", path.display())),
-        None => text
+    match (&result.submission_path, &result.submission_problem) {
+        (Some(path), _) => text.push_str(&format!("submission: {}\n", path.display())),
+        (None, Some(problem)) => text.push_str(&format!("submission: none ({problem})\n")),
+        (None, None) => text
             .push_str("submission: none (the script did not write ./submission/submission.csv)\n"),
     }
     match (&result.metrics, &result.metrics_problem) {

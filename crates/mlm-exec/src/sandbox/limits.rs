@@ -73,3 +73,19 @@ pub(super) fn apply_resource_limits(limits: &ResourceLimits) -> Result<TierState
     }
     Ok(TierState::Enforced { detail })
 }
+
+/// Where cgroup v2 is mounted when the machine uses it.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// cgroup v2 limits: detected, and always unavailable for now. Memory (tmpfs included), processes and
+/// cpus are bound by the resource limits, the disk watch and the affinity instead.
+pub(super) fn cgroup_tier() -> TierState {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
+    let unified = statfs(CGROUP_ROOT)
+        .is_ok_and(|filesystem| filesystem.filesystem_type() == CGROUP2_SUPER_MAGIC);
+    let reason = match unified {
+        false => format!("cgroup v2 is not mounted at {CGROUP_ROOT} (cgroup v1 or none); memory, processes and cpus are bound by rlimits and the cpu set"),
+        true => "cgroup v2 is mounted, but ml-master does not create cgroups yet; memory, processes and cpus are bound by rlimits and the cpu set".to_string(),
+    };
+    TierState::Unavailable { reason }
+}

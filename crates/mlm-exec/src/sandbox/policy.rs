@@ -1,5 +1,6 @@
-//! The two files the supervisor and the launcher exchange: the [`SandboxPolicy`] the supervisor writes
-//! before a launch, and the [`LaunchStatus`] the launcher writes when its child is gone.
+//! What the supervisor and the launcher exchange: the [`SandboxPolicy`] file the supervisor writes
+//! before a launch, and the [`LaunchStatus`] the launcher writes on its status pipe when its child is
+//! gone; and the tiers of confinement, each probed and reported, which a policy may require.
 
 use std::path::{Path, PathBuf};
 
@@ -21,9 +22,79 @@ pub struct SandboxPolicy {
     pub limits: ResourceLimits,
     /// The CPUs the script may run on; `None` leaves the inherited affinity.
     pub cpu_set: Option<Vec<usize>>,
-    /// Where the launcher writes its [`LaunchStatus`]. It must lie outside every read-write path, so
-    /// that the script cannot forge it.
-    pub status_path: PathBuf,
+    /// Paths beneath the read-only ones that the namespaces tier hides (the secrets of `/etc`, which
+    /// it binds whole); Landlock, which never lists them, denies them too.
+    pub hidden_paths: Vec<PathBuf>,
+    /// Device nodes the script may open besides the harmless ones (the slot's GPUs).
+    pub devices: Vec<PathBuf>,
+    /// The private, size-bounded `/tmp` and `/dev/shm` of the script's mount namespace: each holds at
+    /// most this many bytes, counted in memory, and both vanish with the namespace.
+    pub scratch_bytes: u64,
+    /// The directory whose size is watched, and its bound; `None` leaves every directory unwatched.
+    pub disk_limit: Option<DiskLimit>,
+    /// Tiers without which nothing runs: a required tier that this machine cannot apply makes the
+    /// launch end as [`ChildOutcome::Refused`] before the program starts.
+    pub required_tiers: Vec<SandboxTier>,
+}
+
+/// A watched quota: past `bytes` allocated beneath `directory` (the node directory), the launcher ends
+/// the script and reports [`ChildOutcome::DiskLimitExceeded`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskLimit {
+    pub directory: PathBuf,
+    pub bytes: u64,
+}
+
+/// One layer of confinement, as a policy names it in [`SandboxPolicy::required_tiers`] and as the
+/// configuration's `[sandbox] require` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxTier {
+    /// User, PID, mount, IPC, UTS, network and cgroup namespaces, set up by bubblewrap.
+    Namespaces,
+    /// Landlock.
+    Filesystem,
+    /// The seccomp filter that denies sockets.
+    Network,
+    ResourceLimits,
+    CpuAffinity,
+    /// cgroup v2 limits on memory, processes and CPUs.
+    Cgroups,
+}
+
+impl SandboxTier {
+    pub const ALL: [SandboxTier; 6] = [
+        SandboxTier::Namespaces,
+        SandboxTier::Filesystem,
+        SandboxTier::Network,
+        SandboxTier::ResourceLimits,
+        SandboxTier::CpuAffinity,
+        SandboxTier::Cgroups,
+    ];
+
+    /// The name logs, warnings and the configuration's `[sandbox] require` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            SandboxTier::Namespaces => "namespaces",
+            SandboxTier::Filesystem => "filesystem",
+            SandboxTier::Network => "network",
+            SandboxTier::ResourceLimits => "resource_limits",
+            SandboxTier::CpuAffinity => "cpu_affinity",
+            SandboxTier::Cgroups => "cgroups",
+        }
+    }
+
+    /// What a user does to get this tier where the machine refuses it.
+    pub fn how_to_enable(self) -> &'static str {
+        match self {
+            SandboxTier::Namespaces => "install bubblewrap (`apt-get install bubblewrap`) and allow user namespaces (`sysctl kernel.unprivileged_userns_clone=1`, or on Ubuntu an AppArmor profile for bwrap; inside a container, start it with user namespaces allowed)",
+            SandboxTier::Filesystem => "use Linux 5.19 or newer with Landlock enabled (`lsm=landlock,...` on the kernel command line)",
+            SandboxTier::Network => "use a kernel with seccomp filters (CONFIG_SECCOMP_FILTER) on x86_64 or aarch64",
+            SandboxTier::ResourceLimits => "raise the hard limits this process inherits (`ulimit -H`), or run it as an ordinary user so that the process limit applies",
+            SandboxTier::CpuAffinity => "run ml-master on cpus it may use (check `taskset -p $$`)",
+            SandboxTier::Cgroups => "mount cgroup v2 (`systemd.unified_cgroup_hierarchy=1`) and delegate a subtree to this user; ml-master does not create cgroups yet, so this requirement cannot be met",
+        }
+    }
 }
 
 /// Whether the script may open network sockets.
@@ -73,6 +144,16 @@ pub struct LaunchStatus {
 pub enum ChildOutcome {
     Exited(i32),
     Signaled(i32),
+    /// The node directory grew past [`SandboxPolicy::disk_limit`] and the script was ended.
+    DiskLimitExceeded {
+        limit_bytes: u64,
+        used_bytes: u64,
+    },
+    /// A tier of [`SandboxPolicy::required_tiers`] is not in force here; nothing ran.
+    Refused {
+        tier: SandboxTier,
+        reason: String,
+    },
     /// The sandbox could not be set up as asked, or the program could not be started; nothing ran.
     FailedToStart(String),
 }
@@ -80,10 +161,12 @@ pub enum ChildOutcome {
 /// How far each layer of confinement applied on this machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxTiers {
+    pub namespaces: TierState,
     pub filesystem: TierState,
     pub network: TierState,
     pub resource_limits: TierState,
     pub cpu_affinity: TierState,
+    pub cgroups: TierState,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,10 +205,12 @@ impl SandboxTiers {
             reason: "not reached: the launch failed before this step".to_string(),
         };
         SandboxTiers {
+            namespaces: state.clone(),
             filesystem: state.clone(),
             network: state.clone(),
             resource_limits: state.clone(),
-            cpu_affinity: state,
+            cpu_affinity: state.clone(),
+            cgroups: state,
         }
     }
 
@@ -149,13 +234,28 @@ impl SandboxTiers {
     }
 
     /// Each tier with its name, for logs and warnings.
-    pub fn named(&self) -> [(&'static str, &TierState); 4] {
-        [
-            ("filesystem", &self.filesystem),
-            ("network", &self.network),
-            ("resource limits", &self.resource_limits),
-            ("cpu affinity", &self.cpu_affinity),
-        ]
+    pub fn named(&self) -> [(&'static str, &TierState); 6] {
+        SandboxTier::ALL.map(|tier| (tier.name(), self.state(tier)))
+    }
+
+    pub fn state(&self, tier: SandboxTier) -> &TierState {
+        match tier {
+            SandboxTier::Namespaces => &self.namespaces,
+            SandboxTier::Filesystem => &self.filesystem,
+            SandboxTier::Network => &self.network,
+            SandboxTier::ResourceLimits => &self.resource_limits,
+            SandboxTier::CpuAffinity => &self.cpu_affinity,
+            SandboxTier::Cgroups => &self.cgroups,
+        }
+    }
+
+    /// The first of `required` that is neither enforced nor partly in force, with why.
+    pub fn missing(&self, required: &[SandboxTier]) -> Option<(SandboxTier, String)> {
+        required.iter().find_map(|&tier| match self.state(tier) {
+            TierState::Enforced { .. } | TierState::Partial { .. } => None,
+            TierState::Unavailable { reason } => Some((tier, reason.clone())),
+            TierState::Disabled => Some((tier, "disabled by the configuration".to_string())),
+        })
     }
 }
 
@@ -177,12 +277,19 @@ impl LaunchStatus {
         match &self.outcome {
             ChildOutcome::Exited(code) => *code,
             ChildOutcome::Signaled(signal) => 128 + signal,
-            ChildOutcome::FailedToStart(_) => super::LAUNCH_FAILED_EXIT_CODE,
+            ChildOutcome::DiskLimitExceeded { .. } => {
+                128 + nix::sys::signal::Signal::SIGKILL as i32
+            }
+            ChildOutcome::Refused { .. } | ChildOutcome::FailedToStart(_) => {
+                super::LAUNCH_FAILED_EXIT_CODE
+            }
         }
     }
 
-    pub fn read(path: &Path) -> Result<Self> {
-        read_json(path)
+    /// The status as the launcher wrote it on its status pipe; `None` when it wrote none (it was
+    /// killed) or something unreadable.
+    pub fn parse(report: &[u8]) -> Option<Self> {
+        serde_json::from_slice(report).ok()
     }
 }
 
@@ -216,6 +323,9 @@ mod tests {
             outcome: ChildOutcome::Signaled(11),
             peak_rss_kilobytes: 1024,
             tiers: SandboxTiers {
+                namespaces: TierState::Enforced {
+                    detail: "bubblewrap".into(),
+                },
                 filesystem: TierState::Enforced {
                     detail: "landlock ABI 7".into(),
                 },
@@ -226,11 +336,12 @@ mod tests {
                 cpu_affinity: TierState::Unavailable {
                     reason: "no".into(),
                 },
+                cgroups: TierState::Disabled,
             },
         };
         write_json(&path, &status).unwrap();
-        assert_eq!(LaunchStatus::read(&path).unwrap(), status);
         let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(LaunchStatus::parse(text.as_bytes()), Some(status.clone()));
         assert!(text.contains(r#""signaled": 11"#), "{text}");
         assert!(text.contains(r#""state": "enforced""#), "{text}");
         assert_eq!(status.exit_code(), 139);

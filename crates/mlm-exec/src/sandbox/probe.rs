@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::policy::{ChildOutcome, LaunchStatus, SandboxPolicy, SandboxTiers};
 use crate::error::{Error, Result};
-use crate::process::{run_process, Environment, ProcessRequest, Session};
+use crate::process::{run_process, Environment, ProcessRequest, ReportPipe, Session};
 
 /// The program the probe runs: it does nothing, so only the confinement can make it fail.
 const PROBE_PROGRAM: &str = "/bin/true";
@@ -52,6 +52,7 @@ pub fn probe_tiers(
     request.environment = Environment::Only(Vec::new());
     request.timeout = Some(PROBE_TIMEOUT);
     request.session = Session::CreatedByChild;
+    request.report = ReportPipe::OnStandardInput;
     let outcome = run_process(&request, &mut |_| {})?;
     let failure = |status: String, output_tail: String| {
         Error::SetupStep {
@@ -61,18 +62,28 @@ pub fn probe_tiers(
         hint: "check that every path of the sandbox policy exists and that the launcher is not started from a thread".to_string(),
     }
     };
-    let status = LaunchStatus::read(&policy.status_path).map_err(|error| {
-        failure(
-            outcome.status.to_string(),
-            format!("{error}\n{}", outcome.output.last_lines(20)),
-        )
-    })?;
+    let status = outcome
+        .report
+        .as_deref()
+        .and_then(LaunchStatus::parse)
+        .ok_or_else(|| {
+            failure(
+                outcome.status.to_string(),
+                format!(
+                    "the launcher reported no status\n{}",
+                    outcome.output.last_lines(20)
+                ),
+            )
+        })?;
     match status.outcome {
         ChildOutcome::Exited(0) => Ok(status.tiers),
-        ChildOutcome::Exited(_) | ChildOutcome::Signaled(_) => Err(failure(
+        ChildOutcome::Exited(_)
+        | ChildOutcome::Signaled(_)
+        | ChildOutcome::DiskLimitExceeded { .. } => Err(failure(
             outcome.status.to_string(),
             format!("{PROBE_PROGRAM} failed inside the sandbox"),
         )),
+        ChildOutcome::Refused { tier, reason } => Err(Error::TierRequired { tier, reason }),
         ChildOutcome::FailedToStart(message) => Err(failure(
             "the sandbox could not be set up".to_string(),
             message,

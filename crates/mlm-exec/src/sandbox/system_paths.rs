@@ -69,25 +69,51 @@ pub fn system_read_only_paths() -> Vec<PathBuf> {
     paths
 }
 
+/// The secrets of `/etc` that exist here (not links): what the namespaces tier hides beneath a
+/// read-only `/etc`, since one bind of `/etc` costs far less than one bind per entry.
+pub fn system_hidden_paths() -> Vec<PathBuf> {
+    SECRET_ETC_ENTRIES
+        .iter()
+        .map(|entry| Path::new("/etc").join(entry))
+        .filter(|path| {
+            path.symlink_metadata()
+                .is_ok_and(|metadata| !metadata.file_type().is_symlink())
+        })
+        .collect()
+}
+
 /// The system paths a Python script needs to write: `/dev/null`, `/dev/zero`, `/dev/full`,
-/// `/dev/random`, `/dev/urandom`, `/dev/shm`, and the NVIDIA device nodes (`/dev/nvidia*`), where
-/// they exist.
+/// `/dev/random`, `/dev/urandom`, `/dev/shm`, where they exist.
 pub fn system_read_write_paths() -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = SYSTEM_READ_WRITE
+    SYSTEM_READ_WRITE
         .iter()
         .map(PathBuf::from)
         .filter(|path| path.exists())
-        .collect();
-    let mut nvidia: Vec<PathBuf> = std::fs::read_dir("/dev")
+        .collect()
+}
+
+/// The NVIDIA device nodes a slot with `gpus` needs, where they exist: the shared control nodes
+/// (`nvidiactl`, `nvidia-uvm`, `nvidia-uvm-tools`, `nvidia-modeset`) and `/dev/nvidia<id>` for each
+/// GPU. None for a slot without GPUs. The ids are taken as device minor numbers, which is how the
+/// driver numbers them unless `CUDA_DEVICE_ORDER` reorders CUDA's view.
+pub fn gpu_device_paths(gpus: &[u32]) -> Vec<PathBuf> {
+    if gpus.is_empty() {
+        return Vec::new();
+    }
+    let shared = [
+        "nvidiactl",
+        "nvidia-uvm",
+        "nvidia-uvm-tools",
+        "nvidia-modeset",
+    ]
+    .map(String::from);
+    let own = gpus.iter().map(|gpu| format!("nvidia{gpu}"));
+    shared
         .into_iter()
-        .flatten()
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("nvidia"))
-        .map(|entry| entry.path())
-        .collect();
-    nvidia.sort();
-    paths.extend(nvidia);
-    paths
+        .chain(own)
+        .map(|name| Path::new("/dev").join(name))
+        .filter(|path| path.exists())
+        .collect()
 }
 
 /// The entries of `directory`, except symbolic links and the `secrets` (paths relative to it); a
