@@ -67,10 +67,15 @@ impl Executor for SandboxExecutor {
                 NodeStatus::Killed | NodeStatus::DiskLimit => Some(ExecutionStatus::Killed),
                 NodeStatus::Interrupted => None,
             };
+            // Why a submission was ignored (a link, a directory) is what the debugger needs to read.
+            let mut output = result.output.text;
+            if let Some(problem) = &result.submission_problem {
+                output.push_str(&format!("\n{problem}\n"));
+            }
             Ok(Execution {
                 status,
                 exit_code: result.exit_code,
-                output: result.output.text,
+                output,
                 duration: result.duration,
                 submission: result.submission_path,
                 reported_metric: result

@@ -13,7 +13,7 @@ use std::time::Duration;
 use merge::Merge;
 use mlm_engine::RunSettings;
 use mlm_env_vars::EnvVars;
-use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess};
+use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess, SandboxTier};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -91,6 +91,9 @@ pub struct SandboxLayer {
     pub memory_mib: Option<u64>,
     /// `false` by default. `true` turns filesystem isolation off; every run then warns.
     pub unrestricted_filesystem: Option<bool>,
+    /// Tiers a run refuses to go without (e.g. `["namespaces"]`): a node whose sandbox lacks one is not
+    /// started, and the run stops with exit code 2 naming the tier.
+    pub require: Option<Vec<SandboxTier>>,
 }
 
 /// The configuration a run uses, every value decided.
@@ -101,6 +104,8 @@ pub struct ResolvedConfig {
     pub network: NetworkAccess,
     pub filesystem: FilesystemIsolation,
     pub memory_bytes_per_slot: Option<u64>,
+    /// `[sandbox] require`: tiers no node runs without.
+    pub required_tiers: Vec<SandboxTier>,
     /// The LLM coder's models, when `[llm.code]` is configured.
     pub llm: Option<LlmSettings>,
 }
@@ -213,6 +218,7 @@ impl ConfigLayer {
                 FilesystemIsolation::Landlock
             },
             memory_bytes_per_slot,
+            required_tiers: self.sandbox.require.clone().unwrap_or_default(),
         })
     }
 }
@@ -244,6 +250,7 @@ impl ResolvedConfig {
                     self.filesystem,
                     FilesystemIsolation::Unrestricted
                 )),
+                require: Some(self.required_tiers.clone()),
             },
             llm: self
                 .llm
@@ -321,6 +328,21 @@ mod tests {
         let layer: ConfigLayer =
             toml::from_str("[run]\nsteps = 9\n[search]\nsteps = 9\nnum_drafts = 5\n").unwrap();
         assert_eq!(layer.resolve(1, None).unwrap().settings.search.steps, 9);
+    }
+
+    #[test]
+    fn required_sandbox_tiers_are_read_by_name_and_survive_a_resume() {
+        let layer: ConfigLayer =
+            toml::from_str("[sandbox]\nrequire = [\"namespaces\", \"network\"]\n").unwrap();
+        let resolved = layer.resolve(1, None).unwrap();
+        assert_eq!(
+            resolved.required_tiers,
+            [SandboxTier::Namespaces, SandboxTier::Network]
+        );
+        let reread: ConfigLayer = toml::from_str(&resolved.to_toml().unwrap()).unwrap();
+        assert_eq!(reread.resolve(1, None).unwrap(), resolved);
+        let typo = toml::from_str::<ConfigLayer>("[sandbox]\nrequire = [\"namespace\"]\n");
+        assert!(typo.is_err(), "an unknown tier is refused");
     }
 
     #[test]

@@ -66,7 +66,9 @@ impl Error {
             | Error::RunDirectory(_)
             | Error::Model { .. }
             // Another process owns the run directory: the user asked for something that cannot be.
-            | Error::Journal(mlm_journal::Error::Locked { .. }) => ErrorKind::BadInput,
+            | Error::Journal(mlm_journal::Error::Locked { .. })
+            // The machine lacks a sandbox tier the configuration requires.
+            | Error::Exec(mlm_exec::Error::TierRequired { .. }) => ErrorKind::BadInput,
             Error::Failed(_)
             | Error::Io { .. }
             | Error::Json(_)

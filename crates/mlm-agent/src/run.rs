@@ -202,6 +202,7 @@ impl Assembly {
             slots,
             limits: NodeLimits {
                 memory_bytes: config.memory_bytes_per_slot,
+                required_tiers: config.required_tiers.clone(),
                 ..NodeLimits::default()
             },
             network: config.network,

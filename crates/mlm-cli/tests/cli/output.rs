@@ -115,12 +115,10 @@ fn run_names_what_it_does_and_refuses_bad_input_with_a_hint() {
         .lines()
         .skip_while(|line| !line.starts_with("Finished") && !line.starts_with("Stopped"))
         .collect();
-    let (missing_code, _, missing_stderr) = run(&[
-        "run",
-        "--task",
-        path(&scratch.path().join("no-such-task")),
-    ]);
-    let (again_code, _, again_stderr) = run(&["run", "--task", path(&task), "--run-dir", path(&run_dir)]);
+    let (missing_code, _, missing_stderr) =
+        run(&["run", "--task", path(&scratch.path().join("no-such-task"))]);
+    let (again_code, _, again_stderr) =
+        run(&["run", "--task", path(&task), "--run-dir", path(&run_dir)]);
     settings_for(&task, scratch.path()).bind(|| {
         insta::assert_snapshot!(format!(
             "{first}\n...\n{}\n--- a missing task: exit {missing_code}\n{missing_stderr}--- a run directory that holds a run: exit {again_code}\n{again_stderr}",
