@@ -282,7 +282,8 @@ impl RunStatistics {
             .ok()
             .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
             .and_then(|report| report["validation_metric"].as_f64());
-        let Ok(journal) = Journal::open(&run_dir.join("journal.sqlite")) else {
+        // Statistics only read the journal: no run lock, nothing written.
+        let Ok(journal) = Journal::open_read_only(&run_dir.join("journal.sqlite")) else {
             return RunStatistics {
                 validation_metric,
                 ..RunStatistics::default()
