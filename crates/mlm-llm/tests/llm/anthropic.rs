@@ -3,9 +3,9 @@
 use mlm_llm::{ChatRequest, Message, Price, ToolChoice, ToolDefinition};
 use serde_json::json;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
-use crate::support::{anthropic_config, client, header, messages_reply, requests, KEY};
+use crate::support::{anthropic_config, client, header, messages_response, requests, KEY};
 
 fn tool() -> ToolDefinition {
     ToolDefinition {
@@ -32,7 +32,7 @@ fn request(tool_choice: ToolChoice) -> ChatRequest {
 async fn serve(server: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/v1/messages"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(messages_reply()))
+        .respond_with(messages_response())
         .mount(server)
         .await;
 }

@@ -4,10 +4,11 @@
 use mlm_llm::{ChatRequest, ChatResponse, ClientConfig, Error, Message, Price, Transport};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 use crate::support::{
-    anthropic_config, bodies, client, event_stream, messages_reply, requests, KEY,
+    anthropic_config, bodies, client, event_stream, messages_reply, messages_response, requests,
+    KEY,
 };
 
 /// An event stream as Anthropic writes it: each event named by its `type`.
@@ -91,7 +92,7 @@ async fn a_streamed_reply_reads_exactly_like_the_whole_one() {
     let whole_server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/messages"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(messages_reply()))
+        .respond_with(messages_response())
         .mount(&whole_server)
         .await;
     let streamed_server = MockServer::start().await;

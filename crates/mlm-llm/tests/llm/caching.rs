@@ -1,13 +1,14 @@
 //! Prompt caching: cached prompt tokens read from each provider's usage, and a cache breakpoint on a
 //! message sent as Anthropic's `cache_control`.
 
-use mlm_llm::{ChatRequest, Message, Price, Transport};
+use mlm_llm::{ChatRequest, Message, Price};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{
-    anthropic_config, bodies, chat_reply, client, event_stream, messages_reply, openai_config, sse,
+    answer_every_post, anthropic_config, bodies, chat_reply, client, messages_reply,
+    messages_response, ok_chat_response, openai_config, streamed_reply,
 };
 
 #[tokio::test]
@@ -15,10 +16,7 @@ async fn openai_cached_tokens_are_read_from_the_prompt_details() {
     let server = MockServer::start().await;
     let mut reply = chat_reply(json!({"role": "assistant", "content": "ok"}), 2048, 10);
     reply["usage"]["prompt_tokens_details"] = json!({"cached_tokens": 1024});
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(reply))
-        .mount(&server)
-        .await;
+    answer_every_post(&server, ResponseTemplate::new(200).set_body_json(reply)).await;
 
     let reply = client(openai_config(&server))
         .chat(&ChatRequest::new(vec![Message::user("hi")]))
@@ -31,23 +29,13 @@ async fn openai_cached_tokens_are_read_from_the_prompt_details() {
 
 #[tokio::test]
 async fn streamed_usage_keeps_the_cached_tokens() {
-    let server = MockServer::start().await;
     let chunks = [
         json!({"choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": "stop"}]}),
         json!({"choices": [], "usage": {"prompt_tokens": 1500, "completion_tokens": 2,
                                         "prompt_tokens_details": {"cached_tokens": 1280}}}),
     ];
-    Mock::given(method("POST"))
-        .respond_with(event_stream(sse(&chunks)))
-        .mount(&server)
-        .await;
-    let mut config = openai_config(&server);
-    config.transport = Transport::Streamed;
 
-    let reply = client(config)
-        .chat(&ChatRequest::new(vec![Message::user("hi")]))
-        .await
-        .unwrap();
+    let reply = streamed_reply(&chunks, "hi").await;
 
     assert_eq!(reply.usage.cached_prompt_tokens, 1280);
     assert_eq!(
@@ -91,10 +79,7 @@ async fn anthropic_cache_reads_and_writes_count_as_prompt_tokens_and_cost() {
 #[tokio::test]
 async fn a_cache_breakpoint_becomes_anthropic_cache_control_on_that_block() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(messages_reply()))
-        .mount(&server)
-        .await;
+    answer_every_post(&server, messages_response()).await;
     let request = ChatRequest::new(vec![
         Message::system("You are an ML engineer.").with_cache_breakpoint(),
         Message::user("The task and its data, at length.").with_cache_breakpoint(),
@@ -125,14 +110,7 @@ async fn a_cache_breakpoint_becomes_anthropic_cache_control_on_that_block() {
 #[tokio::test]
 async fn openai_requests_carry_no_cache_markup() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(chat_reply(
-            json!({"role": "assistant", "content": "ok"}),
-            1,
-            1,
-        )))
-        .mount(&server)
-        .await;
+    answer_every_post(&server, ok_chat_response()).await;
     let request = ChatRequest::new(vec![Message::user("static").with_cache_breakpoint()]);
 
     client(openai_config(&server)).chat(&request).await.unwrap();

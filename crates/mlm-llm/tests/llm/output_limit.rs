@@ -3,15 +3,14 @@
 
 use mlm_llm::{
     ChatRequest, ChatTemplate, CompletionRequest, FinishReason, Message, OutputLimitParameter,
-    Transport,
 };
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{
-    anthropic_config, bodies, chat_reply, client, completion_reply, event_stream, messages_reply,
-    openai_config, sse,
+    anthropic_config, bodies, chat_reply, client, completion_reply, messages_reply, openai_config,
+    streamed_reply,
 };
 
 async fn serve(server: &MockServer, route: &str, reply: serde_json::Value) {
@@ -82,19 +81,12 @@ async fn a_chat_reply_cut_at_the_limit_says_so() {
 
 #[tokio::test]
 async fn a_streamed_chat_reply_cut_at_the_limit_says_so() {
-    let server = MockServer::start().await;
     let chunks = [
         json!({"choices": [{"index": 0, "delta": {"content": "import "}, "finish_reason": null}]}),
         json!({"choices": [{"index": 0, "delta": {"content": "numpy"}, "finish_reason": "length"}]}),
     ];
-    Mock::given(method("POST"))
-        .respond_with(event_stream(sse(&chunks)))
-        .mount(&server)
-        .await;
-    let mut config = openai_config(&server);
-    config.transport = Transport::Streamed;
 
-    let reply = client(config).chat(&hello()).await.unwrap();
+    let reply = streamed_reply(&chunks, "hello").await;
 
     assert_eq!(reply.finish_reason, FinishReason::OutputLimit);
     assert_eq!(reply.content, "import numpy");

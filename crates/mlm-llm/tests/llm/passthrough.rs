@@ -3,11 +3,11 @@
 
 use mlm_llm::{ChatRequest, Client, ClientConfig, Error, Message, Provider};
 use serde_json::json;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 use crate::support::{
-    anthropic_config, bodies, chat_reply, client, init_env, messages_reply, openai_config,
+    answer_every_post, anthropic_config, bodies, client, init_env, messages_response,
+    ok_chat_response, openai_config,
 };
 
 fn object(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
@@ -17,14 +17,7 @@ fn object(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value
 #[tokio::test]
 async fn openai_requests_carry_top_p_reasoning_effort_and_extra_fields() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(chat_reply(
-            json!({"role": "assistant", "content": "ok"}),
-            1,
-            1,
-        )))
-        .mount(&server)
-        .await;
+    answer_every_post(&server, ok_chat_response()).await;
     let mut config = openai_config(&server);
     config.top_p = Some(0.95);
     config.reasoning_effort = Some("high".to_owned());
@@ -53,10 +46,7 @@ async fn openai_requests_carry_top_p_reasoning_effort_and_extra_fields() {
 #[tokio::test]
 async fn anthropic_requests_carry_top_p_and_extra_fields() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(messages_reply()))
-        .mount(&server)
-        .await;
+    answer_every_post(&server, messages_response()).await;
     let mut config = anthropic_config(&server);
     config.top_p = Some(0.9);
     config.extra_body = object(json!({"metadata": {"user_id": "run-1"}}));

@@ -8,7 +8,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{
     anthropic_config, bodies, chat_reply, client, completion_reply, dead_address, header,
-    messages_reply, openai_config, requests, KEY,
+    messages_response, openai_config, requests, KEY,
 };
 
 async fn server_answering(route: &str, reply: ResponseTemplate) -> MockServer {
@@ -110,11 +110,7 @@ async fn the_steerable_probe_goes_to_completions_with_max_tokens() {
 
 #[tokio::test]
 async fn the_anthropic_probe_leaves_room_for_the_thinking_budget() {
-    let server = server_answering(
-        "/v1/messages",
-        ResponseTemplate::new(200).set_body_json(messages_reply()),
-    )
-    .await;
+    let server = server_answering("/v1/messages", messages_response()).await;
     let mut config = anthropic_config(&server);
     config.thinking_budget_tokens = Some(1024);
 

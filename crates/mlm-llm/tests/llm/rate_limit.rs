@@ -3,23 +3,14 @@
 use std::time::{Duration, Instant};
 
 use mlm_llm::{ChatRequest, Message};
-use serde_json::json;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
-use crate::support::{chat_reply, client, openai_config, requests};
+use crate::support::{answer_every_post, client, ok_chat_response, openai_config, requests};
 
 #[tokio::test]
 async fn requests_are_spaced_across_clones() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(chat_reply(
-            json!({"role": "assistant", "content": "ok"}),
-            1,
-            1,
-        )))
-        .mount(&server)
-        .await;
+    answer_every_post(&server, ok_chat_response()).await;
     let mut config = openai_config(&server);
     config.requests_per_minute = Some(600);
     let llm = client(config);

@@ -6,7 +6,10 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{bodies, chat_reply, client, event_stream, openai_config, requests, sse};
+use crate::support::{
+    answer_every_post, bodies, chat_reply, client, event_stream, openai_config, requests, sse,
+    streamed_chat, streamed_reply,
+};
 
 fn chunk(delta: serde_json::Value, finish_reason: Option<&str>) -> serde_json::Value {
     json!({
@@ -99,21 +102,11 @@ async fn streamed_chat_assembles_content_reasoning_tool_calls_and_usage() {
 
 #[tokio::test]
 async fn streamed_reasoning_field_and_think_tags_are_read() {
-    let server = MockServer::start().await;
     let chunks = [
         chunk(json!({"content": "<think>plan"}), None),
         chunk(json!({"content": "</think>answer"}), Some("stop")),
     ];
-    Mock::given(method("POST"))
-        .respond_with(event_stream(sse(&chunks)))
-        .mount(&server)
-        .await;
-    let mut config = openai_config(&server);
-    config.transport = Transport::Streamed;
-    let reply = client(config)
-        .chat(&ChatRequest::new(vec![Message::user("?")]))
-        .await
-        .unwrap();
+    let reply = streamed_reply(&chunks, "?").await;
     assert_eq!(reply.content, "answer");
     assert_eq!(reply.reasoning.as_deref(), Some("plan"));
     assert_eq!(
@@ -130,16 +123,8 @@ async fn a_server_ignoring_stream_true_is_read_as_a_whole_reply() {
         3,
         2,
     );
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(reply))
-        .mount(&server)
-        .await;
-    let mut config = openai_config(&server);
-    config.transport = Transport::Streamed;
-    let reply = client(config)
-        .chat(&ChatRequest::new(vec![Message::user("?")]))
-        .await
-        .unwrap();
+    answer_every_post(&server, ResponseTemplate::new(200).set_body_json(reply)).await;
+    let reply = streamed_chat(&server, "?").await.unwrap();
     assert_eq!(reply.content, "whole");
     assert_eq!(reply.reasoning.as_deref(), Some("r"));
     assert_eq!(reply.usage.prompt_tokens, 3);
@@ -154,19 +139,9 @@ async fn a_stream_cut_before_done_is_retried() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(event_stream(sse(&[chunk(
-            json!({"content": "full"}),
-            Some("stop"),
-        )])))
-        .mount(&server)
-        .await;
-    let mut config = openai_config(&server);
-    config.transport = Transport::Streamed;
-    let reply = client(config)
-        .chat(&ChatRequest::new(vec![Message::user("?")]))
-        .await
-        .unwrap();
+    let full = [chunk(json!({"content": "full"}), Some("stop"))];
+    answer_every_post(&server, event_stream(sse(&full))).await;
+    let reply = streamed_chat(&server, "?").await.unwrap();
     assert_eq!(reply.content, "full");
     assert_eq!(reply.exchange.attempts, 2);
     assert_eq!(requests(&server).await.len(), 2);
@@ -175,41 +150,22 @@ async fn a_stream_cut_before_done_is_retried() {
 #[tokio::test]
 async fn a_stream_chunk_that_is_not_json_is_malformed() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(event_stream(
-            "data: {not json\n\ndata: [DONE]\n\n".to_owned(),
-        ))
-        .mount(&server)
-        .await;
-    let mut config = openai_config(&server);
-    config.transport = Transport::Streamed;
-    let error = client(config)
-        .chat(&ChatRequest::new(vec![Message::user("?")]))
-        .await
-        .unwrap_err();
+    let body = "data: {not json\n\ndata: [DONE]\n\n".to_owned();
+    answer_every_post(&server, event_stream(body)).await;
+    let error = streamed_chat(&server, "?").await.unwrap_err();
     assert!(matches!(error, Error::Malformed { .. }), "{error:?}");
     assert_eq!(requests(&server).await.len(), 1);
 }
 
 #[tokio::test]
 async fn openrouters_streamed_reasoning_field_is_read() {
-    let server = MockServer::start().await;
     let chunks = [
         chunk(json!({"role": "assistant", "reasoning": "Compare "}), None),
         chunk(json!({"reasoning": "two models."}), None),
         chunk(json!({"content": "Use boosting."}), Some("stop")),
     ];
-    Mock::given(method("POST"))
-        .respond_with(event_stream(sse(&chunks)))
-        .mount(&server)
-        .await;
-    let mut config = openai_config(&server);
-    config.transport = Transport::Streamed;
 
-    let reply = client(config)
-        .chat(&ChatRequest::new(vec![Message::user("?")]))
-        .await
-        .unwrap();
+    let reply = streamed_reply(&chunks, "?").await;
 
     assert_eq!(reply.content, "Use boosting.");
     assert_eq!(reply.reasoning.as_deref(), Some("Compare two models."));
@@ -221,17 +177,9 @@ async fn crlf_framing_and_keep_alive_comments_are_read() {
     let first = chunk(json!({"content": "two "}), None);
     let last = chunk(json!({"content": "lines"}), Some("stop"));
     let body = format!(": keep-alive\r\n\r\ndata: {first}\r\n\r\n: ping\r\n\r\ndata: {last}\r\n\r\ndata: [DONE]\r\n\r\n");
-    Mock::given(method("POST"))
-        .respond_with(event_stream(body))
-        .mount(&server)
-        .await;
-    let mut config = openai_config(&server);
-    config.transport = Transport::Streamed;
+    answer_every_post(&server, event_stream(body)).await;
 
-    let reply = client(config)
-        .chat(&ChatRequest::new(vec![Message::user("?")]))
-        .await
-        .unwrap();
+    let reply = streamed_chat(&server, "?").await.unwrap();
 
     assert_eq!(reply.content, "two lines");
     assert_eq!(reply.exchange.attempts, 1);

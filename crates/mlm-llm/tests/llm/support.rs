@@ -4,9 +4,13 @@
 use std::sync::Once;
 use std::time::Duration;
 
-use mlm_llm::{Client, ClientConfig, Provider, RetryPolicy};
+use mlm_llm::{
+    ChatRequest, ChatResponse, Client, ClientConfig, Message, Provider, Result, RetryPolicy,
+    Transport,
+};
 use serde_json::{json, Value};
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The environment variable holding the fake key; set once for the whole test binary.
 pub const KEY_VAR: &str = "MLM_LLM_TEST_API_KEY";
@@ -120,6 +124,45 @@ pub fn sse(chunks: &[Value]) -> String {
     }
     body.push_str("data: [DONE]\n\n");
     body
+}
+
+/// A `200` whole chat reply saying "ok", one prompt and one completion token.
+pub fn ok_chat_response() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(chat_reply(
+        json!({"role": "assistant", "content": "ok"}),
+        1,
+        1,
+    ))
+}
+
+/// A `200` whole Anthropic messages reply: the one `messages_reply` describes.
+pub fn messages_response() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(messages_reply())
+}
+
+/// Makes the server answer every POST, whatever its path, with this response.
+pub async fn answer_every_post(server: &MockServer, response: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// Asks the server, over a streamed OpenAI-compatible config, a chat of one user message.
+pub async fn streamed_chat(server: &MockServer, prompt: &str) -> Result<ChatResponse> {
+    let mut config = openai_config(server);
+    config.transport = Transport::Streamed;
+    client(config)
+        .chat(&ChatRequest::new(vec![Message::user(prompt)]))
+        .await
+}
+
+/// The reply to a streamed chat from a fresh server that answers every POST with these chunks as
+/// server-sent events.
+pub async fn streamed_reply(chunks: &[Value], prompt: &str) -> ChatResponse {
+    let server = MockServer::start().await;
+    answer_every_post(&server, event_stream(sse(chunks))).await;
+    streamed_chat(&server, prompt).await.unwrap()
 }
 
 /// The requests the server received.
