@@ -64,7 +64,8 @@ impl Executor for SandboxExecutor {
                 NodeStatus::Error => Some(ExecutionStatus::Error),
                 NodeStatus::Timeout => Some(ExecutionStatus::Timeout),
                 NodeStatus::Oom => Some(ExecutionStatus::Oom),
-                NodeStatus::Killed | NodeStatus::DiskLimit => Some(ExecutionStatus::Killed),
+                NodeStatus::Killed => Some(ExecutionStatus::Killed),
+                NodeStatus::DiskLimit => Some(ExecutionStatus::DiskLimit),
                 NodeStatus::Interrupted => None,
             };
             // Why a submission was ignored (a link, a directory) is what the debugger needs to read.

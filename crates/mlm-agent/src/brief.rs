@@ -1,10 +1,11 @@
 //! What the coder is told about the task: the description, the data preview, the metric and its
-//! direction, the submission's columns, and the hardware each script gets.
+//! direction, the submission's columns, the first rows of the training and test tables, and the
+//! hardware each script gets.
 
-use mlm_coder::TaskBrief;
+use mlm_coder::{BuiltinCoder, TaskBrief};
 use mlm_exec::{Profile, Slot};
 use mlm_grade::Grader;
-use mlm_task::Task;
+use mlm_task::{CsvTable, Task};
 
 use crate::error::Result;
 
@@ -23,9 +24,18 @@ pub fn task_brief(
         competition_id: task.id.clone(),
         description: task.description()?,
         data_preview: mlm_task::preview::data_preview(&task.public_dir)?,
-        metric: grader.metric.name(),
-        lower_is_better: grader.metric.lower_is_better(),
+        metric: grader.metric,
         public_dir: task.public_dir.clone(),
+        train_sample: CsvTable::read_head(
+            &task.public_dir.join("train.csv"),
+            BuiltinCoder::SAMPLE_ROWS,
+        )
+        .ok(),
+        test_sample: CsvTable::read_head(
+            &task.public_dir.join("test.csv"),
+            BuiltinCoder::SAMPLE_ROWS,
+        )
+        .ok(),
         id_column: grader.id_column().to_string(),
         target_columns: grader.target_columns().to_vec(),
         sample_submission_file: task

@@ -35,23 +35,26 @@ pub struct TestScore {
     pub score: f64,
 }
 
-/// Grades the selected submission and every valid node's, records test scores in the journal, and
-/// writes `report.json`.
+/// Grades the selected submission and every valid node's, records test scores through the run's own
+/// journal (and in `best/node.json`), and writes `report.json`.
 pub fn write_final_report(
     layout: &RunLayout,
     grader: &Grader,
     summary: &RunSummary,
+    journal: &Journal,
 ) -> Result<FinalReport> {
-    let journal = Journal::open(&layout.journal())?;
-    let nodes = journal.nodes()?;
     let direction = Direction::from_lower_is_better(grader.metric.lower_is_better());
     let mut best_on_test: Option<TestScore> = None;
-    for node in nodes.iter().filter(|node| node.valid) {
-        let Some(submission) = &node.submission_path else {
+    for mut node in journal.nodes()? {
+        let (true, Some(submission)) = (node.outcome.is_valid(), &node.submission_path) else {
             continue;
         };
         let score = grader.grade_file(&layout.root.join(submission)).score;
         journal.set_test_score(node.id, score)?;
+        if summary.best_node == Some(node.id) {
+            node.test_score = score;
+            mlm_journal::export_best(&layout.root, &node)?;
+        }
         if let Some(score) = score {
             let better = best_on_test.is_none_or(|best| {
                 Metric::new(score, direction).is_better_than(&Metric::new(best.score, direction))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use mlm_coder::{Coder, LlmCoder, LlmOptions, PromptMode, Prompts, TaskBrief};
-use mlm_engine::{run_engine, EngineParts, Event, Op, RunLayout, RunSummary};
+use mlm_engine::{run_engine, EngineParts, Event, FinishedRun, Op, RunLayout, RunSummary};
 use mlm_exec::sandbox::SandboxTiers;
 use mlm_exec::{
     available_cpus, plan_slots, probe_node_sandbox, Launcher, NodeLayout, NodeLimits, NodeRun,
@@ -282,8 +282,8 @@ impl Assembly {
             journal,
             layout: layout.clone(),
         };
-        let summary = run_engine(parts, events, operations).await?;
-        let report = write_final_report(&layout, &grader, &summary)?;
+        let FinishedRun { summary, journal } = run_engine(parts, events, operations).await?;
+        let report = write_final_report(&layout, &grader, &summary, &journal)?;
         Ok(Finished { summary, report })
     }
 }

@@ -141,8 +141,7 @@ impl LiveView {
             }
             Event::NodeFinished {
                 worker,
-                valid,
-                buggy,
+                outcome,
                 prompt_tokens,
                 completion_tokens,
                 cost_usd,
@@ -150,8 +149,8 @@ impl LiveView {
             } => {
                 self.workers.insert(*worker, WorkerState::Idle);
                 self.done += 1;
-                self.valid += u32::from(*valid);
-                self.buggy += u32::from(*buggy);
+                self.valid += u32::from(outcome.is_valid());
+                self.buggy += u32::from(outcome.is_buggy());
                 self.prompt_tokens += prompt_tokens;
                 self.completion_tokens += completion_tokens;
                 self.cost_usd += cost_usd;
@@ -278,6 +277,7 @@ fn clock(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mlm_search::{Direction, ExecutionStatus, Metric, Outcome};
 
     fn finished(node: u32, worker: u32, valid: bool) -> Event {
         Event::NodeFinished {
@@ -285,10 +285,18 @@ mod tests {
             parent: None,
             stage: Stage::Draft,
             worker,
-            execution_status: if valid { "ok" } else { "error" }.into(),
-            metric: valid.then_some(0.8),
-            valid,
-            buggy: !valid,
+            execution_status: if valid {
+                ExecutionStatus::Ok
+            } else {
+                ExecutionStatus::Error
+            },
+            outcome: if valid {
+                Outcome::Valid {
+                    metric: Metric::new(0.8, Direction::HigherIsBetter),
+                }
+            } else {
+                Outcome::Buggy
+            },
             summary: String::new(),
             execute_seconds: 1.0,
             prompt_tokens: 1200,

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::time::Instant;
 
 use mlm_engine::{Event, RunLayout, RunSummary, StopReason};
+use mlm_search::Outcome;
 
 use crate::live::LiveView;
 use mlm_agent::FinalReport;
@@ -128,8 +129,7 @@ impl Progress {
                 parent,
                 stage,
                 execution_status,
-                metric,
-                valid,
+                outcome,
                 summary,
                 execute_seconds,
                 ..
@@ -139,10 +139,12 @@ impl Progress {
                     Some(parent) => format!("{stage:?} of node {parent}").to_lowercase(),
                     None => "draft".to_string(),
                 };
-                let verdict = match (valid, metric) {
-                    (true, Some(metric)) => format!("{} {metric:.5}", self.metric_name),
-                    (false, _) => format!("buggy ({execution_status})"),
-                    (true, None) => "valid".to_string(),
+                let verdict = match outcome {
+                    Outcome::Valid { metric } => {
+                        format!("{} {:.5}", self.metric_name, metric.value)
+                    }
+                    Outcome::Invalid { .. } => "invalid submission".to_string(),
+                    Outcome::Buggy => format!("buggy ({})", execution_status.name()),
                 };
                 lines.push(format!(
                     "{clock} step {}/{}: node {node} ({origin}) {verdict} in {execute_seconds:.1} s — {}",

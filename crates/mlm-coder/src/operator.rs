@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mlm_search::Stage;
+use mlm_grade::Metric;
+pub use mlm_search::ExecutionStatus;
+use mlm_search::{Direction, Stage};
+use mlm_task::CsvTable;
 use serde::{Deserialize, Serialize};
 
 /// What a coder knows about the competition, built once per run.
@@ -15,11 +18,14 @@ pub struct TaskBrief {
     pub description: String,
     /// The data preview of the public files (file tree, columns, examples).
     pub data_preview: String,
-    /// The metric's canonical name (`mlm_grade::Metric::name`).
-    pub metric: String,
-    pub lower_is_better: bool,
+    /// The competition's metric, with its direction.
+    pub metric: Metric,
     /// The public files, read-only: what scripts see as `./input/`.
     pub public_dir: PathBuf,
+    /// The header and first rows of `train.csv` and `test.csv`, read once per run; `None` when the file
+    /// is absent or not readable as CSV (the data preview says which).
+    pub train_sample: Option<CsvTable>,
+    pub test_sample: Option<CsvTable>,
     pub id_column: String,
     /// The sample submission's columns besides the id, in order.
     pub target_columns: Vec<String>,
@@ -31,27 +37,10 @@ pub struct TaskBrief {
     pub installed_packages: Vec<String>,
 }
 
-/// How a finished script run ended, as a coder needs to know it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExecutionStatus {
-    Ok,
-    Error,
-    Timeout,
-    Oom,
-    Killed,
-}
-
-impl ExecutionStatus {
-    /// The name the journal and prompts use: `ok`, `error`, `timeout`, `oom` or `killed`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ExecutionStatus::Ok => "ok",
-            ExecutionStatus::Error => "error",
-            ExecutionStatus::Timeout => "timeout",
-            ExecutionStatus::Oom => "oom",
-            ExecutionStatus::Killed => "killed",
-        }
+impl TaskBrief {
+    /// Whether smaller or larger metric values are better.
+    pub fn direction(&self) -> Direction {
+        Direction::from_lower_is_better(self.metric.lower_is_better())
     }
 }
 

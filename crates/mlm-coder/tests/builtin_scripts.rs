@@ -47,9 +47,18 @@ fn prepared_from(dir: &Path) -> Prepared {
         competition_id: task.id.clone(),
         description: task.description().unwrap(),
         data_preview: String::new(),
-        metric: grader.metric.name(),
-        lower_is_better: grader.metric.lower_is_better(),
+        metric: grader.metric,
         public_dir: task.public_dir.clone(),
+        train_sample: mlm_task::CsvTable::read_head(
+            &task.public_dir.join("train.csv"),
+            BuiltinCoder::SAMPLE_ROWS,
+        )
+        .ok(),
+        test_sample: mlm_task::CsvTable::read_head(
+            &task.public_dir.join("test.csv"),
+            BuiltinCoder::SAMPLE_ROWS,
+        )
+        .ok(),
         target_columns: sample
             .headers
             .iter()
@@ -197,7 +206,7 @@ async fn first_draft_beats(
         .metric
         .unwrap_or_else(|| panic!("{name}: no metrics.json:\n{}", result.output));
     assert!(metric.is_finite(), "{name}: validation metric {metric}");
-    assert_eq!(lower_is_better, prepared.brief.lower_is_better);
+    assert_eq!(lower_is_better, prepared.brief.metric.lower_is_better());
     let report = prepared.grader.grade_file(&result.submission);
     let score = report
         .score

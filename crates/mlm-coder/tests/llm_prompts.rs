@@ -42,8 +42,9 @@ fn task() -> TaskBrief {
         data_preview:
             "-> input/train.csv has 712 rows and 12 columns: PassengerId, Survived, Pclass, ..."
                 .to_string(),
-        metric: "accuracy".to_string(),
-        lower_is_better: false,
+        metric: mlm_grade::Metric::Accuracy,
+        train_sample: None,
+        test_sample: None,
         public_dir: PathBuf::from("/nonexistent"),
         id_column: "PassengerId".to_string(),
         target_columns: vec!["Survived".to_string()],

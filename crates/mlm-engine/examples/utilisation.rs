@@ -91,7 +91,7 @@ async fn main() {
                 busy += execute_seconds;
             }
         }
-        let summary = engine.await.unwrap().unwrap();
+        let summary = engine.await.unwrap().unwrap().summary;
         let wall = started.elapsed().as_secs_f64();
         let utilisation = busy / (slots as f64 * wall);
         // What the engine adds beyond the coder's and the script's own time, per node and per slot.

@@ -127,6 +127,14 @@ impl RunContext {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The journal, once the run is over, whatever state a panicking worker left behind.
+    pub fn into_journal(self) -> Journal {
+        self.state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .journal
+    }
+
     /// Journals `event` and sends it to the front end.
     pub fn emit(&self, event: Event) {
         if let Ok(state) = self.state.lock() {

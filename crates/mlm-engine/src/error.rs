@@ -24,6 +24,9 @@ pub enum Error {
     /// Cannot happen while the pool exists; answered as an error rather than a panic.
     #[error("the execution slot pool was closed while a worker waited for a slot")]
     SlotPoolClosed,
+    /// Cannot happen once every worker has been joined; answered as an error rather than a panic.
+    #[error("the run's state was still shared when the run ended")]
+    RunStillShared,
     #[error("invalid run settings: {0}")]
     Settings(String),
 }

@@ -1,7 +1,7 @@
 //! The engine's queue pair: operations in, events out. Every front end (terminal, `--json`, dashboard)
 //! consumes the same events, and the journal keeps them for replay.
 
-use mlm_search::{NodeId, Stage};
+use mlm_search::{ExecutionStatus, NodeId, Outcome, Stage};
 use serde::{Deserialize, Serialize};
 
 /// Asks the running engine to do something.
@@ -68,10 +68,8 @@ pub enum Event {
         parent: Option<NodeId>,
         stage: Stage,
         worker: u32,
-        execution_status: String,
-        metric: Option<f64>,
-        valid: bool,
-        buggy: bool,
+        execution_status: ExecutionStatus,
+        outcome: Outcome,
         summary: String,
         execute_seconds: f64,
         prompt_tokens: u64,

@@ -26,6 +26,6 @@ pub use context::EngineParts;
 pub use error::{Error, Result};
 pub use event::{Event, Op, StopReason};
 pub use layout::RunLayout;
-pub use run::{run_engine, RunSummary};
+pub use run::{run_engine, FinishedRun, RunSummary};
 pub use settings::RunSettings;
 pub use traits::{CancelFlag, Execution, ExecutionJob, Executor, SubmissionCheck};

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use mlm_coder::{ExecutionStatus, MemoryEntry, NodeView};
+use mlm_coder::{MemoryEntry, NodeView};
 use mlm_journal::NodeEntry;
 use mlm_search::{NodeId, Search, Stage};
 
@@ -52,8 +52,8 @@ pub fn scoped_memory(
             node: entry.id.0,
             plan: entry.plan.clone(),
             summary: entry.review_summary.clone(),
-            metric: if entry.valid { entry.metric } else { None },
-            buggy: !entry.valid,
+            metric: entry.outcome.valid_metric().map(|metric| metric.value),
+            buggy: entry.outcome.needs_debug(),
         })
         .collect();
     match stage {
@@ -93,7 +93,7 @@ fn buggy_ancestors(
         let Some(entry) = entries.get(&node) else {
             break;
         };
-        if entry.valid || ancestors.len() == ANCESTOR_LIMIT {
+        if entry.outcome.is_valid() || ancestors.len() == ANCESTOR_LIMIT {
             break;
         }
         ancestors.push(node_view(entry));
@@ -109,24 +109,11 @@ pub fn node_view(entry: &NodeEntry) -> NodeView {
         plan: entry.plan.clone(),
         code: entry.code.clone(),
         output: entry.output.clone(),
-        status: parse_status(&entry.execution_status),
+        status: entry.execution_status,
         duration: Duration::from_secs_f64(entry.execute_seconds.max(0.0)),
-        metric: if entry.valid { entry.metric } else { None },
-        buggy: !entry.valid,
+        metric: entry.outcome.valid_metric().map(|metric| metric.value),
+        buggy: entry.outcome.needs_debug(),
         summary: entry.review_summary.clone(),
         validation_message: entry.validation_message.clone(),
     }
-}
-
-fn parse_status(text: &str) -> ExecutionStatus {
-    [
-        ExecutionStatus::Ok,
-        ExecutionStatus::Error,
-        ExecutionStatus::Timeout,
-        ExecutionStatus::Oom,
-        ExecutionStatus::Killed,
-    ]
-    .into_iter()
-    .find(|status| status.name() == text)
-    .unwrap_or(ExecutionStatus::Error)
 }

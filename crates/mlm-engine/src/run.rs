@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mlm_journal::RunStatus;
+use mlm_journal::{Journal, RunStatus};
 use mlm_search::NodeId;
 use tokio::sync::mpsc;
 
@@ -27,12 +27,20 @@ pub struct RunSummary {
     pub cost_usd: f64,
 }
 
+/// A run that ended, with its journal still open and locked: whatever is written after the run (the
+/// final grading's test scores) goes through the same writer.
+#[derive(Debug)]
+pub struct FinishedRun {
+    pub summary: RunSummary,
+    pub journal: Journal,
+}
+
 /// Runs (or resumes) until a budget is spent, the search is exhausted, or [`Op::Interrupt`] arrives.
 pub async fn run_engine(
     parts: EngineParts,
     events: mpsc::UnboundedSender<Event>,
     mut operations: mpsc::UnboundedReceiver<Op>,
-) -> Result<RunSummary> {
+) -> Result<FinishedRun> {
     parts.settings.validate().map_err(Error::Settings)?;
     let (run, resumed_nodes) = RunContext::restore(parts, events)?;
     let run = Arc::new(run);
@@ -117,8 +125,13 @@ pub async fn run_engine(
         best_metric: summary.best_metric,
         elapsed_seconds: summary.elapsed.as_secs_f64(),
     });
-    match first_error {
-        Some(error) => Err(error),
-        None => Ok(summary),
+    if let Some(error) = first_error {
+        return Err(error);
     }
+    // Every worker has been joined, so nothing else holds the run.
+    let run = Arc::into_inner(run).ok_or(Error::RunStillShared)?;
+    Ok(FinishedRun {
+        summary,
+        journal: run.into_journal(),
+    })
 }

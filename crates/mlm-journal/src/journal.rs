@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use mlm_search::{NodeId, Record, Stage};
+use mlm_search::{Direction, ExecutionStatus, Metric, NodeId, Outcome, Record, Stage};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
@@ -11,8 +11,23 @@ use crate::integrity::{check_database, check_main_file, check_node_directories};
 use crate::lock::RunLock;
 use crate::records::{EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus};
 
-/// Bumped whenever the tables change; a journal of another version is refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+/// Bumped whenever the tables change: a writer upgrades an older journal, a newer one is refused rather than
+/// misread.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1 kept a node's outcome as two flags (`buggy`, `valid`) and its execution status unchecked;
+/// version 2 keeps the outcome's name. A writer upgrades a version-1 journal in place when it opens it.
+const UPGRADE_FROM_VERSION_1: &str = "
+ALTER TABLE nodes ADD COLUMN outcome TEXT NOT NULL DEFAULT 'buggy';
+UPDATE nodes SET outcome = CASE WHEN buggy THEN 'buggy' WHEN valid THEN 'valid' ELSE 'invalid' END;
+ALTER TABLE nodes DROP COLUMN buggy;
+ALTER TABLE nodes DROP COLUMN valid;
+PRAGMA user_version = 2;
+";
+
+/// How a reader selects a version-1 journal's outcome (a reader never upgrades a file).
+const VERSION_1_OUTCOME: &str =
+    "CASE WHEN buggy THEN 'buggy' WHEN valid THEN 'valid' ELSE 'invalid' END AS outcome";
 
 const SCHEMA: &str = "
 CREATE TABLE run (
@@ -34,12 +49,13 @@ CREATE TABLE nodes (
     plan TEXT NOT NULL,
     code TEXT NOT NULL,
     output TEXT NOT NULL,
-    execution_status TEXT NOT NULL,
+    execution_status TEXT NOT NULL
+        CHECK (execution_status IN ('ok', 'error', 'timeout', 'oom', 'killed', 'disk_limit')),
     exit_code INTEGER,
+    outcome TEXT NOT NULL CHECK (outcome IN ('valid', 'invalid', 'buggy')),
+    -- The outcome's metric (a valid node's, or what an invalid one reported) and its direction.
     metric REAL,
     lower_is_better INTEGER,
-    buggy INTEGER NOT NULL,
-    valid INTEGER NOT NULL,
     validation_message TEXT,
     review_summary TEXT NOT NULL,
     submission_path TEXT,
@@ -79,8 +95,8 @@ CREATE TABLE events (
 );
 ";
 
-const NODE_COLUMNS: &str = "id, parent_id, stage, operator, plan, code, output, execution_status, exit_code, metric, \
-     lower_is_better, buggy, valid, validation_message, review_summary, submission_path, worker, slot, proposed_at, \
+const NODE_COLUMNS: &str = "id, parent_id, stage, operator, plan, code, output, execution_status, exit_code, outcome, \
+     metric, lower_is_better, validation_message, review_summary, submission_path, worker, slot, proposed_at, \
      finished_at, propose_seconds, execute_seconds, prompt_tokens, completion_tokens, cost_usd, test_score";
 
 /// An open journal. Only one process writes a run's journal at a time: a journal opened for writing holds
@@ -89,6 +105,8 @@ const NODE_COLUMNS: &str = "id, parent_id, stage, operator, plan, code, output, 
 pub struct Journal {
     path: PathBuf,
     connection: Connection,
+    /// The file's schema: [`SCHEMA_VERSION`], or 1 for an older journal opened read-only.
+    schema_version: i64,
     /// Held for as long as the journal lives, by writers only; dropping it releases the run.
     _run_lock: Option<RunLock>,
 }
@@ -97,7 +115,7 @@ impl Journal {
     /// Creates a new journal holding `run`. Fails if the file already records a run, or at once with
     /// [`Error::Locked`] if another process holds the run directory.
     pub fn create(path: &Path, run: &RunRecord) -> Result<Journal> {
-        let journal = Journal::connect(path, Access::ReadWrite, Some(RunLock::acquire(path)?))?;
+        let mut journal = Journal::connect(path, Access::ReadWrite, Some(RunLock::acquire(path)?))?;
         let database = |source| Error::Database {
             path: path.to_path_buf(),
             source,
@@ -119,6 +137,7 @@ impl Journal {
                 .connection
                 .pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(&database)?;
+            journal.schema_version = SCHEMA_VERSION;
         }
         journal
             .connection
@@ -182,7 +201,7 @@ impl Journal {
                 problem: "it holds no journal tables (schema version 0): the write-ahead log journal.sqlite-wal that held them was lost or cut short".to_string(),
             });
         }
-        if version != SCHEMA_VERSION {
+        if !(1..=SCHEMA_VERSION).contains(&version) {
             return Err(Error::SchemaVersion {
                 path: path.to_path_buf(),
                 found: version,
@@ -195,7 +214,15 @@ impl Journal {
                 check_database(&journal.connection, path)?;
                 check_node_directories(path, journal.node_count()?)?;
                 drop(journal);
-                Journal::connect(path, Access::ReadWrite, run_lock)
+                let mut journal = Journal::connect(path, Access::ReadWrite, run_lock)?;
+                if journal.schema_version == 1 {
+                    journal
+                        .connection
+                        .execute_batch(&format!("BEGIN; {UPGRADE_FROM_VERSION_1} COMMIT;"))
+                        .map_err(journal.database_error())?;
+                    journal.schema_version = SCHEMA_VERSION;
+                }
+                Ok(journal)
             }
             Access::ReadOnly => Ok(journal),
         }
@@ -239,9 +266,13 @@ impl Journal {
         connection
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(database)?;
+        let schema_version = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(database)?;
         Ok(Journal {
             path: path.to_path_buf(),
             connection,
+            schema_version,
             _run_lock: run_lock,
         })
     }
@@ -354,7 +385,7 @@ impl Journal {
             .execute(
                 &format!(
                     "INSERT INTO nodes ({NODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-                     ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+                     ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
                 ),
                 params![
                     node.id.0,
@@ -364,12 +395,13 @@ impl Journal {
                     node.plan,
                     node.code,
                     node.output,
-                    node.execution_status,
+                    node.execution_status.name(),
                     node.exit_code,
-                    node.metric,
-                    node.lower_is_better,
-                    node.buggy,
-                    node.valid,
+                    node.outcome.name(),
+                    node.outcome.metric().map(|metric| metric.value),
+                    node.outcome
+                        .metric()
+                        .map(|metric| metric.direction == Direction::LowerIsBetter),
                     node.validation_message,
                     node.review_summary,
                     node.submission_path,
@@ -428,7 +460,13 @@ impl Journal {
     pub fn nodes(&self) -> Result<Vec<NodeEntry>> {
         let mut statement = self
             .connection
-            .prepare(&format!("SELECT {NODE_COLUMNS} FROM nodes ORDER BY id"))
+            .prepare(&format!(
+                "SELECT {} FROM nodes ORDER BY id",
+                match self.schema_version {
+                    1 => NODE_COLUMNS.replacen("outcome", VERSION_1_OUTCOME, 1),
+                    _ => NODE_COLUMNS.to_string(),
+                }
+            ))
             .map_err(self.database_error())?;
         let rows = statement
             .query_map([], raw_node)
@@ -581,7 +619,34 @@ impl Journal {
             .map_err(|error| self.corrupt(format!("timestamp `{text}`: {error}")))
     }
 
+    /// A node's outcome from its stored name, metric and direction.
+    fn outcome(&self, raw: &RawNode) -> Result<Outcome> {
+        let metric = match (raw.metric, raw.lower_is_better) {
+            (Some(value), Some(lower_is_better)) => Some(Metric::new(
+                value,
+                Direction::from_lower_is_better(lower_is_better),
+            )),
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(self.corrupt(format!(
+                    "node {}: a metric without its direction (lower_is_better is empty)",
+                    raw.id
+                )))
+            }
+        };
+        match (raw.outcome.as_str(), metric) {
+            ("valid", Some(metric)) => Ok(Outcome::Valid { metric }),
+            ("invalid", metric) => Ok(Outcome::Invalid { metric }),
+            ("buggy", _) => Ok(Outcome::Buggy),
+            (other, _) => Err(self.corrupt(format!(
+                "node {}: outcome `{other}` with metric {:?}",
+                raw.id, raw.metric
+            ))),
+        }
+    }
+
     fn node_entry(&self, raw: RawNode) -> Result<NodeEntry> {
+        let outcome = self.outcome(&raw)?;
         Ok(NodeEntry {
             id: NodeId(raw.id),
             parent: raw.parent.map(NodeId),
@@ -591,12 +656,16 @@ impl Journal {
             plan: raw.plan,
             code: raw.code,
             output: raw.output,
-            execution_status: raw.execution_status,
+            execution_status: ExecutionStatus::from_name(&raw.execution_status).ok_or_else(
+                || {
+                    self.corrupt(format!(
+                        "node {}: unknown execution status `{}`",
+                        raw.id, raw.execution_status
+                    ))
+                },
+            )?,
             exit_code: raw.exit_code,
-            metric: raw.metric,
-            lower_is_better: raw.lower_is_better,
-            buggy: raw.buggy,
-            valid: raw.valid,
+            outcome,
             validation_message: raw.validation_message,
             review_summary: raw.review_summary,
             submission_path: raw.submission_path,
@@ -651,10 +720,9 @@ struct RawNode {
     output: String,
     execution_status: String,
     exit_code: Option<i32>,
+    outcome: String,
     metric: Option<f64>,
     lower_is_better: Option<bool>,
-    buggy: bool,
-    valid: bool,
     validation_message: Option<String>,
     review_summary: String,
     submission_path: Option<String>,
@@ -681,25 +749,21 @@ fn raw_node(row: &Row<'_>) -> rusqlite::Result<RawNode> {
         output: row.get(6)?,
         execution_status: row.get(7)?,
         exit_code: row.get(8)?,
-        metric: row.get(9)?,
-        lower_is_better: row.get(10)?,
-        buggy: row.get(11)?,
-        valid: row.get(12)?,
-        validation_message: row.get(13)?,
-        review_summary: row.get(14)?,
-        submission_path: row.get(15)?,
-        worker: row.get(16)?,
-        slot: row.get(17)?,
-        proposed_at: row.get(18)?,
-        finished_at: row.get(19)?,
-        propose_seconds: row.get(20)?,
-        execute_seconds: row.get(21)?,
-        prompt_tokens: row.get(22)?,
-        completion_tokens: row.get(23)?,
-        cost_usd: row.get(24)?,
-        test_score: row.get(25)?,
+        outcome: row.get(9)?,
+        metric: row.get(10)?,
+        lower_is_better: row.get(11)?,
+        validation_message: row.get(12)?,
+        review_summary: row.get(13)?,
+        submission_path: row.get(14)?,
+        worker: row.get(15)?,
+        slot: row.get(16)?,
+        proposed_at: row.get(17)?,
+        finished_at: row.get(18)?,
+        propose_seconds: row.get(19)?,
+        execute_seconds: row.get(20)?,
+        prompt_tokens: row.get(21)?,
+        completion_tokens: row.get(22)?,
+        cost_usd: row.get(23)?,
+        test_score: row.get(24)?,
     })
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,7 +1,7 @@
 //! The rows the journal stores, as plain data.
 
 use chrono::{DateTime, Utc};
-use mlm_search::{NodeId, Stage};
+use mlm_search::{ExecutionStatus, NodeId, Outcome, Stage};
 use serde::{Deserialize, Serialize};
 
 /// Where a run stands.
@@ -65,13 +65,10 @@ pub struct NodeEntry {
     pub plan: String,
     pub code: String,
     pub output: String,
-    /// ok, error, timeout, oom or killed.
-    pub execution_status: String,
+    pub execution_status: ExecutionStatus,
     pub exit_code: Option<i32>,
-    pub metric: Option<f64>,
-    pub lower_is_better: Option<bool>,
-    pub buggy: bool,
-    pub valid: bool,
+    /// Valid (with its metric), invalid (with the metric it reported, if any) or buggy.
+    pub outcome: Outcome,
     pub validation_message: Option<String>,
     pub review_summary: String,
     /// Relative to the run directory.

@@ -3,15 +3,71 @@
 //! reward the tree backpropagates (`Tree::reward_of`). Kept here, beside the reward rules, so the two
 //! halves of "what a node is worth" read together and are tested without a run.
 
+use serde::{Deserialize, Serialize};
+
 use crate::node::{Direction, Metric, Outcome};
 
-/// How the script's process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExecutionFinished {
+/// How a node's script run ended: the one status the executor reports, the judge reads, the journal
+/// stores and the coder, dashboard and events show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
     /// It exited with status 0 within its limits.
-    Cleanly,
-    /// It raised, was killed, timed out or ran out of memory.
-    WithFailure,
+    Ok,
+    /// It exited with another status (an exception, `sys.exit(1)`).
+    Error,
+    /// It ran past its wall-clock limit.
+    Timeout,
+    /// It ran out of memory.
+    Oom,
+    /// A signal ended it.
+    Killed,
+    /// Its node directory grew past the disk bound.
+    DiskLimit,
+}
+
+impl ExecutionStatus {
+    /// Every status, in the order reports list them.
+    pub const ALL: [ExecutionStatus; 6] = [
+        ExecutionStatus::Ok,
+        ExecutionStatus::Error,
+        ExecutionStatus::Timeout,
+        ExecutionStatus::Oom,
+        ExecutionStatus::Killed,
+        ExecutionStatus::DiskLimit,
+    ];
+
+    /// The name the journal, events, prompts and front ends use: `ok`, `error`, `timeout`, `oom`,
+    /// `killed` or `disk_limit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecutionStatus::Ok => "ok",
+            ExecutionStatus::Error => "error",
+            ExecutionStatus::Timeout => "timeout",
+            ExecutionStatus::Oom => "oom",
+            ExecutionStatus::Killed => "killed",
+            ExecutionStatus::DiskLimit => "disk_limit",
+        }
+    }
+
+    /// The status a [`name`](Self::name) spells.
+    pub fn from_name(name: &str) -> Option<ExecutionStatus> {
+        ExecutionStatus::ALL
+            .into_iter()
+            .find(|status| status.name() == name)
+    }
+
+    /// Whether the process ended cleanly (exit status 0 within its limits).
+    pub fn is_clean(self) -> bool {
+        match self {
+            ExecutionStatus::Ok => true,
+            ExecutionStatus::Error
+            | ExecutionStatus::Timeout
+            | ExecutionStatus::Oom
+            | ExecutionStatus::Killed
+            | ExecutionStatus::DiskLimit => false,
+        }
+    }
 }
 
 /// What became of the submission file the script was asked to write.
@@ -35,7 +91,7 @@ pub enum ReviewVerdict {
 /// Everything a node's outcome is decided from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Evidence {
-    pub execution: ExecutionFinished,
+    pub execution: ExecutionStatus,
     pub submission: SubmissionState,
     /// The value the script wrote to `metrics.json`.
     pub reported_metric: Option<f64>,
@@ -61,15 +117,16 @@ pub fn judge(evidence: Evidence) -> Outcome {
         .or(evidence.review_metric)
         .filter(|value| value.is_finite())
         .map(|value| Metric::new(value, evidence.direction));
-    match (evidence.execution, evidence.submission) {
-        (ExecutionFinished::WithFailure, _) | (_, SubmissionState::Missing) => Outcome::Buggy,
-        (ExecutionFinished::Cleanly, SubmissionState::Rejected) => Outcome::Invalid { metric },
-        (ExecutionFinished::Cleanly, SubmissionState::Accepted) => {
-            match (metric, evidence.review) {
-                (Some(metric), ReviewVerdict::NoBug) => Outcome::Valid { metric },
-                (None, _) | (Some(_), ReviewVerdict::Bug) => Outcome::Buggy,
-            }
-        }
+    if !evidence.execution.is_clean() {
+        return Outcome::Buggy;
+    }
+    match evidence.submission {
+        SubmissionState::Missing => Outcome::Buggy,
+        SubmissionState::Rejected => Outcome::Invalid { metric },
+        SubmissionState::Accepted => match (metric, evidence.review) {
+            (Some(metric), ReviewVerdict::NoBug) => Outcome::Valid { metric },
+            (None, _) | (Some(_), ReviewVerdict::Bug) => Outcome::Buggy,
+        },
     }
 }
 
@@ -80,7 +137,7 @@ mod tests {
     /// A clean run with an accepted submission, a reported metric and a review without complaint.
     fn clean() -> Evidence {
         Evidence {
-            execution: ExecutionFinished::Cleanly,
+            execution: ExecutionStatus::Ok,
             submission: SubmissionState::Accepted,
             reported_metric: Some(0.8),
             review_metric: None,
@@ -105,11 +162,32 @@ mod tests {
 
     #[test]
     fn a_failed_run_is_buggy_whatever_it_wrote() {
-        let evidence = Evidence {
-            execution: ExecutionFinished::WithFailure,
-            ..clean()
-        };
-        assert_eq!(judge(evidence), Outcome::Buggy);
+        for status in ExecutionStatus::ALL {
+            let evidence = Evidence {
+                execution: status,
+                ..clean()
+            };
+            let expected = match status {
+                ExecutionStatus::Ok => judge(clean()),
+                ExecutionStatus::Error
+                | ExecutionStatus::Timeout
+                | ExecutionStatus::Oom
+                | ExecutionStatus::Killed
+                | ExecutionStatus::DiskLimit => Outcome::Buggy,
+            };
+            assert_eq!(judge(evidence), expected, "{}", status.name());
+        }
+    }
+
+    #[test]
+    fn each_status_is_spelled_by_its_name() {
+        for status in ExecutionStatus::ALL {
+            assert_eq!(ExecutionStatus::from_name(status.name()), Some(status));
+            assert_eq!(
+                serde_json::to_value(status).ok(),
+                Some(serde_json::Value::from(status.name()))
+            );
+        }
     }
 
     #[test]

@@ -82,7 +82,7 @@ mod tree;
 
 pub use config::{ExplorationSchedule, PolicyKind, SearchConfig};
 pub use error::{Error, Result};
-pub use judgement::{judge, Evidence, ExecutionFinished, ReviewVerdict, SubmissionState};
+pub use judgement::{judge, Evidence, ExecutionStatus, ReviewVerdict, SubmissionState};
 pub use mcts::MAX_TERMINAL_REVISITS_PER_REQUEST;
 pub use node::{
     BestChange, Direction, ExpansionId, Metric, Node, NodeId, Outcome, Root, Stage, WorkerId,

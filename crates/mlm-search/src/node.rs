@@ -135,6 +135,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The name the journal and front ends use: `valid`, `invalid` or `buggy`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Valid { .. } => "valid",
+            Outcome::Invalid { .. } => "invalid",
+            Outcome::Buggy => "buggy",
+        }
+    }
+
     /// The metric of a valid node (the only kind that counts for comparisons).
     pub fn valid_metric(&self) -> Option<Metric> {
         match self {

@@ -13,5 +13,5 @@ mod task;
 
 pub use error::{Error, Result};
 pub use recipe::{Recipe, RecipeCommand, RECIPE_FINGERPRINT_FILE};
-pub use table::CsvTable;
+pub use table::{is_missing_cell, CsvTable, MISSING_CELLS};
 pub use task::{Grading, Task, TaskLayout};

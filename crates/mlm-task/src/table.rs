@@ -9,6 +9,19 @@ use crate::error::{Error, Result};
 /// MLE-bench stores leaderboards with Git LFS; a clone without `git lfs pull` holds these pointers instead.
 const GIT_LFS_POINTER_PREFIX: &[u8] = b"version https://git-lfs.github.com/spec/";
 
+/// Cells that pandas' `read_csv` reads as missing by default (its `na_values`), exactly as written: the
+/// one definition of a missing cell, for previews and for the built-in coder alike, since the scripts
+/// read the files with pandas.
+pub const MISSING_CELLS: [&str; 19] = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+];
+
+/// Whether pandas reads `cell` as missing.
+pub fn is_missing_cell(cell: &str) -> bool {
+    MISSING_CELLS.contains(&cell)
+}
+
 /// A CSV file with a header row, every record as text cells.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsvTable {
@@ -32,8 +45,19 @@ impl CsvTable {
         Self::from_reader(path, bytes.as_slice())
     }
 
+    /// Reads the header and the first `row_limit` records of a CSV file: what a coder judges a large
+    /// file's columns by, without holding all of it.
+    pub fn read_head(path: &Path, row_limit: usize) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|source| Error::io(path, source))?;
+        Self::parse(path, std::io::BufReader::new(file), row_limit)
+    }
+
     /// Parses CSV from any reader; `path` is only used to label errors.
     pub fn from_reader(path: &Path, reader: impl Read) -> Result<Self> {
+        Self::parse(path, reader, usize::MAX)
+    }
+
+    fn parse(path: &Path, reader: impl Read, row_limit: usize) -> Result<Self> {
         let csv_error = |source| Error::Csv {
             path: path.to_path_buf(),
             source,
@@ -55,7 +79,7 @@ impl CsvTable {
             ));
         }
         let mut rows = Vec::new();
-        for record in reader.records() {
+        for record in reader.records().take(row_limit) {
             let record = record.map_err(csv_error)?;
             rows.push(record.iter().map(str::to_string).collect());
         }
@@ -114,6 +138,26 @@ mod tests {
         .unwrap();
         let error = CsvTable::read(&path).unwrap_err().to_string();
         assert!(error.contains("git lfs pull"), "{error}");
+    }
+
+    #[test]
+    fn the_head_of_a_file_is_its_header_and_first_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train.csv");
+        std::fs::write(&path, "id,y\n1,a\n2,b\n3,c\n").unwrap();
+        let head = CsvTable::read_head(&path, 2).unwrap();
+        assert_eq!(head.headers, vec!["id", "y"]);
+        assert_eq!(head.rows, vec![vec!["1", "a"], vec!["2", "b"]]);
+    }
+
+    #[test]
+    fn missing_cells_are_the_ones_pandas_reads_as_missing_and_only_those() {
+        for cell in ["", "NA", "nan", "NaN", "None", "null", "<NA>", "#N/A"] {
+            assert!(is_missing_cell(cell), "{cell:?}");
+        }
+        for cell in ["NONE", "Nan", " ", "0", "missing", "-"] {
+            assert!(!is_missing_cell(cell), "{cell:?}");
+        }
     }
 
     #[test]

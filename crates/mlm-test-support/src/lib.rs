@@ -4,13 +4,14 @@
 //!
 //! Tests that need Python fail with a message saying how to set it up: they never skip silently.
 //! [`tree_invariants`] checks a search tree's invariants, for the search's own tests and for the trees
-//! real runs leave.
+//! real runs leave; [`journal_rows`] makes journal records without a run.
 
 #![expect(
     clippy::expect_used,
     reason = "test support: a failed precondition should stop the test loudly"
 )]
 
+pub mod journal_rows;
 pub mod tree_invariants;
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,8 @@
 //! The search tree's invariants, checked from its public state: visit counts add up, expansion limits
 //! hold for the policy, draft locks belong to the workers working under them, and a request is refused
 //! only when nothing is open to that worker. The search's property tests check them after every
-//! operation; the engine's and the command line's tests check them on the tree a real run leaves.
+//! operation; the engine's and the command line's tests check them on the tree a real run leaves, and
+//! check its journal with [`check_journal_tree`].
 
 #![expect(
     clippy::unwrap_used,
@@ -9,8 +10,58 @@
 )]
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use mlm_search::{Expansion, Next, NodeId, PolicyKind, Search, WorkerId};
+use mlm_journal::NodeEntry;
+use mlm_search::{Expansion, Next, NodeId, PolicyKind, Search, Stage, WorkerId};
+
+/// The rules a run's journal follows under the default search settings (five drafts, three improves of
+/// a valid node, one debug of a node that is not): dense ids, each node's stage following from its
+/// parent's outcome, no more children than that, and `nodes/<id>/solution.py` for every node.
+pub fn check_journal_tree(run_dir: &Path, nodes: &[NodeEntry]) {
+    for (index, node) in nodes.iter().enumerate() {
+        assert_eq!(
+            node.id.0 as usize, index,
+            "node ids are dense, with no duplicate"
+        );
+        let expected = match node.parent {
+            None => Stage::Draft,
+            Some(parent) if nodes[parent.0 as usize].outcome.is_valid() => Stage::Improve,
+            Some(_) => Stage::Debug,
+        };
+        assert_eq!(
+            node.stage, expected,
+            "node {} under {:?}",
+            node.id, node.parent
+        );
+        assert!(
+            run_dir
+                .join("nodes")
+                .join(node.id.0.to_string())
+                .join("solution.py")
+                .is_file(),
+            "node {} has no directory",
+            node.id
+        );
+    }
+    let drafts = nodes.iter().filter(|node| node.parent.is_none()).count();
+    assert!(
+        drafts <= 5,
+        "{drafts} drafts: the root takes num_drafts = 5"
+    );
+    for parent in nodes {
+        let children = nodes
+            .iter()
+            .filter(|node| node.parent == Some(parent.id))
+            .count();
+        let limit = if parent.outcome.is_valid() { 3 } else { 1 };
+        assert!(
+            children <= limit,
+            "node {} has {children} children",
+            parent.id
+        );
+    }
+}
 
 /// Every invariant that holds at any moment, for the search's policy.
 pub fn check_tree_invariants(search: &Search) {

@@ -7,6 +7,11 @@ const embedded = JSON.parse(document.getElementById("mlm-data").textContent || "
 const page = { snapshot: null, details: new Map(), selected: null, xAxis: "time" };
 
 const $ = (id) => document.getElementById(id);
+// A node's (or a node_finished event's) outcome: valid, invalid or buggy, with the metric a valid node
+// scored or an invalid one reported.
+const isValid = (n) => n.outcome.kind === "valid";
+const metricOf = (n) => (n.outcome.kind === "buggy" || n.outcome.metric === null ? null : n.outcome.metric.value);
+const validMetric = (n) => (isValid(n) && isFinite(metricOf(n)) ? metricOf(n) : null);
 const fmt = (value, digits = 5) => (value === null || value === undefined || !isFinite(value)) ? "—" : Number(value).toFixed(digits);
 const short = (value) => (value === null || value === undefined) ? "" : Number(value).toPrecision(4);
 const seconds = (s) => s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
@@ -77,9 +82,9 @@ function layoutTree(nodes) {
 }
 
 function radius(n, range, lower) {
-  if (!n.valid || n.metric === null || !range) return 8;
+  if (validMetric(n) === null || !range) return 8;
   const [lo, hi] = range;
-  const t = hi > lo ? (n.metric - lo) / (hi - lo) : 1;
+  const t = hi > lo ? (validMetric(n) - lo) / (hi - lo) : 1;
   return 8 + 8 * (lower ? 1 - t : t);
 }
 
@@ -88,7 +93,7 @@ function renderTree() {
   const host = $("tree");
   if (!nodes.length) { host.innerHTML = `<p class="muted">No node has finished yet.</p>`; return; }
   const lower = run.lower_is_better === true;
-  const metrics = nodes.filter((n) => n.valid && n.metric !== null && isFinite(n.metric)).map((n) => n.metric);
+  const metrics = nodes.map(validMetric).filter((metric) => metric !== null);
   const range = metrics.length ? [Math.min(...metrics), Math.max(...metrics)] : null;
   const { place, slots, depthMax } = layoutTree(nodes);
   const gapX = 48, gapY = 64, pad = 30;
@@ -107,15 +112,15 @@ function renderTree() {
   for (const n of nodes) {
     const [x, y] = at(n.id);
     const r = radius(n, range, lower);
-    const classes = ["node", n.stage, n.buggy || !n.valid ? "buggy" : "valid"];
+    const classes = ["node", n.stage, n.outcome.kind];
     if (n.id === page.selected) classes.push("selected");
-    const title = `node ${n.id} · ${n.stage} · ${n.valid ? "metric " + fmt(n.metric) : "buggy (" + n.execution_status + ")"}\n${n.summary}`;
+    const title = `node ${n.id} · ${n.stage} · ${isValid(n) ? "metric " + fmt(metricOf(n)) : n.outcome.kind + " (" + n.execution_status + ")"}\n${n.summary}`;
     const group = svg("g", { class: classes.join(" "), "data-node": n.id, tabindex: 0, role: "button", onclick: () => select(n.id),
       onkeydown: (event) => { if (event.key === "Enter") select(n.id); } }, [svg("title", { text: title })]);
     if (n.id === run.best_node) group.append(svg("circle", { class: "ring", cx: x, cy: y, r: r + 4 }));
     group.append(svg("circle", { class: "body", cx: x, cy: y, r, fill: `var(--${n.stage})` }));
     group.append(svg("text", { class: "id", x, y: y + 3.5, text: String(n.id) }));
-    group.append(svg("text", { class: "metric", x, y: y + r + (n.id === run.best_node ? 16 : 12), text: n.valid && n.metric !== null ? short(n.metric) : "✗" }));
+    group.append(svg("text", { class: "metric", x, y: y + r + (n.id === run.best_node ? 16 : 12), text: validMetric(n) !== null ? short(validMetric(n)) : "✗" }));
     picture.append(group);
   }
   host.replaceChildren(picture);
@@ -129,9 +134,9 @@ function series() {
   const ordered = [...nodes].sort((a, b) => Date.parse(a.finished_at) - Date.parse(b.finished_at) || a.id - b.id);
   let best = null;
   return ordered.map((n, index) => {
-    if (n.valid && n.metric !== null && isFinite(n.metric) && (best === null || better(n.metric, best.metric, lower))) best = n;
+    if (validMetric(n) !== null && (best === null || better(validMetric(n), validMetric(best), lower))) best = n;
     return { step: index + 1, time: (Date.parse(n.finished_at) - start) / 1000, node: n,
-      best: best ? best.metric : null, test: best && best.test_score !== null ? best.test_score : null };
+      best: best ? validMetric(best) : null, test: best && best.test_score !== null ? best.test_score : null };
   });
 }
 
@@ -143,7 +148,7 @@ function renderPlot() {
   const key = page.xAxis;
   const W = Math.max(host.clientWidth || 600, 320), H = 240, L = 58, R = 16, T = 12, B = 34;
   const xs = points.map((p) => p[key]);
-  const values = shown.flatMap((p) => [p.best, p.test]).concat(points.filter((p) => p.node.valid && p.node.metric !== null).map((p) => p.node.metric)).filter((v) => v !== null && isFinite(v));
+  const values = shown.flatMap((p) => [p.best, p.test]).concat(points.map((p) => validMetric(p.node)).filter((metric) => metric !== null)).filter((v) => v !== null && isFinite(v));
   let [x0, x1] = [Math.min(0, ...xs), Math.max(...xs, 1)];
   let [y0, y1] = [Math.min(...values), Math.max(...values)];
   if (y1 - y0 < 1e-9) { y0 -= 0.5; y1 += 0.5; }
@@ -161,8 +166,8 @@ function renderPlot() {
   picture.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
   picture.append(svg("text", { class: "tick", x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle", text: key === "time" ? "time since the run started" : "step (nodes finished)" }));
   for (const p of points) {
-    if (p.node.valid && p.node.metric !== null && isFinite(p.node.metric)) {
-      picture.append(svg("circle", { class: "dot", cx: sx(p[key]), cy: sy(p.node.metric), r: 3 }, [svg("title", { text: `node ${p.node.id}: ${fmt(p.node.metric)}` })]));
+    if (validMetric(p.node) !== null) {
+      picture.append(svg("circle", { class: "dot", cx: sx(p[key]), cy: sy(validMetric(p.node)), r: 3 }, [svg("title", { text: `node ${p.node.id}: ${fmt(validMetric(p.node))}` })]));
     }
   }
   const stepLine = (field) => {
@@ -213,7 +218,7 @@ function renderActivity() {
 function describe(e) {
   const p = e.payload || {};
   switch (e.kind) {
-    case "node_finished": return `node ${p.node} (${p.stage}) ${p.valid ? "metric " + fmt(p.metric) : "buggy (" + p.execution_status + ")"}`;
+    case "node_finished": return `node ${p.node} (${p.stage}) ${isValid(p) ? "metric " + fmt(metricOf(p)) : p.outcome.kind + " (" + p.execution_status + ")"}`;
     case "best_improved": return `new best: node ${p.node}, ${fmt(p.metric)}`;
     case "proposing": return `worker ${p.worker} asks for a ${p.stage}`;
     case "executing": return `worker ${p.worker} runs a ${p.stage} in slot ${p.slot}`;

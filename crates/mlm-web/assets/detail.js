@@ -56,11 +56,12 @@ function renderDetail(detail) {
   const n = detail.node;
   const run = page.snapshot ? page.snapshot.run : null;
   const isBest = run && run.best_node === n.id;
-  const verdict = n.valid ? `<span class="badge valid">valid</span>` : `<span class="badge buggy">buggy</span>`;
+  const verdict = `<span class="badge ${n.outcome.kind}">${n.outcome.kind}</span>`;
+  const direction = n.outcome.kind === "buggy" || n.outcome.metric === null ? "" : n.outcome.metric.direction === "lower_is_better" ? " (lower is better)" : " (higher is better)";
   $("detail").innerHTML = `
     <h2>Node ${n.id} <span class="badge ${n.stage}">${n.stage}</span>${verdict}${isBest ? '<span class="badge best">best</span>' : ""}</h2>
     <dl class="kv">
-      <dt>metric</dt><dd id="detail-metric">${fmt(n.metric)}${n.lower_is_better === null ? "" : n.lower_is_better ? " (lower is better)" : " (higher is better)"}</dd>
+      <dt>metric</dt><dd id="detail-metric">${fmt(metricOf(n))}${direction}</dd>
       <dt>test score</dt><dd>${fmt(n.test_score)}</dd>
       <dt>parent</dt><dd>${n.parent === null ? "the root (a draft)" : `<a href="#node=${n.parent}">node ${n.parent}</a>`}</dd>
       <dt>execution</dt><dd>${escapeHtml(n.execution_status)}${n.exit_code === null ? "" : ` (exit ${n.exit_code})`} in ${n.execute_seconds.toFixed(1)} s; proposed in ${n.propose_seconds.toFixed(1)} s</dd>
@@ -111,7 +112,7 @@ function renderExtra() {
   parts.push(`<div class="panel"><h2>Configuration</h2><pre>${escapeHtml(run.config_toml)}</pre><p class="muted">Run directory: ${escapeHtml(run.run_dir)} · seed ${run.seed} · started ${escapeHtml(run.created_at)}</p></div>`);
   if (mode === "report" && run.best_node !== null && page.details.has(run.best_node)) {
     const best = page.details.get(run.best_node).node;
-    parts.push(`<div class="panel wide" id="best-solution"><h2>Best solution: node ${best.id}, validation ${fmt(best.metric)}</h2><pre>${highlightPython(best.code)}</pre></div>`);
+    parts.push(`<div class="panel wide" id="best-solution"><h2>Best solution: node ${best.id}, validation ${fmt(metricOf(best))}</h2><pre>${highlightPython(best.code)}</pre></div>`);
   }
   $("extra").innerHTML = parts.join("");
 }

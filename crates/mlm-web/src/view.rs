@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use mlm_journal::{EventRecord, Journal, LlmCallRecord, NodeEntry};
-use mlm_search::{Direction, Metric, NodeId, Stage};
+use mlm_search::{Direction, ExecutionStatus, Metric, NodeId, Outcome, Stage};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -50,10 +50,8 @@ pub struct NodeSummary {
     pub parent: Option<NodeId>,
     pub stage: Stage,
     pub operator: String,
-    pub execution_status: String,
-    pub metric: Option<f64>,
-    pub valid: bool,
-    pub buggy: bool,
+    pub execution_status: ExecutionStatus,
+    pub outcome: Outcome,
     pub test_score: Option<f64>,
     pub worker: u32,
     pub proposed_at: DateTime<Utc>,
@@ -222,7 +220,11 @@ impl RunFiles {
                 })
             }
         };
-        let lower_is_better = nodes.iter().find_map(|node| node.lower_is_better);
+        let lower_is_better = nodes.iter().find_map(|node| {
+            node.outcome
+                .metric()
+                .map(|metric| metric.direction == Direction::LowerIsBetter)
+        });
         // The recorded calls are the exact account (they include calls no node kept); without any, the
         // nodes' own counts.
         let totals = if calls.is_empty() {
@@ -242,7 +244,7 @@ impl RunFiles {
                 )
             })
         };
-        let best = best_node(nodes, lower_is_better.unwrap_or(false));
+        let best = best_node(nodes);
         Ok(RunView {
             run_dir: self.root.display().to_string(),
             task_id: run.task_id,
@@ -254,8 +256,8 @@ impl RunFiles {
             config_toml,
             report,
             nodes: nodes.len(),
-            valid_nodes: nodes.iter().filter(|node| node.valid).count(),
-            buggy_nodes: nodes.iter().filter(|node| node.buggy).count(),
+            valid_nodes: nodes.iter().filter(|node| node.outcome.is_valid()).count(),
+            buggy_nodes: nodes.iter().filter(|node| node.outcome.is_buggy()).count(),
             prompt_tokens: totals.0,
             completion_tokens: totals.1,
             cost_usd: totals.2,
@@ -268,21 +270,21 @@ impl RunFiles {
 }
 
 /// The best valid node with a metric; the earliest wins a tie, as in the engine.
-fn best_node(nodes: &[NodeEntry], lower_is_better: bool) -> Option<(NodeId, f64)> {
-    let mut best: Option<(NodeId, f64)> = None;
-    for node in nodes.iter().filter(|node| node.valid) {
-        let Some(metric) = node.metric.filter(|metric| metric.is_finite()) else {
+fn best_node(nodes: &[NodeEntry]) -> Option<(NodeId, f64)> {
+    let mut best: Option<(NodeId, Metric)> = None;
+    for node in nodes {
+        let Some(metric) = node
+            .outcome
+            .valid_metric()
+            .filter(|metric| metric.value.is_finite())
+        else {
             continue;
         };
-        let direction = Direction::from_lower_is_better(lower_is_better);
-        let better = best.is_none_or(|(_, current)| {
-            Metric::new(metric, direction).is_better_than(&Metric::new(current, direction))
-        });
-        if better {
+        if best.is_none_or(|(_, current)| metric.is_better_than(&current)) {
             best = Some((node.id, metric));
         }
     }
-    best
+    best.map(|(node, metric)| (node, metric.value))
 }
 
 fn summary(node: &NodeEntry) -> NodeSummary {
@@ -291,10 +293,8 @@ fn summary(node: &NodeEntry) -> NodeSummary {
         parent: node.parent,
         stage: node.stage,
         operator: node.operator.clone(),
-        execution_status: node.execution_status.clone(),
-        metric: node.metric,
-        valid: node.valid,
-        buggy: node.buggy,
+        execution_status: node.execution_status,
+        outcome: node.outcome,
         test_score: node.test_score,
         worker: node.worker,
         proposed_at: node.proposed_at,

@@ -12,42 +12,22 @@ use std::path::Path;
 
 use chrono::Utc;
 use mlm_journal::{Journal, NodeEntry, RunRecord, RunStatus};
-use mlm_search::{NodeId, Stage};
+use mlm_search::{Direction, Metric, Outcome};
+use mlm_test_support::journal_rows::node_entry;
 use mlm_web::{serve_dashboard, DashboardSettings};
 use serde_json::Value;
 
+/// Node `id`: valid with `metric` (lower is better), or buggy without one.
 fn node(id: u32, parent: Option<u32>, metric: Option<f64>) -> NodeEntry {
-    NodeEntry {
-        id: NodeId(id),
-        parent: parent.map(NodeId),
-        stage: match (parent, metric) {
-            (None, _) => Stage::Draft,
-            (Some(_), Some(_)) => Stage::Improve,
-            (Some(_), None) => Stage::Debug,
+    let outcome = match metric {
+        Some(value) => Outcome::Valid {
+            metric: Metric::new(value, Direction::LowerIsBetter),
         },
-        operator: "test".into(),
+        None => Outcome::Buggy,
+    };
+    NodeEntry {
         plan: format!("plan of node {id}"),
-        code: format!("print({id})\n"),
-        output: String::new(),
-        execution_status: if metric.is_some() { "ok" } else { "error" }.into(),
-        exit_code: Some(i32::from(metric.is_none())),
-        metric,
-        lower_is_better: Some(true),
-        buggy: metric.is_none(),
-        valid: metric.is_some(),
-        validation_message: None,
-        review_summary: format!("review of node {id}\nsecond line"),
-        submission_path: None,
-        worker: 0,
-        slot: Some(0),
-        proposed_at: Utc::now(),
-        finished_at: Utc::now(),
-        propose_seconds: 0.1,
-        execute_seconds: 1.0,
-        prompt_tokens: 10,
-        completion_tokens: 5,
-        cost_usd: 0.01,
-        test_score: None,
+        ..node_entry(id, parent, outcome)
     }
 }
 
@@ -149,7 +129,7 @@ async fn a_node_written_while_the_page_watches_arrives_in_the_next_snapshot() {
         .json()
         .await
         .unwrap();
-    assert_eq!(detail["node"]["buggy"], true);
+    assert_eq!(detail["node"]["outcome"]["kind"], "buggy");
     assert_eq!(detail["node"]["plan"], "plan of node 1");
     assert_eq!(detail["calls"].as_array().unwrap().len(), 0);
 

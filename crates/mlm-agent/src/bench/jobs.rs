@@ -297,12 +297,12 @@ impl RunStatistics {
         };
         let seconds_to_first_valid = nodes
             .iter()
-            .filter(|node| node.valid && !node.buggy)
+            .filter(|node| node.outcome.is_valid())
             .map(|node| (node.finished_at - run.created_at).num_milliseconds() as f64 / 1000.0)
             .reduce(f64::min);
         RunStatistics {
             nodes: nodes.len() as u32,
-            buggy_nodes: nodes.iter().filter(|node| node.buggy).count() as u32,
+            buggy_nodes: nodes.iter().filter(|node| node.outcome.is_buggy()).count() as u32,
             seconds_to_first_valid,
             elapsed_seconds: run.elapsed_seconds,
             tokens: nodes

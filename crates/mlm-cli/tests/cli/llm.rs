@@ -180,13 +180,17 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
         .map(|node| {
             format!(
                 "{} {:?} parent {:?} buggy {} plan {}",
-                node.id, node.stage, node.parent, node.buggy, node.plan
+                node.id,
+                node.stage,
+                node.parent,
+                node.outcome.is_buggy(),
+                node.plan
             )
         })
         .collect();
     let buggy = nodes
         .iter()
-        .find(|node| node.stage == Stage::Draft && node.buggy)
+        .find(|node| node.stage == Stage::Draft && node.outcome.is_buggy())
         .unwrap_or_else(|| panic!("a buggy draft in {tree:#?}"));
     let debug = nodes
         .iter()
@@ -239,7 +243,10 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
                 "{prompt}"
             );
             assert!(
-                prompt.contains(&format!("Validation Metric: {}", sibling.metric.unwrap())),
+                prompt.contains(&format!(
+                    "Validation Metric: {}",
+                    sibling.outcome.metric().unwrap().value
+                )),
                 "{prompt}"
             );
         }
@@ -321,7 +328,7 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
         );
     }
     assert!(!finished.stderr.contains(API_KEY) && !finished.stdout.contains(API_KEY));
-    let valid = nodes.iter().find(|node| node.valid).unwrap();
+    let valid = nodes.iter().find(|node| node.outcome.is_valid()).unwrap();
     assert!(valid.output.contains("environment: "), "{}", valid.output);
     assert!(
         nodes.iter().all(|node| !node.output.contains(API_KEY_ENV)),

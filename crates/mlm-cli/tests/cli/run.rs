@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 
 use mlm_agent::config::ConfigLayer;
 use mlm_journal::Journal;
-use mlm_search::{Search, Stage};
-use mlm_test_support::tree_invariants::check_tree_invariants;
+use mlm_search::Search;
+use mlm_test_support::tree_invariants::{check_journal_tree, check_tree_invariants};
 
 use crate::support::{ml_master, path, prepared_task};
 
@@ -16,46 +16,7 @@ fn assert_tree_follows_the_rules(run_dir: &Path, steps: usize) {
     let journal = Journal::open(&run_dir.join("journal.sqlite")).unwrap();
     let nodes = journal.nodes().unwrap();
     assert_eq!(nodes.len(), steps);
-    for (index, node) in nodes.iter().enumerate() {
-        assert_eq!(
-            node.id.0 as usize, index,
-            "node ids are dense, with no duplicate"
-        );
-        match node.parent {
-            None => assert_eq!(node.stage, Stage::Draft),
-            Some(parent) => {
-                let parent = &nodes[parent.0 as usize];
-                let expected = if parent.valid {
-                    Stage::Improve
-                } else {
-                    Stage::Debug
-                };
-                assert_eq!(
-                    node.stage, expected,
-                    "node {} under node {}",
-                    node.id, parent.id
-                );
-            }
-        }
-        assert!(run_dir
-            .join("nodes")
-            .join(node.id.0.to_string())
-            .join("solution.py")
-            .is_file());
-    }
-    let drafts = nodes.iter().filter(|node| node.parent.is_none()).count();
-    assert!(drafts <= 5, "{drafts} drafts");
-    for parent in &nodes {
-        let children = nodes
-            .iter()
-            .filter(|node| node.parent == Some(parent.id))
-            .count();
-        assert!(
-            children <= if parent.valid { 3 } else { 1 },
-            "node {} has {children} children",
-            parent.id
-        );
-    }
+    check_journal_tree(run_dir, &nodes);
     // The tree the journal rebuilds obeys every invariant the search's own property tests check.
     let layer: ConfigLayer = toml::from_str(&journal.run().unwrap().config_toml).unwrap();
     let settings = layer.resolve(1, None).unwrap().settings;
@@ -121,11 +82,11 @@ fn a_run_with_the_builtin_coder_ends_with_a_graded_best_submission() {
         "beats the majority-class baseline: {report}"
     );
     let selected = report["selected"].as_u64().unwrap() as usize;
-    assert!(nodes[selected].valid);
+    assert!(nodes[selected].outcome.is_valid());
     assert!(
         nodes
             .iter()
-            .filter(|node| node.valid)
+            .filter(|node| node.outcome.is_valid())
             .all(|node| node.test_score.is_some()),
         "every valid node has a test score for analysis"
     );

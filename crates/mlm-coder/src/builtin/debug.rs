@@ -43,7 +43,10 @@ pub(crate) fn recognise(parent: &NodeView) -> Failure {
     match parent.status {
         ExecutionStatus::Timeout => return Failure::Timeout,
         ExecutionStatus::Oom => return Failure::OutOfMemory,
-        ExecutionStatus::Ok | ExecutionStatus::Error | ExecutionStatus::Killed => {}
+        ExecutionStatus::Ok
+        | ExecutionStatus::Error
+        | ExecutionStatus::Killed
+        | ExecutionStatus::DiskLimit => {}
     }
     let output = &parent.output;
     if let (ExecutionStatus::Ok, Some(message)) = (parent.status, &parent.validation_message) {

@@ -5,8 +5,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use mlm_search::Stage;
+use mlm_task::CsvTable;
 
 use super::schema::{self, TaskSchema};
+use super::BuiltinCoder;
 use crate::operator::{Budget, ExecutionStatus, MemoryEntry, NodeView, ProposalRequest, TaskBrief};
 
 /// Writes `train.csv`, `test.csv` and `sample_submission.csv` into `dir` and returns the brief.
@@ -25,9 +27,10 @@ pub(crate) fn task(dir: &Path, metric: &str, train: &str, test: &str, sample: &s
         competition_id: "fixture".to_string(),
         description: String::new(),
         data_preview: String::new(),
-        metric: metric.to_string(),
-        lower_is_better: matches!(metric, "log_loss" | "rmse" | "rmsle" | "mae" | "mcrmse"),
+        metric: mlm_grade::Metric::from_name(metric).unwrap(),
         public_dir: dir.to_path_buf(),
+        train_sample: CsvTable::read_head(&dir.join("train.csv"), BuiltinCoder::SAMPLE_ROWS).ok(),
+        test_sample: CsvTable::read_head(&dir.join("test.csv"), BuiltinCoder::SAMPLE_ROWS).ok(),
         id_column: headers[0].clone(),
         target_columns: headers[1..].to_vec(),
         sample_submission_file: "sample_submission.csv".to_string(),
@@ -115,7 +118,8 @@ pub(crate) fn node(
             ExecutionStatus::Error
             | ExecutionStatus::Timeout
             | ExecutionStatus::Oom
-            | ExecutionStatus::Killed => None,
+            | ExecutionStatus::Killed
+            | ExecutionStatus::DiskLimit => None,
         },
         buggy: status != ExecutionStatus::Ok,
         summary: String::new(),

@@ -34,7 +34,7 @@ pub(crate) fn propose(
     let tried = tried_changes(&request.memory);
     // Undoing the parent's own change would rebuild its parent.
     let undo = change_of(&parent.plan).and_then(|change| Some((change.key, change.from?)));
-    let hurt = hurt_settings(&request.memory, parent, schema.lower_is_better);
+    let hurt = hurt_settings(&request.memory, parent, schema.metric.lower_is_better());
     let affordable = |candidate: &Move| {
         let expected = parent.duration.as_secs_f64() * candidate.cost;
         expected <= request.budget.node_timeout.as_secs_f64() * TIMEOUT_SHARE

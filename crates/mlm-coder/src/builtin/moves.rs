@@ -6,7 +6,9 @@ use super::options::{
     round, CategoricalEncoding, ClassWeight, DateParts, NeighbourWeights, ScriptOptions, Switch,
     TextNgrams, Validation,
 };
-use super::schema::{MetricKind, Modality, TaskSchema};
+use mlm_grade::Metric;
+
+use super::schema::{Modality, TaskSchema};
 
 /// Rows up to which ten folds are affordable.
 const TEN_FOLD_ROWS: usize = 5_000;
@@ -570,7 +572,7 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
                 .minority_share
                 .is_some_and(|share| share < IMBALANCED_SHARE);
             // Reweighting distorts probabilities, which log loss scores directly.
-            let probabilities_scored = schema.metric == MetricKind::LogLoss;
+            let probabilities_scored = schema.metric == Metric::LogLoss;
             let uniform = options.class_weight == Some(ClassWeight::Uniform);
             if uniform && imbalanced && !probabilities_scored {
                 let what = "weight classes inversely to their frequency";

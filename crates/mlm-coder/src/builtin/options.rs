@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::family::Family;
-use super::schema::{ColumnKind, MetricKind, Modality, Problem, TaskSchema};
+use mlm_grade::Metric;
+
+use super::schema::{ColumnKind, Modality, Problem, TaskSchema};
 
 /// The start of a built-in script's first line.
 pub(crate) const HEADER_PREFIX: &str = "# ml-master-builtin: ";
@@ -244,19 +246,18 @@ impl ScriptOptions {
             class_weight: (problem == Problem::Classification).then_some(ClassWeight::Uniform),
             log_target: (problem == Problem::Regression && schema.target.non_negative).then_some(
                 match schema.metric {
-                    MetricKind::Rmsle => Switch::On,
-                    MetricKind::Accuracy
-                    | MetricKind::RocAuc
-                    | MetricKind::LogLoss
-                    | MetricKind::Rmse
-                    | MetricKind::Mae
-                    | MetricKind::Mcrmse
-                    | MetricKind::QuadraticWeightedKappa
-                    | MetricKind::F1Binary
-                    | MetricKind::F1Micro
-                    | MetricKind::F1Macro
-                    | MetricKind::Pearson
-                    | MetricKind::Spearman => Switch::Off,
+                    Metric::Rmsle => Switch::On,
+                    Metric::Accuracy
+                    | Metric::RocAuc
+                    | Metric::LogLoss
+                    | Metric::Rmse
+                    | Metric::Mae
+                    | Metric::Mcrmse
+                    | Metric::QuadraticWeightedKappa
+                    | Metric::F1(_)
+                    | Metric::Pearson
+                    | Metric::Spearman
+                    | Metric::MapAtK(_) => Switch::Off,
                 },
             ),
             seeds: 1,
@@ -421,7 +422,7 @@ impl Hyperparameters {
                 // Stopping on held-out accuracy helps labels, but stops before probabilities settle
                 // (log loss), and small image sets cannot spare the rows.
                 early_stopping: Some(match (schema.metric, schema.modality) {
-                    (MetricKind::LogLoss, _) | (_, Modality::Image) => Switch::Off,
+                    (Metric::LogLoss, _) | (_, Modality::Image) => Switch::Off,
                     (_, Modality::Tabular | Modality::Text) => Switch::On,
                 }),
                 ..none

@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use super::family::{Family, Flavour};
 use super::options::{Hyperparameters, ScriptOptions, Switch};
-use super::schema::{ColumnKind, LabelSource, Modality, Problem, TargetKind, TaskSchema};
+use super::schema::{
+    sklearn_imports, ColumnKind, LabelSource, Modality, Problem, TargetKind, TaskSchema,
+};
 use crate::operator::CoderError;
 
 const TEMPLATES: [(&str, &str); 7] = [
@@ -142,7 +144,7 @@ pub(crate) fn render(
             true => "Classifier",
             false => "Regressor",
         },
-        metric_imports: schema.metric.sklearn_imports(),
+        metric_imports: sklearn_imports(schema.metric),
         date_parts: match options.features.date_parts {
             Some(super::options::DateParts::Expanded) => {
                 vec!["days", "year", "month", "day", "weekday", "hour"]
@@ -252,7 +254,7 @@ fn schema_context(schema: &TaskSchema, options: &ScriptOptions) -> SchemaContext
             false => dropped.join(", "),
         },
         metric: schema.metric.name(),
-        lower_is_better: schema.lower_is_better,
+        lower_is_better: schema.metric.lower_is_better(),
         sample_submission_file: schema.sample_submission_file.clone(),
         read_as_text,
         group_column: schema.group_column().map(str::to_string),

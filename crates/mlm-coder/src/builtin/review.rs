@@ -17,6 +17,8 @@ pub(crate) fn review(task: &TaskBrief, request: &ReviewRequest) -> Review {
         ExecutionStatus::Timeout => problems.push("the script ran past its time limit".to_string()),
         ExecutionStatus::Oom => problems.push("the script ran out of memory".to_string()),
         ExecutionStatus::Killed => problems.push("the script was killed by a signal".to_string()),
+        ExecutionStatus::DiskLimit => problems
+            .push("the script wrote more to its directory than the disk bound allows".to_string()),
     }
     if !request.submission_exists {
         problems.push("it wrote no submission".to_string());
@@ -48,7 +50,7 @@ pub(crate) fn review(task: &TaskBrief, request: &ReviewRequest) -> Review {
     let summary = match (is_bug, request.reported_metric) {
         (false, Some((value, lower_is_better))) => format!(
             "{subject} reached a validation {} of {value:.5} ({} is better) in {:.0} s.{change}",
-            task.metric,
+            task.metric.name(),
             if lower_is_better { "lower" } else { "higher" },
             node.duration.as_secs_f64()
         ),
@@ -58,7 +60,8 @@ pub(crate) fn review(task: &TaskBrief, request: &ReviewRequest) -> Review {
                 ExecutionStatus::Error
                 | ExecutionStatus::Timeout
                 | ExecutionStatus::Oom
-                | ExecutionStatus::Killed => {
+                | ExecutionStatus::Killed
+                | ExecutionStatus::DiskLimit => {
                     format!(" Last error: `{}`.", last_error_line(&node.output))
                 }
             };
@@ -75,7 +78,9 @@ pub(crate) fn review(task: &TaskBrief, request: &ReviewRequest) -> Review {
         lower_is_better: Some(
             request
                 .reported_metric
-                .map_or(task.lower_is_better, |(_, lower_is_better)| lower_is_better),
+                .map_or(task.metric.lower_is_better(), |(_, lower_is_better)| {
+                    lower_is_better
+                }),
         ),
         usage: TokenUsage::default(),
         calls: Vec::new(),

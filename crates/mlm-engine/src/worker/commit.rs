@@ -68,12 +68,9 @@ pub(super) fn commit(run: &RunContext, judged: Judged) -> Result<()> {
             plan,
             code,
             output,
-            execution_status: status.name().to_string(),
+            execution_status: status,
             exit_code: execution.exit_code,
-            metric: outcome.metric().map(|metric| metric.value),
-            lower_is_better: Some(run.task.lower_is_better),
-            buggy: outcome.is_buggy(),
-            valid: outcome.is_valid(),
+            outcome,
             validation_message,
             review_summary,
             submission_path,
@@ -113,10 +110,8 @@ pub(super) fn commit(run: &RunContext, judged: Judged) -> Result<()> {
         parent: entry.parent,
         stage: entry.stage,
         worker: entry.worker,
-        execution_status: entry.execution_status.clone(),
-        metric: entry.metric,
-        valid: entry.valid,
-        buggy: entry.buggy,
+        execution_status: entry.execution_status,
+        outcome: entry.outcome,
         summary: entry.review_summary.clone(),
         execute_seconds: entry.execute_seconds,
         prompt_tokens: entry.prompt_tokens,
@@ -126,10 +121,10 @@ pub(super) fn commit(run: &RunContext, judged: Judged) -> Result<()> {
     match best_change {
         BestChange::Unchanged => {}
         BestChange::First | BestChange::Improved => {
-            if let Some(metric) = entry.metric {
+            if let Some(metric) = entry.outcome.valid_metric() {
                 run.emit(Event::BestImproved {
                     node: entry.id,
-                    metric,
+                    metric: metric.value,
                 });
             }
         }

@@ -4,9 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use mlm_coder::{CoderError, ExecutionStatus, ModelCall, NodeView, ReviewRequest, TokenUsage};
-use mlm_search::{
-    Direction, Evidence, ExecutionFinished, Expansion, Outcome, ReviewVerdict, SubmissionState,
-};
+use mlm_search::{Evidence, Expansion, Outcome, ReviewVerdict, SubmissionState};
 use tokio::sync::watch;
 
 use super::execute::Executed;
@@ -116,13 +114,7 @@ pub(super) async fn judge(
     run.spend(review_usage)?;
 
     let outcome = mlm_search::judge(Evidence {
-        execution: match status {
-            ExecutionStatus::Ok => ExecutionFinished::Cleanly,
-            ExecutionStatus::Error
-            | ExecutionStatus::Timeout
-            | ExecutionStatus::Oom
-            | ExecutionStatus::Killed => ExecutionFinished::WithFailure,
-        },
+        execution: status,
         submission: match (&execution.submission, &validation_message) {
             (None, _) => SubmissionState::Missing,
             (Some(_), Some(_)) => SubmissionState::Rejected,
@@ -131,11 +123,7 @@ pub(super) async fn judge(
         reported_metric: execution.reported_metric.map(|(value, _)| value),
         review_metric,
         review: review_verdict,
-        direction: if run.task.lower_is_better {
-            Direction::LowerIsBetter
-        } else {
-            Direction::HigherIsBetter
-        },
+        direction: run.task.direction(),
     });
     let usage = TokenUsage::total([&proposal.usage, &review_usage]);
     let mut calls = proposal.calls;

@@ -175,7 +175,8 @@ async fn a_seeded_one_worker_run_calls_the_coder_and_executor_in_a_fixed_order()
     let (_operations, operation_receiver) = mpsc::unbounded_channel();
     let summary = run_engine(parts, event_sender, operation_receiver)
         .await
-        .unwrap();
+        .unwrap()
+        .summary;
     let mut lines = std::mem::take(&mut *trace.lock().unwrap());
     lines.push(format!(
         "summary {:?} nodes={} best={:?} metric={:?} tokens={}",
@@ -198,10 +199,10 @@ async fn a_seeded_one_worker_run_calls_the_coder_and_executor_in_a_fixed_order()
             node.parent,
             node.stage,
             node.plan,
-            node.execution_status,
-            node.metric,
-            node.valid,
-            node.buggy,
+            node.execution_status.name(),
+            node.outcome.metric().map(|metric| metric.value),
+            node.outcome.is_valid(),
+            node.outcome.is_buggy(),
             node.validation_message,
             node.submission_path,
             node.slot,

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::fakes::{toy_journal, toy_task, AlwaysValid, FakeExecutor, ScriptedCoder};
 use super::{instant_coder, settings};
+use mlm_test_support::tree_invariants::check_journal_tree;
 
 struct Started {
     summary: tokio::task::JoinHandle<mlm_engine::Result<mlm_engine::RunSummary>>,
@@ -45,7 +46,11 @@ fn start(
         layout: layout.clone(),
     };
     Started {
-        summary: tokio::spawn(run_engine(parts, event_sender, operation_receiver)),
+        summary: tokio::spawn(async move {
+            run_engine(parts, event_sender, operation_receiver)
+                .await
+                .map(|finished| finished.summary)
+        }),
         events,
         operations,
     }
@@ -69,57 +74,16 @@ async fn the_tree_follows_ml_masters_expansion_rules_and_the_step_budget_is_exac
     let journal = Journal::open(&layout.journal()).unwrap();
     let nodes = journal.nodes().unwrap();
     assert_eq!(nodes.len(), 14);
-    let drafts = nodes
-        .iter()
-        .filter(|node| node.stage == Stage::Draft)
-        .count();
-    assert!(
-        drafts <= 5,
-        "{drafts} drafts: the root takes num_drafts = 5"
-    );
-    for node in &nodes {
-        match node.parent {
-            None => assert_eq!(node.stage, Stage::Draft),
-            Some(parent) => {
-                let parent = &nodes[parent.0 as usize];
-                let expected = if parent.valid {
-                    Stage::Improve
-                } else {
-                    Stage::Debug
-                };
-                assert_eq!(
-                    node.stage, expected,
-                    "node {} under node {}",
-                    node.id, parent.id
-                );
-            }
-        }
-        assert!(
-            layout.node_dir(node.id).join("solution.py").is_file(),
-            "node {} has no directory",
-            node.id
-        );
-    }
-    for parent in &nodes {
-        let children = nodes
-            .iter()
-            .filter(|node| node.parent == Some(parent.id))
-            .count();
-        let limit = if parent.valid { 3 } else { 1 };
-        assert!(
-            children <= limit,
-            "node {} has {children} children",
-            parent.id
-        );
-    }
+    check_journal_tree(&layout.root, &nodes);
     assert!(
         nodes.iter().any(|node| node.stage == Stage::Debug),
         "buggy drafts get debugged"
     );
     let best = nodes
         .iter()
-        .filter(|node| node.valid)
-        .max_by(|a, b| a.metric.partial_cmp(&b.metric).unwrap())
+        .filter_map(|node| node.outcome.valid_metric().map(|metric| (node, metric)))
+        .max_by(|(_, a), (_, b)| a.value.total_cmp(&b.value))
+        .map(|(node, _)| node)
         .unwrap();
     assert_eq!(summary.best_node, Some(best.id));
     let best_node: serde_json::Value = serde_json::from_str(
@@ -346,7 +310,8 @@ async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_
         operation_receiver,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .summary;
     assert_eq!(summary.nodes, 3, "the failed proposal gave its step back");
     assert_eq!(summary.prompt_tokens + summary.completion_tokens, 30);
     assert!((summary.cost_usd - 0.5).abs() < 1e-12);
@@ -367,7 +332,8 @@ async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_
         operation_receiver,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .summary;
     assert_eq!(summary.nodes, 4);
     assert_eq!(summary.prompt_tokens + summary.completion_tokens, 30);
 }

@@ -12,29 +12,8 @@ use super::{
     MAX_DETAILED_COLUMNS, MAX_VALUE_CHARACTERS,
 };
 use crate::error::{Error, Result};
+use crate::table::MISSING_CELLS;
 
-/// Cells that pandas `read_csv` reads as missing by default (its `na_values`).
-const MISSING_SPELLINGS: [&[u8]; 19] = [
-    b"",
-    b"#N/A",
-    b"#N/A N/A",
-    b"#NA",
-    b"-1.#IND",
-    b"-1.#QNAN",
-    b"-NaN",
-    b"-nan",
-    b"1.#IND",
-    b"1.#QNAN",
-    b"<NA>",
-    b"N/A",
-    b"NA",
-    b"NULL",
-    b"NaN",
-    b"None",
-    b"n/a",
-    b"nan",
-    b"null",
-];
 /// Cells that pandas reads as booleans by default.
 const TRUE_SPELLINGS: [&[u8]; 3] = [b"True", b"TRUE", b"true"];
 const FALSE_SPELLINGS: [&[u8]; 3] = [b"False", b"FALSE", b"false"];
@@ -211,7 +190,10 @@ impl ColumnStatistics {
     }
 
     fn observe(&mut self, cell: &[u8]) {
-        if MISSING_SPELLINGS.contains(&cell) {
+        if MISSING_CELLS
+            .iter()
+            .any(|missing| missing.as_bytes() == cell)
+        {
             self.missing += 1;
             return;
         }

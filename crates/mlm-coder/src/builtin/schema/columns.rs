@@ -1,8 +1,7 @@
 //! What one column holds, judged from a sample of its cells: numbers, categories, free text, dates,
 //! an identifier, nothing useful, or something the built-in templates cannot turn into features.
 
-/// Cells pandas reads as missing.
-const MISSING_MARKERS: [&str; 7] = ["", "na", "nan", "null", "none", "n/a", "<na>"];
+use mlm_task::is_missing_cell;
 
 /// File extensions of media a tabular script cannot read as a feature.
 const MEDIA_EXTENSIONS: [&str; 14] = [
@@ -43,13 +42,6 @@ pub(crate) struct UnknownColumn {
     pub(crate) problem: String,
 }
 
-pub(crate) fn is_missing(cell: &str) -> bool {
-    let trimmed = cell.trim();
-    MISSING_MARKERS
-        .iter()
-        .any(|marker| trimmed.eq_ignore_ascii_case(marker))
-}
-
 pub(crate) fn parses_as_number(cell: &str) -> bool {
     cell.trim().parse::<f64>().is_ok()
 }
@@ -66,12 +58,12 @@ pub(crate) fn refine_with_test(kind: ColumnKind, train: &[&str], test: &[&str]) 
     let seen: std::collections::HashSet<&str> = train
         .iter()
         .copied()
-        .filter(|cell| !is_missing(cell))
+        .filter(|cell| !is_missing_cell(cell))
         .collect();
     let present: Vec<&str> = test
         .iter()
         .copied()
-        .filter(|cell| !is_missing(cell))
+        .filter(|cell| !is_missing_cell(cell))
         .collect();
     if present.is_empty() {
         return kind;
@@ -88,7 +80,7 @@ pub(crate) fn classify(cells: &[&str]) -> Result<ColumnKind, UnknownColumn> {
     let present: Vec<&str> = cells
         .iter()
         .copied()
-        .filter(|cell| !is_missing(cell))
+        .filter(|cell| !is_missing_cell(cell))
         .collect();
     if present.is_empty() {
         return Ok(ColumnKind::Constant);

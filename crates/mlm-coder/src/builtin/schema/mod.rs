@@ -1,5 +1,5 @@
-//! The task's schema as the built-in coder sees it, computed from the brief and a sample of the
-//! rows of `train.csv` and `test.csv`: the kind of every column, what the submission asks for, and
+//! The task's schema as the built-in coder sees it, computed from the brief and the first rows of
+//! `train.csv` and `test.csv` that it carries: the kind of every column, what the submission asks for, and
 //! the shape of the task (tabular, text or pixel images). Anything the templates could not handle
 //! is an error that names the file and the problem, never a broken script.
 
@@ -10,12 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub(crate) use columns::ColumnKind;
-pub(crate) use target::{LabelSource, MetricKind, Target, TargetKind};
+pub(crate) use target::{sklearn_imports, LabelSource, Target, TargetKind};
+
+use mlm_grade::Metric;
+use mlm_task::is_missing_cell;
 
 use crate::operator::{CoderError, TaskBrief};
 
-/// Rows read from each file: every bundled task fits whole; bigger files are judged by their start.
-const SAMPLE_ROWS: usize = 20_000;
 /// Distinct values kept per column, to find which column a value in an error message came from.
 const EXAMPLES_PER_COLUMN: usize = 200;
 /// A task is about images when at least this many numeric columns are named like `pixel12`…
@@ -42,49 +43,6 @@ pub(crate) enum Modality {
     Image,
 }
 
-/// The first rows of a CSV file.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Sample {
-    pub(crate) headers: Vec<String>,
-    pub(crate) rows: Vec<Vec<String>>,
-}
-
-impl Sample {
-    /// Reads the header and up to `limit` rows; problems are described in words.
-    pub(crate) fn read(path: &Path, limit: usize) -> Result<Sample, String> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_path(path)
-            .map_err(|error| format!("cannot be read: {error}"))?;
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|error| format!("cannot be read: {error}"))?
-            .iter()
-            .map(|header| header.trim_start_matches('\u{feff}').to_string())
-            .collect();
-        if headers.iter().all(String::is_empty) {
-            return Err("the file is empty: it has no header row".to_string());
-        }
-        let mut rows = Vec::new();
-        for record in reader.records().take(limit) {
-            let record = record.map_err(|error| format!("cannot be read: {error}"))?;
-            rows.push(record.iter().map(str::to_string).collect());
-        }
-        Ok(Sample { headers, rows })
-    }
-
-    pub(crate) fn column_index(&self, name: &str) -> Option<usize> {
-        self.headers.iter().position(|header| header == name)
-    }
-
-    pub(crate) fn column(&self, index: usize) -> impl Iterator<Item = &str> + '_ {
-        self.rows
-            .iter()
-            .map(move |row| row.get(index).map_or("", String::as_str))
-    }
-}
-
 /// Everything the built-in coder knows about the task.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TaskSchema {
@@ -92,8 +50,7 @@ pub(crate) struct TaskSchema {
     pub(crate) id_column: String,
     pub(crate) target_columns: Vec<String>,
     pub(crate) sample_submission_file: String,
-    pub(crate) metric: MetricKind,
-    pub(crate) lower_is_better: bool,
+    pub(crate) metric: Metric,
     pub(crate) target: Target,
     /// Feature candidates (in both files, not the id, not the target), in train.csv's order.
     pub(crate) columns: Vec<(String, ColumnKind)>,
@@ -137,19 +94,26 @@ fn failure(path: &Path, problem: impl std::fmt::Display, hint: &str) -> CoderErr
 
 /// Computes the schema of a task from its brief and its public files.
 pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
-    let metric = MetricKind::from_name(&task.metric).ok_or_else(|| {
-        CoderError::failed(format!(
+    let metric = task.metric;
+    if let Metric::MapAtK(_) = metric {
+        return Err(CoderError::failed(format!(
             "the metric `{}` is not one the built-in coder can optimise\nhint: use an LLM coder for this competition",
-            task.metric
-        ))
-    })?;
+            metric.name()
+        )));
+    }
     let train_path: PathBuf = task.public_dir.join("train.csv");
     let test_path: PathBuf = task.public_dir.join("test.csv");
+    let unreadable =
+        "is missing, or is not a CSV file with a header row (the data preview says which)";
     let needs_files = "the built-in coder needs train.csv and test.csv among the public files";
-    let train = Sample::read(&train_path, SAMPLE_ROWS)
-        .map_err(|problem| failure(&train_path, problem, needs_files))?;
-    let test = Sample::read(&test_path, SAMPLE_ROWS)
-        .map_err(|problem| failure(&test_path, problem, needs_files))?;
+    let train = task
+        .train_sample
+        .as_ref()
+        .ok_or_else(|| failure(&train_path, unreadable, needs_files))?;
+    let test = task
+        .test_sample
+        .as_ref()
+        .ok_or_else(|| failure(&test_path, unreadable, needs_files))?;
     if train.rows.is_empty() {
         return Err(failure(
             &train_path,
@@ -179,7 +143,7 @@ pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
         .cloned()
         .collect();
     let target =
-        target::resolve(metric, &task.target_columns, &train, &train_only).map_err(|problem| {
+        target::resolve(metric, &task.target_columns, train, &train_only).map_err(|problem| {
             failure(
                 &train_path,
                 problem,
@@ -215,7 +179,7 @@ pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
             )
         })?;
         let kind = columns::refine_with_test(kind, &train_cells, &test_cells);
-        if kind == ColumnKind::Numeric && cells.iter().any(|cell| columns::is_missing(cell)) {
+        if kind == ColumnKind::Numeric && cells.iter().any(|cell| is_missing_cell(cell)) {
             has_missing_numbers = true;
         }
         let mut distinct = BTreeSet::new();
@@ -243,7 +207,6 @@ pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
         target_columns: task.target_columns.clone(),
         sample_submission_file: task.sample_submission_file.clone(),
         metric,
-        lower_is_better: task.lower_is_better,
         target,
         columns,
         train_only: train_only

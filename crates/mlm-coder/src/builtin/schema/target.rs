@@ -3,82 +3,24 @@
 
 use mlm_grade::{F1Average, Metric};
 
-use super::columns::{is_missing, parses_as_number};
-use super::{Problem, Sample};
+use mlm_task::{is_missing_cell, CsvTable};
 
-/// The competition metrics the built-in scripts can compute and optimise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MetricKind {
-    Accuracy,
-    RocAuc,
-    LogLoss,
-    Rmse,
-    Rmsle,
-    Mae,
-    Mcrmse,
-    QuadraticWeightedKappa,
-    F1Binary,
-    F1Micro,
-    F1Macro,
-    Pearson,
-    Spearman,
-}
+use super::columns::parses_as_number;
+use super::Problem;
 
-impl MetricKind {
-    /// The metric a name denotes, read by the grader's own metric table (canonical names and MLE-bench's
-    /// aliases alike); `None` for a metric the built-in scripts cannot optimise (map@K).
-    pub(crate) fn from_name(name: &str) -> Option<MetricKind> {
-        match Metric::from_name(name)? {
-            Metric::Accuracy => Some(MetricKind::Accuracy),
-            Metric::RocAuc => Some(MetricKind::RocAuc),
-            Metric::LogLoss => Some(MetricKind::LogLoss),
-            Metric::Rmse => Some(MetricKind::Rmse),
-            Metric::Rmsle => Some(MetricKind::Rmsle),
-            Metric::Mae => Some(MetricKind::Mae),
-            Metric::Mcrmse => Some(MetricKind::Mcrmse),
-            Metric::QuadraticWeightedKappa => Some(MetricKind::QuadraticWeightedKappa),
-            Metric::F1(F1Average::Binary) => Some(MetricKind::F1Binary),
-            Metric::F1(F1Average::Micro) => Some(MetricKind::F1Micro),
-            Metric::F1(F1Average::Macro) => Some(MetricKind::F1Macro),
-            Metric::Pearson => Some(MetricKind::Pearson),
-            Metric::Spearman => Some(MetricKind::Spearman),
-            Metric::MapAtK(_) => None,
-        }
-    }
-
-    /// The grader's canonical name of the metric.
-    pub(crate) fn name(self) -> String {
-        let metric = match self {
-            MetricKind::Accuracy => Metric::Accuracy,
-            MetricKind::RocAuc => Metric::RocAuc,
-            MetricKind::LogLoss => Metric::LogLoss,
-            MetricKind::Rmse => Metric::Rmse,
-            MetricKind::Rmsle => Metric::Rmsle,
-            MetricKind::Mae => Metric::Mae,
-            MetricKind::Mcrmse => Metric::Mcrmse,
-            MetricKind::QuadraticWeightedKappa => Metric::QuadraticWeightedKappa,
-            MetricKind::F1Binary => Metric::F1(F1Average::Binary),
-            MetricKind::F1Micro => Metric::F1(F1Average::Micro),
-            MetricKind::F1Macro => Metric::F1(F1Average::Macro),
-            MetricKind::Pearson => Metric::Pearson,
-            MetricKind::Spearman => Metric::Spearman,
-        };
-        metric.name()
-    }
-
-    /// The scikit-learn functions the script's `output_score` calls.
-    pub(crate) fn sklearn_imports(self) -> &'static [&'static str] {
-        match self {
-            MetricKind::Accuracy => &["accuracy_score"],
-            MetricKind::RocAuc => &["roc_auc_score"],
-            MetricKind::LogLoss => &["log_loss"],
-            MetricKind::Rmse | MetricKind::Mcrmse => &["mean_squared_error"],
-            MetricKind::Rmsle => &["mean_squared_log_error"],
-            MetricKind::Mae => &["mean_absolute_error"],
-            MetricKind::QuadraticWeightedKappa => &["cohen_kappa_score"],
-            MetricKind::F1Binary | MetricKind::F1Micro | MetricKind::F1Macro => &["f1_score"],
-            MetricKind::Pearson | MetricKind::Spearman => &[],
-        }
+/// The scikit-learn functions a script's `output_score` calls for `metric`.
+pub(crate) fn sklearn_imports(metric: Metric) -> &'static [&'static str] {
+    match metric {
+        Metric::Accuracy => &["accuracy_score"],
+        Metric::RocAuc => &["roc_auc_score"],
+        Metric::LogLoss => &["log_loss"],
+        Metric::Rmse | Metric::Mcrmse => &["mean_squared_error"],
+        Metric::Rmsle => &["mean_squared_log_error"],
+        Metric::Mae => &["mean_absolute_error"],
+        Metric::QuadraticWeightedKappa => &["cohen_kappa_score"],
+        Metric::F1(_) => &["f1_score"],
+        // map@K has no scikit-learn function; the schema refuses it before a script is written.
+        Metric::Pearson | Metric::Spearman | Metric::MapAtK(_) => &[],
     }
 }
 
@@ -155,9 +97,9 @@ pub(crate) struct Target {
 /// `train_only` lists the train columns test.csv lacks (besides the id). Errors are problems in
 /// words.
 pub(crate) fn resolve(
-    metric: MetricKind,
+    metric: Metric,
     target_columns: &[String],
-    train: &Sample,
+    train: &CsvTable,
     train_only: &[String],
 ) -> Result<Target, String> {
     let in_train = target_columns
@@ -178,23 +120,29 @@ pub(crate) fn resolve(
     };
     let several = target_columns.len() > 1;
     let (kind, source) = match metric {
-        MetricKind::RocAuc | MetricKind::LogLoss if !several => (
+        Metric::MapAtK(_) => {
+            return Err(format!(
+                "{} is not a metric the built-in coder can optimise",
+                metric.name()
+            ))
+        }
+        Metric::RocAuc | Metric::LogLoss if !several => (
             TargetKind::BinaryProbability,
             LabelSource::Column(single_source()?),
         ),
-        MetricKind::RocAuc if in_train => (
+        Metric::RocAuc if in_train => (
             TargetKind::MultilabelProbability,
             LabelSource::TargetColumns,
         ),
-        MetricKind::LogLoss if in_train => (
+        Metric::LogLoss if in_train => (
             TargetKind::MulticlassProbability,
             LabelSource::OneHotColumns,
         ),
-        MetricKind::RocAuc | MetricKind::LogLoss => (
+        Metric::RocAuc | Metric::LogLoss => (
             TargetKind::MulticlassProbability,
             LabelSource::Column(single_source()?),
         ),
-        MetricKind::Accuracy | MetricKind::F1Binary | MetricKind::F1Micro | MetricKind::F1Macro => {
+        Metric::Accuracy | Metric::F1(_) => {
             if several {
                 return Err(format!(
                     "{} asks for labels in several columns ({}), which the built-in coder does not support",
@@ -207,15 +155,15 @@ pub(crate) fn resolve(
                 LabelSource::Column(single_source()?),
             )
         }
-        MetricKind::QuadraticWeightedKappa => {
+        Metric::QuadraticWeightedKappa => {
             (TargetKind::Ordinal, LabelSource::Column(single_source()?))
         }
-        MetricKind::Rmse
-        | MetricKind::Rmsle
-        | MetricKind::Mae
-        | MetricKind::Mcrmse
-        | MetricKind::Pearson
-        | MetricKind::Spearman => match several {
+        Metric::Rmse
+        | Metric::Rmsle
+        | Metric::Mae
+        | Metric::Mcrmse
+        | Metric::Pearson
+        | Metric::Spearman => match several {
             true if in_train => (TargetKind::Regression, LabelSource::TargetColumns),
             true => {
                 return Err(format!(
@@ -243,7 +191,7 @@ pub(crate) fn resolve(
         .iter()
         .filter_map(|column| train.column_index(column))
         .flat_map(|index| train.column(index))
-        .filter(|cell| !is_missing(cell))
+        .filter(|cell| !is_missing_cell(cell))
         .collect();
     if cells.is_empty() {
         return Err(format!(
@@ -266,7 +214,7 @@ pub(crate) fn resolve(
             let non_negative = cells
                 .iter()
                 .all(|cell| cell.trim().parse::<f64>().is_ok_and(|value| value >= 0.0));
-            if metric == MetricKind::Rmsle && !non_negative {
+            if metric == Metric::Rmsle && !non_negative {
                 return Err(format!(
                     "{} is scored by rmsle, which takes logarithms, but it holds negative values",
                     quoted(&source_columns)
@@ -286,7 +234,7 @@ pub(crate) fn resolve(
 
 fn classification(
     kind: TargetKind,
-    metric: MetricKind,
+    metric: Metric,
     source: LabelSource,
     source_columns: Vec<String>,
     target_columns: &[String],
@@ -335,7 +283,7 @@ fn classification(
             examples(&classes, 3)
         ));
     }
-    if metric == MetricKind::F1Binary && classes != ["0", "1"] {
+    if metric == Metric::F1(F1Average::Binary) && classes != ["0", "1"] {
         return Err(format!(
             "f1 scores the positive class `1`, but {} holds {}",
             quoted(&source_columns),

@@ -153,9 +153,18 @@ fn an_empty_test_file_is_an_error_naming_it() {
         message.contains("no rows: there is nothing to predict"),
         "{message}"
     );
-    std::fs::write(dir.path().join("test.csv"), "").unwrap();
+    let brief = task(
+        dir.path(),
+        "accuracy",
+        "id,x,y\n1,2,a\n2,3,b\n",
+        "",
+        "id,y\n",
+    );
     let message = failure_message(&brief);
-    assert!(message.contains("test.csv: the file is empty"), "{message}");
+    assert!(
+        message.contains("test.csv: is missing, or is not a CSV file with a header row"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -226,21 +235,25 @@ fn pixel_columns_make_an_image_task_and_dominant_text_a_text_task() {
 }
 
 #[test]
-fn metric_names_are_read_by_the_graders_table_aliases_included() {
-    use super::target::MetricKind;
-    assert_eq!(MetricKind::from_name("auc-roc"), Some(MetricKind::RocAuc));
-    assert_eq!(
-        MetricKind::from_name("multi-class-log-loss"),
-        Some(MetricKind::LogLoss)
+fn a_competition_scored_by_map_at_k_is_refused_naming_the_metric() {
+    let dir = tempfile::tempdir().unwrap();
+    let message = failure_message(&passengers(dir.path(), "map@3"));
+    assert!(
+        message.contains("map@3") && message.contains("hint: use an LLM coder"),
+        "{message}"
     );
-    assert_eq!(MetricKind::from_name("f1_macro"), Some(MetricKind::F1Macro));
-    assert_eq!(
-        MetricKind::from_name("map@3"),
-        None,
-        "the built-in scripts cannot optimise map@K"
-    );
-    assert_eq!(
-        MetricKind::QuadraticWeightedKappa.name(),
-        "quadratic_weighted_kappa"
+}
+
+#[test]
+fn a_missing_training_table_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let brief = TaskBrief {
+        train_sample: None,
+        ..passengers(dir.path(), "accuracy")
+    };
+    let message = failure_message(&brief);
+    assert!(
+        message.contains("train.csv: is missing") && message.contains("hint:"),
+        "{message}"
     );
 }

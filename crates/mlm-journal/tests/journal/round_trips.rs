@@ -1,55 +1,9 @@
 //! Round trips through real journal files.
 
-use super::*;
-use mlm_search::{Direction, Metric, NodeRecord, Outcome};
-
-fn run() -> RunRecord {
-    RunRecord {
-        task_id: "titanic".into(),
-        task_dir: "data/titanic".into(),
-        coder: "builtin".into(),
-        seed: 7,
-        config_toml: "steps = 10\n".into(),
-        created_at: Utc::now(),
-        status: RunStatus::Running,
-        elapsed_seconds: 0.0,
-    }
-}
-
-fn node(id: u32, parent: Option<u32>) -> NodeEntry {
-    NodeEntry {
-        id: NodeId(id),
-        parent: parent.map(NodeId),
-        stage: if parent.is_some() {
-            Stage::Improve
-        } else {
-            Stage::Draft
-        },
-        operator: "builtin".into(),
-        plan: format!("plan {id}"),
-        code: "print(1)".into(),
-        output: "1\n".into(),
-        execution_status: "ok".into(),
-        exit_code: Some(0),
-        metric: Some(0.8),
-        lower_is_better: Some(false),
-        buggy: false,
-        valid: true,
-        validation_message: None,
-        review_summary: "fine".into(),
-        submission_path: Some(format!("nodes/{id}/submission/submission.csv")),
-        worker: 0,
-        slot: Some(0),
-        proposed_at: Utc::now(),
-        finished_at: Utc::now(),
-        propose_seconds: 0.1,
-        execute_seconds: 1.5,
-        prompt_tokens: 10,
-        completion_tokens: 20,
-        cost_usd: 0.001,
-        test_score: None,
-    }
-}
+use chrono::Utc;
+use mlm_journal::{Journal, LlmCallRecord, RunStatus};
+use mlm_search::{Direction, Metric, NodeId, NodeRecord, Outcome, Record, Stage};
+use mlm_test_support::journal_rows::{node_entry, run_record, valid};
 
 fn record(id: u32, parent: Option<u32>) -> Record {
     Record::Node(NodeRecord {
@@ -73,12 +27,12 @@ fn nodes_and_records_round_trip_through_a_reopened_journal() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");
     {
-        let mut journal = Journal::create(&path, &run()).unwrap();
+        let mut journal = Journal::create(&path, &run_record()).unwrap();
         journal
-            .record_node(&node(0, None), &[record(0, None)])
+            .record_node(&node_entry(0, None, valid(0.8)), &[record(0, None)])
             .unwrap();
         journal
-            .record_node(&node(1, Some(0)), &[record(1, Some(0))])
+            .record_node(&node_entry(1, Some(0), valid(0.8)), &[record(1, Some(0))])
             .unwrap();
         journal
             .record_search_records(&[Record::Abandoned {
@@ -107,12 +61,12 @@ fn nodes_and_records_round_trip_through_a_reopened_journal() {
 fn a_duplicate_node_is_rejected_and_its_records_are_not_counted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");
-    let mut journal = Journal::create(&path, &run()).unwrap();
+    let mut journal = Journal::create(&path, &run_record()).unwrap();
     journal
-        .record_node(&node(0, None), &[record(0, None)])
+        .record_node(&node_entry(0, None, valid(0.8)), &[record(0, None)])
         .unwrap();
     assert!(journal
-        .record_node(&node(0, None), &[record(0, None)])
+        .record_node(&node_entry(0, None, valid(0.8)), &[record(0, None)])
         .is_err());
     assert_eq!(journal.search_records().unwrap().len(), 1);
 }
@@ -120,7 +74,7 @@ fn a_duplicate_node_is_rejected_and_its_records_are_not_counted() {
 #[test]
 fn events_and_llm_calls_are_kept_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let journal = Journal::create(&dir.path().join("journal.sqlite"), &run()).unwrap();
+    let journal = Journal::create(&dir.path().join("journal.sqlite"), &run_record()).unwrap();
     let first = journal
         .record_event("node_started", "{\"node\":0}")
         .unwrap();
@@ -151,11 +105,11 @@ fn events_and_llm_calls_are_kept_in_order() {
 fn a_read_only_journal_reads_a_live_run_and_refuses_to_write() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");
-    let mut writer = Journal::create(&path, &run()).unwrap();
+    let mut writer = Journal::create(&path, &run_record()).unwrap();
     let reader = Journal::open_read_only(&path).unwrap();
     assert_eq!(reader.last_event_sequence().unwrap(), 0);
     writer
-        .record_node(&node(0, None), &[record(0, None)])
+        .record_node(&node_entry(0, None, valid(0.8)), &[record(0, None)])
         .unwrap();
     writer.record_event("node_finished", "{}").unwrap();
     assert_eq!(reader.nodes().unwrap().len(), 1);

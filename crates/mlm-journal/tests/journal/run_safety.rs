@@ -1,65 +1,17 @@
 //! A run directory has one writer, and a damaged journal is refused rather than resumed as a shorter run.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a failed step should fail the test loudly"
-)]
-
 use std::path::Path;
 
-use chrono::Utc;
-use mlm_journal::{Error, Journal, NodeEntry, RunRecord, RunStatus};
-use mlm_search::{NodeId, Stage};
-
-fn run_record() -> RunRecord {
-    RunRecord {
-        task_id: "titanic".into(),
-        task_dir: "data/titanic".into(),
-        coder: "builtin".into(),
-        seed: 7,
-        config_toml: "steps = 10\n".into(),
-        created_at: Utc::now(),
-        status: RunStatus::Running,
-        elapsed_seconds: 0.0,
-    }
-}
-
-fn node(id: u32) -> NodeEntry {
-    NodeEntry {
-        id: NodeId(id),
-        parent: None,
-        stage: Stage::Draft,
-        operator: "builtin".into(),
-        plan: format!("plan {id}"),
-        code: "print(1)".into(),
-        output: "1\n".into(),
-        execution_status: "ok".into(),
-        exit_code: Some(0),
-        metric: Some(0.8),
-        lower_is_better: Some(false),
-        buggy: false,
-        valid: true,
-        validation_message: None,
-        review_summary: "fine".into(),
-        submission_path: None,
-        worker: 0,
-        slot: Some(0),
-        proposed_at: Utc::now(),
-        finished_at: Utc::now(),
-        propose_seconds: 0.1,
-        execute_seconds: 1.5,
-        prompt_tokens: 10,
-        completion_tokens: 20,
-        cost_usd: 0.001,
-        test_score: None,
-    }
-}
+use mlm_journal::{Error, Journal};
+use mlm_test_support::journal_rows::{node_entry, run_record, valid};
 
 /// Records nodes `ids` and gives each its directory, as the engine does.
 fn record_nodes(journal: &mut Journal, run_dir: &Path, ids: std::ops::Range<u32>) {
     for id in ids {
         std::fs::create_dir_all(run_dir.join("nodes").join(id.to_string())).unwrap();
-        journal.record_node(&node(id), &[]).unwrap();
+        journal
+            .record_node(&node_entry(id, None, valid(0.8)), &[])
+            .unwrap();
     }
 }
 

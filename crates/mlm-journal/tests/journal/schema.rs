@@ -1,0 +1,110 @@
+//! A journal written by an earlier version (schema 1: a node's outcome as two flags) is read by readers
+//! as it is and upgraded in place by a writer, with every node's outcome kept.
+
+use std::path::Path;
+
+use mlm_journal::Journal;
+use mlm_search::{Direction, Metric, Outcome};
+use mlm_test_support::journal_rows::{node_entry, valid};
+use rusqlite::Connection;
+
+const VERSION_1: &str = "
+CREATE TABLE run (id INTEGER PRIMARY KEY CHECK (id = 1), task_id TEXT NOT NULL, task_dir TEXT NOT NULL,
+    coder TEXT NOT NULL, seed INTEGER NOT NULL, config_toml TEXT NOT NULL, created_at TEXT NOT NULL,
+    status TEXT NOT NULL, elapsed_seconds REAL NOT NULL);
+CREATE TABLE nodes (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES nodes(id), stage TEXT NOT NULL,
+    operator TEXT NOT NULL, plan TEXT NOT NULL, code TEXT NOT NULL, output TEXT NOT NULL,
+    execution_status TEXT NOT NULL, exit_code INTEGER, metric REAL, lower_is_better INTEGER,
+    buggy INTEGER NOT NULL, valid INTEGER NOT NULL, validation_message TEXT, review_summary TEXT NOT NULL,
+    submission_path TEXT, worker INTEGER NOT NULL, slot INTEGER, proposed_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL, propose_seconds REAL NOT NULL, execute_seconds REAL NOT NULL,
+    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL,
+    test_score REAL);
+CREATE TABLE search_records (sequence INTEGER PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE llm_calls (id INTEGER PRIMARY KEY, node_id INTEGER, purpose TEXT NOT NULL, model TEXT NOT NULL,
+    request_json TEXT NOT NULL, response_json TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL, latency_seconds REAL NOT NULL, cost_usd REAL NOT NULL,
+    created_at TEXT NOT NULL);
+CREATE TABLE events (sequence INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL,
+    payload_json TEXT NOT NULL);
+INSERT INTO run VALUES (1, 'titanic', 'tasks/titanic', 'builtin', 0, '', '2026-11-01T00:00:00+00:00',
+    'finished', 30.0);
+INSERT INTO nodes VALUES
+    (0, NULL, 'draft', 'builtin', 'p0', 'c0', 'o0', 'ok', 0, 0.25, 1, 0, 1, NULL, 'r0', NULL, 0, 0,
+     '2026-11-01T00:00:01+00:00', '2026-11-01T00:00:02+00:00', 0.1, 1.0, 0, 0, 0.0, 0.3),
+    (1, 0, 'improve', 'builtin', 'p1', 'c1', 'o1', 'ok', 0, 0.5, 1, 0, 0, 'missing column', 'r1', NULL,
+     0, 0, '2026-11-01T00:00:03+00:00', '2026-11-01T00:00:04+00:00', 0.1, 1.0, 0, 0, 0.0, NULL),
+    (2, 1, 'debug', 'builtin', 'p2', 'c2', 'o2', 'error', 1, NULL, 1, 1, 0, NULL, 'r2', NULL, 0, 0,
+     '2026-11-01T00:00:05+00:00', '2026-11-01T00:00:06+00:00', 0.1, 1.0, 0, 0, 0.0, NULL);
+PRAGMA user_version = 1;
+";
+
+fn version_1_journal(run_dir: &Path) -> std::path::PathBuf {
+    let path = run_dir.join("journal.sqlite");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(VERSION_1)
+        .unwrap();
+    for node in 0..3 {
+        std::fs::create_dir_all(run_dir.join("nodes").join(node.to_string())).unwrap();
+    }
+    path
+}
+
+fn outcomes(journal: &Journal) -> Vec<Outcome> {
+    journal
+        .nodes()
+        .unwrap()
+        .into_iter()
+        .map(|node| node.outcome)
+        .collect()
+}
+
+fn version_1_outcomes() -> Vec<Outcome> {
+    vec![
+        Outcome::Valid {
+            metric: Metric::new(0.25, Direction::LowerIsBetter),
+        },
+        Outcome::Invalid {
+            metric: Some(Metric::new(0.5, Direction::LowerIsBetter)),
+        },
+        Outcome::Buggy,
+    ]
+}
+
+fn schema_version(path: &Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_reader_reads_a_version_1_journal_without_changing_it() {
+    let run_dir = tempfile::tempdir().unwrap();
+    let path = version_1_journal(run_dir.path());
+    let reader = Journal::open_read_only(&path).unwrap();
+    assert_eq!(outcomes(&reader), version_1_outcomes());
+    drop(reader);
+    assert_eq!(schema_version(&path), 1);
+}
+
+#[test]
+fn a_writer_upgrades_a_version_1_journal_keeping_every_outcome() {
+    let run_dir = tempfile::tempdir().unwrap();
+    let path = version_1_journal(run_dir.path());
+    {
+        let mut writer = Journal::open(&path).unwrap();
+        assert_eq!(outcomes(&writer), version_1_outcomes());
+        std::fs::create_dir_all(run_dir.path().join("nodes/3")).unwrap();
+        writer
+            .record_node(&node_entry(3, Some(0), valid(0.2)), &[])
+            .unwrap();
+    }
+    assert_eq!(schema_version(&path), 2);
+    let reopened = Journal::open(&path).unwrap();
+    let mut expected = version_1_outcomes();
+    expected.push(valid(0.2));
+    assert_eq!(outcomes(&reopened), expected);
+    assert_eq!(reopened.nodes().unwrap()[0].test_score, Some(0.3));
+}
