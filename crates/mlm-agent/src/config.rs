@@ -23,6 +23,10 @@ pub use search::SearchLayer;
 /// The config file read when `--config` is not given and it exists in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "ml-master.toml";
 
+/// `[llm] max_consecutive_failures` when unset: proposals in a row that fail the same way before the run
+/// stops.
+const DEFAULT_MAX_CONSECUTIVE_FAILURES: u32 = 5;
+
 /// Which coder writes the scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -188,6 +192,10 @@ impl ConfigLayer {
             cost_budget: self.run.cost_budget_usd,
             search,
             seed: self.run.seed.unwrap_or(0),
+            max_consecutive_failures: self
+                .llm
+                .max_consecutive_failures
+                .unwrap_or(DEFAULT_MAX_CONSECUTIVE_FAILURES),
         };
         settings
             .validate()
@@ -252,11 +260,14 @@ impl ResolvedConfig {
                 )),
                 require: Some(self.required_tiers.clone()),
             },
-            llm: self
-                .llm
-                .as_ref()
-                .map(LlmSettings::to_layer)
-                .unwrap_or_default(),
+            llm: LlmLayer {
+                max_consecutive_failures: Some(settings.max_consecutive_failures),
+                ..self
+                    .llm
+                    .as_ref()
+                    .map(LlmSettings::to_layer)
+                    .unwrap_or_default()
+            },
         }
     }
 

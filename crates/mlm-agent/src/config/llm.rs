@@ -35,6 +35,9 @@ pub struct LlmLayer {
     pub max_reasks: Option<u32>,
     /// `tool` (a forced `submit_review` call) or `json` (for servers without tool calling).
     pub review_format: Option<ReviewFormatChoice>,
+    /// Proposals in a row, across workers, that may fail the same way before the run stops (exit 2).
+    /// A request the server refuses for good stops it at the first.
+    pub max_consecutive_failures: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,6 +381,8 @@ impl LlmSettings {
                 ReviewFormat::Tool => ReviewFormatChoice::Tool,
                 ReviewFormat::Json => ReviewFormatChoice::Json,
             }),
+            // The run's setting, which the resolved configuration writes beside these.
+            max_consecutive_failures: None,
         }
     }
 }

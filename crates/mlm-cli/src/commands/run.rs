@@ -146,6 +146,13 @@ fn drive(
     progress.finish(&finished.summary, &finished.report, &layout);
     match (finished.summary.reason, finished.report.selected.is_some()) {
         (StopReason::Interrupted, _) => Err(Failure::Reported),
+        (StopReason::CoderFailed, _) => Err(Failure::bad_input(anyhow!(
+            "{}",
+            finished
+                .summary
+                .failure
+                .unwrap_or_else(|| "the coder failed".to_string())
+        ))),
         (_, true) => Ok(()),
         (_, false) => Err(Failure::Reported),
     }
