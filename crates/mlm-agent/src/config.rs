@@ -232,6 +232,34 @@ impl ConfigLayer {
 }
 
 impl ResolvedConfig {
+    /// What the configuration allows but cannot mean, for the user to read before the run starts: a
+    /// cost budget with models whose prices are zero.
+    pub fn warnings(&self) -> Vec<String> {
+        let (Some(budget), CoderChoice::Llm, Some(llm)) =
+            (self.settings.cost_budget, self.coder, &self.llm)
+        else {
+            return Vec::new();
+        };
+        let models = llm.models();
+        let unpriced: Vec<&str> = models
+            .iter()
+            .filter(|(_, model)| !model.is_priced())
+            .map(|(section, _)| *section)
+            .collect();
+        if unpriced.is_empty() {
+            return Vec::new();
+        }
+        let consequence = if unpriced.len() == models.len() {
+            "the budget can never be reached"
+        } else {
+            "their calls count nothing against it"
+        };
+        vec![format!(
+            "cost_budget_usd = {budget} is set but [{}] has no prices, so {consequence}\nhint: set prompt_price_per_million_usd and completion_price_per_million_usd there (US dollars per million tokens)",
+            unpriced.join("], [")
+        )]
+    }
+
     /// The resolved values as a complete layer, for `<run>/config.toml`. Holds no secret: keys are only
     /// ever named, never stored.
     pub fn to_layer(&self) -> ConfigLayer {
@@ -283,6 +311,28 @@ impl ResolvedConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cost_budget_with_unpriced_models_is_warned_about() {
+        let resolve = |prices: &str| {
+            toml::from_str::<ConfigLayer>(&format!(
+                "[run]\ncoder = \"llm\"\ncost_budget_usd = 2.5\n[llm.code]\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:1/v1\"\n{prices}"
+            ))
+            .unwrap()
+            .resolve(2, None)
+            .unwrap()
+        };
+        let warnings = resolve("").warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("[llm.code], [llm.feedback]")
+                && warnings[0].contains("can never be reached")
+                && warnings[0].contains("hint:"),
+            "{warnings:?}"
+        );
+        let priced = resolve("prompt_price_per_million_usd = 1.0\n");
+        assert_eq!(priced.warnings(), Vec::<String>::new());
+    }
 
     #[test]
     fn later_layers_win_field_by_field() {

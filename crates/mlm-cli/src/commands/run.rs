@@ -110,6 +110,9 @@ fn drive(
     for warning in tiers.warnings() {
         eprintln!("warning: {warning}");
     }
+    for warning in assembly.config.warnings() {
+        eprintln!("warning: {warning}");
+    }
     let layout = assembly.layout.clone();
     let finished = runtime.block_on(async {
         if dashboard.dashboard {

@@ -476,6 +476,26 @@ fn a_model_that_never_writes_code_stops_the_run_after_failures_in_a_row() {
 }
 
 #[test]
+fn an_operators_own_model_writes_its_proposals_and_the_others_keep_the_code_model() {
+    let fake = FakeRun::start(Fault::None);
+    let finished = fake.run("\n[llm.draft]\nmodel = \"fake-drafter\"\n", "", "3");
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    let models = |purpose: &str| -> Vec<String> {
+        let mut models: Vec<String> = finished
+            .calls
+            .iter()
+            .filter(|call| call.purpose == purpose)
+            .map(|call| call.model.clone())
+            .collect();
+        models.dedup();
+        models
+    };
+    assert_eq!(models("draft"), vec!["fake-drafter"]);
+    assert_eq!(models("debug"), vec!["fake-coder"]);
+    assert_eq!(models("review"), vec!["fake-reviewer"]);
+}
+
+#[test]
 fn the_token_budget_stops_the_run() {
     let fake = FakeRun::start(Fault::None);
     // A node costs at least three calls of 150 tokens (a re-asked draft and a review).

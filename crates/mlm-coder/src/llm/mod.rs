@@ -13,6 +13,7 @@ use mlm_llm::{
     ChatRequest, Client, CompletionRequest, Exchange, FinishReason, Message, ToolChoice,
     ToolDefinition, Usage,
 };
+use mlm_search::Stage;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -54,9 +55,11 @@ impl Default for LlmOptions {
     }
 }
 
-/// Writes code with one model and reviews it with another (or the same).
+/// Writes code with one model (or one per operator) and reviews it with another (or the same).
 pub struct LlmCoder {
     code_model: Client,
+    /// Operators that write with a model of their own instead of `code_model`.
+    operator_models: Vec<(Stage, Client)>,
     feedback_model: Client,
     prompts: Prompts,
     options: LlmOptions,
@@ -73,11 +76,20 @@ impl LlmCoder {
     ) -> Self {
         LlmCoder {
             code_model,
+            operator_models: Vec::new(),
             feedback_model,
             prompts,
             options,
             syntax,
         }
+    }
+
+    /// `stage`'s proposals written by `model` instead of the code model.
+    #[must_use]
+    pub fn with_operator_model(mut self, stage: Stage, model: Client) -> Self {
+        self.operator_models.retain(|(known, _)| *known != stage);
+        self.operator_models.push((stage, model));
+        self
     }
 
     fn render(&self, name: &str, context: &impl Serialize) -> Result<String, CoderError> {
@@ -89,23 +101,20 @@ impl LlmCoder {
     /// One reply of the code model: the answer text, why it ended and the call that produced it.
     async fn ask_code_model(
         &self,
+        client: &Client,
         purpose: CallPurpose,
         messages: &[Message],
         thinking_prefill: Option<&str>,
     ) -> Result<(String, FinishReason, ModelCall), mlm_llm::Error> {
-        let model = self.code_model.model().to_string();
+        let model = client.model().to_string();
         match thinking_prefill {
             None => {
-                let response = self
-                    .code_model
-                    .chat(&ChatRequest::new(messages.to_vec()))
-                    .await?;
+                let response = client.chat(&ChatRequest::new(messages.to_vec())).await?;
                 let call = model_call(purpose, model, &response.exchange, response.usage);
                 Ok((response.content, response.finish_reason, call))
             }
             Some(prefill) => {
-                let response = self
-                    .code_model
+                let response = client
                     .complete(&CompletionRequest {
                         messages: messages.to_vec(),
                         thinking_prefill: prefill.to_string(),
@@ -236,12 +245,17 @@ impl Coder for LlmCoder {
             PromptMode::Chat => None,
             PromptMode::Steerable => Some(self.render("think.j2", &context)?),
         };
+        let client = self
+            .operator_models
+            .iter()
+            .find(|(stage, _)| *stage == request.stage)
+            .map_or(&self.code_model, |(_, model)| model);
         let mut calls = Vec::new();
         let mut reasks = 0;
         let mut cut_replies = 0;
         loop {
             let (reply, finish_reason, call) = match self
-                .ask_code_model(purpose, &messages, thinking_prefill.as_deref())
+                .ask_code_model(client, purpose, &messages, thinking_prefill.as_deref())
                 .await
             {
                 Ok(answer) => answer,
