@@ -6,6 +6,7 @@
 
 mod extract;
 mod prompts;
+mod shrink;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use crate::operator::{
 };
 use prompts::{human_duration, trim_output, ProposalContext, TaskContext};
 pub use prompts::{PromptError, PromptMode, Prompts};
+use shrink::PromptCut;
 
 /// The tool the feedback model must call.
 const REVIEW_TOOL: &str = "submit_review";
@@ -90,6 +92,32 @@ impl LlmCoder {
         self.operator_models.retain(|(known, _)| *known != stage);
         self.operator_models.push((stage, model));
         self
+    }
+
+    /// A proposal's messages and, in steerable mode, its pre-filled reasoning: the request with `cut`
+    /// applied, `addendum` ending the request's message.
+    fn proposal_prompt(
+        &self,
+        task: &TaskBrief,
+        request: &ProposalRequest,
+        cut: PromptCut,
+        addendum: Option<&str>,
+    ) -> Result<(Vec<Message>, Option<String>), CoderError> {
+        let (task, request) = cut.apply(task, request);
+        let context = ProposalContext::new(&task, &request, self.options.mode);
+        let mut instructions = self.render(&format!("{}.j2", request.stage.name()), &context)?;
+        if let Some(addendum) = addendum {
+            instructions = format!("{}\n\n{addendum}", instructions.trim_end());
+        }
+        let messages = vec![
+            Message::system(self.render("introduction.j2", &context)?),
+            Message::user(instructions),
+        ];
+        let thinking_prefill = match self.options.mode {
+            PromptMode::Chat => None,
+            PromptMode::Steerable => Some(self.render("think.j2", &context)?),
+        };
+        Ok((messages, thinking_prefill))
     }
 
     fn render(&self, name: &str, context: &impl Serialize) -> Result<String, CoderError> {
@@ -236,15 +264,11 @@ impl Coder for LlmCoder {
             mlm_search::Stage::Improve => CallPurpose::Improve,
             mlm_search::Stage::Debug => CallPurpose::Debug,
         };
-        let context = ProposalContext::new(task, request, self.options.mode);
-        let mut messages = vec![
-            Message::system(self.render("introduction.j2", &context)?),
-            Message::user(self.render(&format!("{}.j2", request.stage.name()), &context)?),
-        ];
-        let thinking_prefill = match self.options.mode {
-            PromptMode::Chat => None,
-            PromptMode::Steerable => Some(self.render("think.j2", &context)?),
-        };
+        let mut cut = PromptCut::Whole;
+        // Set once a reply was cut at the output limit: the request then asks for a shorter script.
+        let mut shorter: Option<String> = None;
+        let (mut messages, mut thinking_prefill) =
+            self.proposal_prompt(task, request, cut, shorter.as_deref())?;
         let client = self
             .operator_models
             .iter()
@@ -260,10 +284,22 @@ impl Coder for LlmCoder {
             {
                 Ok(answer) => answer,
                 Err(error) => {
-                    return Err(CoderError::Failed {
-                        cause: failure_cause(&error),
-                        calls,
-                    })
+                    let next_cut = if matches!(error, mlm_llm::Error::ContextLengthExceeded { .. })
+                    {
+                        cut.next()
+                    } else {
+                        None
+                    };
+                    let Some(next_cut) = next_cut else {
+                        return Err(CoderError::Failed {
+                            cause: failure_cause(&error),
+                            calls,
+                        });
+                    };
+                    cut = next_cut;
+                    (messages, thinking_prefill) =
+                        self.proposal_prompt(task, request, cut, shorter.as_deref())?;
+                    continue;
                 }
             };
             calls.push(call);
@@ -279,16 +315,15 @@ impl Coder for LlmCoder {
                 }
                 // The cut reply is not shown again: it would fill the window it just overflowed.
                 // The request itself asks for less, in both modes.
-                let shorter = self.render(
+                shorter = Some(self.render(
                     "reask.j2",
                     &Reask {
                         problem: "output_limit",
                         detail: String::new(),
                     },
-                )?;
-                if let Some(request) = messages.get_mut(1) {
-                    request.content = format!("{}\n\n{shorter}", request.content.trim_end());
-                }
+                )?);
+                (messages, thinking_prefill) =
+                    self.proposal_prompt(task, request, cut, shorter.as_deref())?;
                 continue;
             }
             let problem = match extract::solution(&reply) {
