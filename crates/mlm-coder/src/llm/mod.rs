@@ -6,21 +6,25 @@
 
 mod extract;
 mod prompts;
+mod shrink;
 
 use std::sync::Arc;
 
 use mlm_llm::{
-    ChatRequest, Client, CompletionRequest, Exchange, Message, ToolChoice, ToolDefinition, Usage,
+    ChatRequest, Client, CompletionRequest, Exchange, FinishReason, Message, ToolChoice,
+    ToolDefinition, Usage,
 };
+use mlm_search::Stage;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::operator::{
-    CallPurpose, Coder, CoderError, ModelCall, Proposal, ProposalRequest, Review, ReviewRequest,
-    SyntaxCheck, TaskBrief, TokenUsage,
+    CallPurpose, CodeProblem, Coder, CoderError, FailureCause, ModelCall, Proposal,
+    ProposalRequest, Review, ReviewRequest, SyntaxCheck, TaskBrief, TokenUsage,
 };
 use prompts::{human_duration, trim_output, ProposalContext, TaskContext};
 pub use prompts::{PromptError, PromptMode, Prompts};
+use shrink::PromptCut;
 
 /// The tool the feedback model must call.
 const REVIEW_TOOL: &str = "submit_review";
@@ -53,9 +57,11 @@ impl Default for LlmOptions {
     }
 }
 
-/// Writes code with one model and reviews it with another (or the same).
+/// Writes code with one model (or one per operator) and reviews it with another (or the same).
 pub struct LlmCoder {
     code_model: Client,
+    /// Operators that write with a model of their own instead of `code_model`.
+    operator_models: Vec<(Stage, Client)>,
     feedback_model: Client,
     prompts: Prompts,
     options: LlmOptions,
@@ -72,11 +78,46 @@ impl LlmCoder {
     ) -> Self {
         LlmCoder {
             code_model,
+            operator_models: Vec::new(),
             feedback_model,
             prompts,
             options,
             syntax,
         }
+    }
+
+    /// `stage`'s proposals written by `model` instead of the code model.
+    #[must_use]
+    pub fn with_operator_model(mut self, stage: Stage, model: Client) -> Self {
+        self.operator_models.retain(|(known, _)| *known != stage);
+        self.operator_models.push((stage, model));
+        self
+    }
+
+    /// A proposal's messages and, in steerable mode, its pre-filled reasoning: the request with `cut`
+    /// applied, `addendum` ending the request's message.
+    fn proposal_prompt(
+        &self,
+        task: &TaskBrief,
+        request: &ProposalRequest,
+        cut: PromptCut,
+        addendum: Option<&str>,
+    ) -> Result<(Vec<Message>, Option<String>), CoderError> {
+        let (task, request) = cut.apply(task, request);
+        let context = ProposalContext::new(&task, &request, self.options.mode);
+        let mut instructions = self.render(&format!("{}.j2", request.stage.name()), &context)?;
+        if let Some(addendum) = addendum {
+            instructions = format!("{}\n\n{addendum}", instructions.trim_end());
+        }
+        let messages = vec![
+            Message::system(self.render("introduction.j2", &context)?),
+            Message::user(instructions),
+        ];
+        let thinking_prefill = match self.options.mode {
+            PromptMode::Chat => None,
+            PromptMode::Steerable => Some(self.render("think.j2", &context)?),
+        };
+        Ok((messages, thinking_prefill))
     }
 
     fn render(&self, name: &str, context: &impl Serialize) -> Result<String, CoderError> {
@@ -85,33 +126,30 @@ impl LlmCoder {
             .map_err(|error| CoderError::failed(error.to_string()))
     }
 
-    /// One reply of the code model: the answer text and the call that produced it.
+    /// One reply of the code model: the answer text, why it ended and the call that produced it.
     async fn ask_code_model(
         &self,
+        client: &Client,
         purpose: CallPurpose,
         messages: &[Message],
         thinking_prefill: Option<&str>,
-    ) -> Result<(String, ModelCall), mlm_llm::Error> {
-        let model = self.code_model.model().to_string();
+    ) -> Result<(String, FinishReason, ModelCall), mlm_llm::Error> {
+        let model = client.model().to_string();
         match thinking_prefill {
             None => {
-                let response = self
-                    .code_model
-                    .chat(&ChatRequest::new(messages.to_vec()))
-                    .await?;
+                let response = client.chat(&ChatRequest::new(messages.to_vec())).await?;
                 let call = model_call(purpose, model, &response.exchange, response.usage);
-                Ok((response.content, call))
+                Ok((response.content, response.finish_reason, call))
             }
             Some(prefill) => {
-                let response = self
-                    .code_model
+                let response = client
                     .complete(&CompletionRequest {
                         messages: messages.to_vec(),
                         thinking_prefill: prefill.to_string(),
                     })
                     .await?;
                 let call = model_call(purpose, model, &response.exchange, response.usage);
-                Ok((response.answer, call))
+                Ok((response.answer, response.finish_reason, call))
             }
         }
     }
@@ -132,6 +170,35 @@ fn model_call(purpose: CallPurpose, model: String, exchange: &Exchange, usage: U
     }
 }
 
+/// What a client's error means for the request: refused for good, too long, or the model failing.
+fn failure_cause(error: &mlm_llm::Error) -> FailureCause {
+    let detail = error.to_string();
+    match error {
+        mlm_llm::Error::Unauthorized { status, .. } | mlm_llm::Error::Rejected { status, .. } => {
+            FailureCause::Refused {
+                status: *status,
+                detail,
+            }
+        }
+        mlm_llm::Error::Status { status, .. } if !error.is_transient() => FailureCause::Refused {
+            status: *status,
+            detail,
+        },
+        mlm_llm::Error::ContextLengthExceeded { .. } => FailureCause::ContextTooLong { detail },
+        mlm_llm::Error::MissingApiKey { .. }
+        | mlm_llm::Error::InvalidConfig { .. }
+        | mlm_llm::Error::Unsupported { .. }
+        | mlm_llm::Error::Template { .. } => FailureCause::Misconfigured { detail },
+        mlm_llm::Error::Status { .. }
+        | mlm_llm::Error::Timeout { .. }
+        | mlm_llm::Error::Unreachable { .. }
+        | mlm_llm::Error::Transport { .. }
+        | mlm_llm::Error::Overloaded { .. }
+        | mlm_llm::Error::RetriesExhausted { .. }
+        | mlm_llm::Error::Malformed { .. } => FailureCause::ModelUnavailable { detail },
+    }
+}
+
 fn total_usage(calls: &[ModelCall]) -> TokenUsage {
     TokenUsage::total(calls.iter().map(|call| &call.usage))
 }
@@ -139,7 +206,7 @@ fn total_usage(calls: &[ModelCall]) -> TokenUsage {
 /// Why a reply is asked again.
 #[derive(Debug, Serialize)]
 struct Reask {
-    /// `no_code` or `syntax`.
+    /// `no_code`, `syntax` or `output_limit`.
     problem: &'static str,
     /// The compiler's message, for `syntax`.
     detail: String,
@@ -197,39 +264,70 @@ impl Coder for LlmCoder {
             mlm_search::Stage::Improve => CallPurpose::Improve,
             mlm_search::Stage::Debug => CallPurpose::Debug,
         };
-        let context = ProposalContext::new(task, request, self.options.mode);
-        let mut messages = vec![
-            Message::system(self.render("introduction.j2", &context)?),
-            Message::user(self.render(&format!("{}.j2", request.stage.name()), &context)?),
-        ];
-        let thinking_prefill = match self.options.mode {
-            PromptMode::Chat => None,
-            PromptMode::Steerable => Some(self.render("think.j2", &context)?),
-        };
+        let mut cut = PromptCut::Whole;
+        // Set once a reply was cut at the output limit: the request then asks for a shorter script.
+        let mut shorter: Option<String> = None;
+        let (mut messages, mut thinking_prefill) =
+            self.proposal_prompt(task, request, cut, shorter.as_deref())?;
+        let client = self
+            .operator_models
+            .iter()
+            .find(|(stage, _)| *stage == request.stage)
+            .map_or(&self.code_model, |(_, model)| model);
         let mut calls = Vec::new();
-        let mut last_problem = String::new();
-        for _ in 0..=self.options.max_reasks {
-            let (reply, call) = match self
-                .ask_code_model(purpose, &messages, thinking_prefill.as_deref())
+        let mut reasks = 0;
+        let mut cut_replies = 0;
+        loop {
+            let (reply, finish_reason, call) = match self
+                .ask_code_model(client, purpose, &messages, thinking_prefill.as_deref())
                 .await
             {
                 Ok(answer) => answer,
                 Err(error) => {
-                    return Err(CoderError::Failed {
-                        reason: format!("the code model failed: {error}"),
-                        calls,
-                    })
+                    let next_cut = if matches!(error, mlm_llm::Error::ContextLengthExceeded { .. })
+                    {
+                        cut.next()
+                    } else {
+                        None
+                    };
+                    let Some(next_cut) = next_cut else {
+                        return Err(CoderError::Failed {
+                            cause: failure_cause(&error),
+                            calls,
+                        });
+                    };
+                    cut = next_cut;
+                    (messages, thinking_prefill) =
+                        self.proposal_prompt(task, request, cut, shorter.as_deref())?;
+                    continue;
                 }
             };
             calls.push(call);
-            let reask = match extract::solution(&reply) {
-                None => {
-                    last_problem = "the reply had no ```python code block".to_string();
-                    Reask {
-                        problem: "no_code",
-                        detail: String::new(),
-                    }
+            if finish_reason == FinishReason::OutputLimit {
+                cut_replies += 1;
+                if cut_replies > 1 {
+                    return Err(CoderError::Failed {
+                        cause: FailureCause::OutputLimit {
+                            replies: cut_replies,
+                        },
+                        calls,
+                    });
                 }
+                // The cut reply is not shown again: it would fill the window it just overflowed.
+                // The request itself asks for less, in both modes.
+                shorter = Some(self.render(
+                    "reask.j2",
+                    &Reask {
+                        problem: "output_limit",
+                        detail: String::new(),
+                    },
+                )?);
+                (messages, thinking_prefill) =
+                    self.proposal_prompt(task, request, cut, shorter.as_deref())?;
+                continue;
+            }
+            let problem = match extract::solution(&reply) {
+                None => CodeProblem::NoCodeBlock,
                 Some(solution) => match self.syntax.check(&solution.code).await {
                     Ok(()) => {
                         return Ok(Proposal {
@@ -239,13 +337,27 @@ impl Coder for LlmCoder {
                             calls,
                         })
                     }
-                    Err(message) => {
-                        last_problem = format!("the code does not compile: {message}");
-                        Reask {
-                            problem: "syntax",
-                            detail: message,
-                        }
-                    }
+                    Err(error) => CodeProblem::DoesNotCompile(error),
+                },
+            };
+            if reasks == self.options.max_reasks {
+                return Err(CoderError::Failed {
+                    cause: FailureCause::NoCode {
+                        replies: calls.len() as u32,
+                        problem,
+                    },
+                    calls,
+                });
+            }
+            reasks += 1;
+            let reask = match &problem {
+                CodeProblem::NoCodeBlock => Reask {
+                    problem: "no_code",
+                    detail: String::new(),
+                },
+                CodeProblem::DoesNotCompile(error) => Reask {
+                    problem: "syntax",
+                    detail: error.compiler_output.clone(),
                 },
             };
             // Steerable mode asks the same prompt again: its prompt is the model's own reasoning,
@@ -255,13 +367,6 @@ impl Coder for LlmCoder {
                 messages.push(Message::user(self.render("reask.j2", &reask)?));
             }
         }
-        Err(CoderError::Failed {
-            reason: format!(
-                "no runnable code after {} replies: {last_problem}",
-                calls.len()
-            ),
-            calls,
-        })
     }
 
     async fn review(
@@ -309,7 +414,7 @@ impl Coder for LlmCoder {
                 Ok(response) => response,
                 Err(error) => {
                     return Err(CoderError::Failed {
-                        reason: format!("the feedback model failed: {error}"),
+                        cause: failure_cause(&error),
                         calls,
                     })
                 }
@@ -358,10 +463,10 @@ impl Coder for LlmCoder {
             }
         }
         Err(CoderError::Failed {
-            reason: format!(
-                "no readable review after {} replies: {last_problem}",
-                calls.len()
-            ),
+            cause: FailureCause::UnreadableReview {
+                replies: calls.len() as u32,
+                problem: last_problem,
+            },
             calls,
         })
     }
