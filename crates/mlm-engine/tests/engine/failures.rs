@@ -103,6 +103,7 @@ async fn run(
     run_engine(parts, event_sender, operation_receiver)
         .await
         .expect("the run fails only by the coder's failures")
+        .summary
 }
 
 #[tokio::test(start_paused = true)]
