@@ -111,7 +111,7 @@ pub struct PythonSyntaxCheck {
 
 #[async_trait::async_trait]
 impl mlm_coder::SyntaxCheck for PythonSyntaxCheck {
-    async fn check(&self, code: &str) -> Result<(), String> {
+    async fn check(&self, code: &str) -> Result<(), mlm_coder::SyntaxError> {
         let index = self
             .counter
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -143,7 +143,9 @@ impl mlm_coder::SyntaxCheck for PythonSyntaxCheck {
         .and_then(|outcome| outcome);
         match outcome {
             Ok(outcome) if outcome.success() => Ok(()),
-            Ok(outcome) => Err(outcome.output.last_lines(12)),
+            Ok(outcome) => Err(mlm_coder::SyntaxError {
+                compiler_output: outcome.output.last_lines(12),
+            }),
             // The checker itself could not run: the script's own run will tell what is wrong.
             Err(error) => {
                 tracing::warn!("cannot syntax-check a proposal: {error}");

@@ -16,6 +16,7 @@ mod operator;
 pub use builtin::BuiltinCoder;
 pub use llm::{LlmCoder, LlmOptions, PromptError, PromptMode, Prompts, ReviewFormat};
 pub use operator::{
-    Budget, CallPurpose, Coder, CoderError, ExecutionStatus, MemoryEntry, ModelCall, NodeView,
-    Proposal, ProposalRequest, Review, ReviewRequest, SyntaxCheck, TaskBrief, TokenUsage,
+    Budget, CallPurpose, CodeProblem, Coder, CoderError, ExecutionStatus, FailureCause,
+    MemoryEntry, ModelCall, NodeView, Proposal, ProposalRequest, Review, ReviewRequest,
+    SyntaxCheck, SyntaxError, TaskBrief, TokenUsage,
 };

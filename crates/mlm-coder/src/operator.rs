@@ -204,14 +204,14 @@ pub struct Review {
     pub calls: Vec<ModelCall>,
 }
 
-/// Why a coder produced nothing usable. A failed proposal gives its slot back; it never ends the run.
+/// Why a coder produced nothing usable. A failed proposal gives its slot back; whether the run goes on
+/// is the engine's decision, taken from the [`FailureCause`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CoderError {
-    /// This request failed (no code after retries, a model error); others may succeed. The calls made
-    /// on the way still cost tokens and are journaled.
-    #[error("the coder failed: {reason}")]
+    /// This request failed. The calls made on the way still cost tokens and are journaled.
+    #[error("{cause}")]
     Failed {
-        reason: String,
+        cause: FailureCause,
         calls: Vec<ModelCall>,
     },
     /// The token or cost budget is spent: no request can succeed any more.
@@ -220,21 +220,104 @@ pub enum CoderError {
 }
 
 impl CoderError {
-    /// A failure that made no model call.
+    /// A failure of the coder's own that made no model call.
     pub fn failed(reason: impl Into<String>) -> CoderError {
         CoderError::Failed {
-            reason: reason.into(),
+            cause: FailureCause::Coder {
+                reason: reason.into(),
+            },
             calls: Vec::new(),
         }
     }
+}
+
+/// What went wrong with one request to a coder, in the terms the engine acts on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FailureCause {
+    /// The server refused the request itself (an unsupported parameter, an unknown model, bad
+    /// credentials): the same request can never succeed. `detail` is the client's message, with the
+    /// server's words and a `hint:`.
+    #[error("{detail}")]
+    Refused { status: u16, detail: String },
+    /// The model's client cannot be used as configured (a missing API key, an unsupported mode); no
+    /// server was asked.
+    #[error("{detail}")]
+    Misconfigured { detail: String },
+    /// The prompt does not fit the model's context window, even shrunk.
+    #[error("{detail}")]
+    ContextTooLong { detail: String },
+    /// Every reply was cut at the output limit, the last after being asked for a shorter script.
+    #[error("the reply was cut at the output limit {replies} times\nhint: raise max_tokens, or ask for shorter scripts in the prompts")]
+    OutputLimit { replies: u32 },
+    /// No reply held runnable code.
+    #[error("no runnable code after {replies} replies: {problem}")]
+    NoCode { replies: u32, problem: CodeProblem },
+    /// No reply held a readable review.
+    #[error("no readable review after {replies} replies: {problem}")]
+    UnreadableReview { replies: u32, problem: String },
+    /// The model could not be reached or kept failing (the client's retries are spent), or answered
+    /// with something that is not a reply.
+    #[error("the model failed: {detail}")]
+    ModelUnavailable { detail: String },
+    /// The coder could not write the request for a reason of its own (the built-in coder's task schema,
+    /// a prompt template that does not render).
+    #[error("{reason}")]
+    Coder { reason: String },
+}
+
+impl FailureCause {
+    /// Whether every later request would fail the same way, so the run should stop at once.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            FailureCause::Refused { .. } | FailureCause::Misconfigured { .. } => true,
+            FailureCause::ContextTooLong { .. }
+            | FailureCause::OutputLimit { .. }
+            | FailureCause::NoCode { .. }
+            | FailureCause::UnreadableReview { .. }
+            | FailureCause::ModelUnavailable { .. }
+            | FailureCause::Coder { .. } => false,
+        }
+    }
+
+    /// A short name of the kind of failure, for counts and stop messages: `refused`, `misconfigured`,
+    /// `context too long`, `cut at the output limit`, `no code`, `unreadable review`, `model
+    /// unavailable` or `coder`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FailureCause::Refused { .. } => "refused",
+            FailureCause::Misconfigured { .. } => "misconfigured",
+            FailureCause::ContextTooLong { .. } => "context too long",
+            FailureCause::OutputLimit { .. } => "cut at the output limit",
+            FailureCause::NoCode { .. } => "no code",
+            FailureCause::UnreadableReview { .. } => "unreadable review",
+            FailureCause::ModelUnavailable { .. } => "model unavailable",
+            FailureCause::Coder { .. } => "coder",
+        }
+    }
+}
+
+/// Why a reply's code cannot be run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CodeProblem {
+    #[error("the reply had no ```python code block")]
+    NoCodeBlock,
+    #[error("the code does not compile: {0}")]
+    DoesNotCompile(SyntaxError),
+}
+
+/// A script the interpreter refused to compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{compiler_output}")]
+pub struct SyntaxError {
+    /// The compiler's message: the last lines of its output.
+    pub compiler_output: String,
 }
 
 /// Checks that a script compiles before it is run. Implemented at the edge (the command line runs the
 /// interpreter), since this crate spawns nothing.
 #[async_trait::async_trait]
 pub trait SyntaxCheck: Send + Sync {
-    /// `Err` carries the compiler's message.
-    async fn check(&self, code: &str) -> Result<(), String>;
+    async fn check(&self, code: &str) -> Result<(), SyntaxError>;
 }
 
 /// Writes and reviews solution code.

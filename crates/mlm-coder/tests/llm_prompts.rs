@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mlm_coder::{
-    Budget, Coder, CoderError, ExecutionStatus, LlmCoder, LlmOptions, MemoryEntry, NodeView,
-    PromptMode, Prompts, ProposalRequest, ReviewFormat, ReviewRequest, SyntaxCheck, TaskBrief,
+    Budget, CodeProblem, Coder, CoderError, ExecutionStatus, FailureCause, LlmCoder, LlmOptions,
+    MemoryEntry, NodeView, PromptMode, Prompts, ProposalRequest, ReviewFormat, ReviewRequest,
+    SyntaxCheck, SyntaxError, TaskBrief,
 };
 use mlm_llm::{ChatTemplate, Client, ClientConfig, Provider, RetryPolicy};
 use mlm_search::Stage;
@@ -26,9 +27,11 @@ struct MarkerSyntaxCheck;
 
 #[async_trait::async_trait]
 impl SyntaxCheck for MarkerSyntaxCheck {
-    async fn check(&self, code: &str) -> Result<(), String> {
+    async fn check(&self, code: &str) -> Result<(), SyntaxError> {
         if code.contains("def broken(:") {
-            Err("SyntaxError: invalid syntax (line 1)".to_string())
+            Err(SyntaxError {
+                compiler_output: "SyntaxError: invalid syntax (line 1)".to_string(),
+            })
         } else {
             Ok(())
         }
@@ -112,6 +115,14 @@ fn chat_reply(content: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 1000, "completion_tokens": 200}
+    }))
+}
+
+/// A reply cut at the output limit in the middle of its script.
+fn cut_reply() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Plan.\n```python\nimport pandas as pd\nfor column in ["}, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 16384}
     }))
 }
 
@@ -334,10 +345,21 @@ fn broken_code_is_asked_again_with_the_compiler_message_and_then_fails_cleanly()
     let error = runtime
         .block_on(coder.propose(&task(), &improve_request()))
         .unwrap_err();
-    let CoderError::Failed { reason, calls } = error else {
-        panic!("{error}")
+    let reason = error.to_string();
+    let CoderError::Failed { cause, calls } = error else {
+        panic!("{reason}")
     };
     assert_eq!(calls.len(), 3, "max_reasks = 2 bounds the replies");
+    assert!(
+        matches!(
+            cause,
+            FailureCause::NoCode {
+                replies: 3,
+                problem: CodeProblem::DoesNotCompile(_)
+            }
+        ),
+        "{cause:?}"
+    );
     assert!(
         reason.contains("no runnable code after 3 replies"),
         "{reason}"
@@ -352,6 +374,73 @@ fn broken_code_is_asked_again_with_the_compiler_message_and_then_fails_cleanly()
     assert!(
         third.contains("did not contain a ```python code block"),
         "{third}"
+    );
+}
+
+#[test]
+fn a_reply_cut_at_the_output_limit_is_asked_once_for_a_shorter_script() {
+    let fixture = Fixture::new(vec![cut_reply(), chat_reply(GOOD_REPLY)]);
+    let coder = fixture.coder(
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let proposal = runtime
+        .block_on(coder.propose(&task(), &improve_request()))
+        .unwrap();
+    assert_eq!(proposal.calls.len(), 2);
+    let bodies = fixture.bodies();
+    assert_eq!(bodies.len(), 2);
+    let second = transcript(&bodies[1]);
+    assert!(second.contains("cut at the output limit"), "{second}");
+    assert!(!second.contains("does not compile"), "{second}");
+    assert!(
+        !second.contains("for column in ["),
+        "the cut reply is not sent back: {second}"
+    );
+}
+
+#[test]
+fn a_second_reply_cut_at_the_output_limit_fails_the_proposal_as_such() {
+    // vLLM without max_tokens: the reasoning is cut before `</think>`, so no answer at all.
+    let cut_reasoning = || {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{"index": 0, "text": "Let me think about the", "finish_reason": "length"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 16}
+        }))
+    };
+    let fixture = Fixture::new(vec![
+        cut_reasoning(),
+        cut_reasoning(),
+        chat_reply(GOOD_REPLY),
+    ]);
+    let coder = fixture.coder(
+        PromptMode::Steerable,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let error = runtime
+        .block_on(coder.propose(&task(), &improve_request()))
+        .unwrap_err();
+    let bodies = fixture.bodies();
+    assert_eq!(bodies.len(), 2);
+    let second = transcript(&bodies[1]);
+    assert!(second.contains("cut at the output limit"), "{second}");
+    assert!(
+        error.to_string().contains("cut at the output limit"),
+        "{error}"
+    );
+    assert!(
+        matches!(
+            error,
+            CoderError::Failed {
+                cause: FailureCause::OutputLimit { replies: 2 },
+                ..
+            }
+        ),
+        "{error:?}"
     );
 }
 

@@ -10,14 +10,15 @@ mod prompts;
 use std::sync::Arc;
 
 use mlm_llm::{
-    ChatRequest, Client, CompletionRequest, Exchange, Message, ToolChoice, ToolDefinition, Usage,
+    ChatRequest, Client, CompletionRequest, Exchange, FinishReason, Message, ToolChoice,
+    ToolDefinition, Usage,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::operator::{
-    CallPurpose, Coder, CoderError, ModelCall, Proposal, ProposalRequest, Review, ReviewRequest,
-    SyntaxCheck, TaskBrief, TokenUsage,
+    CallPurpose, CodeProblem, Coder, CoderError, FailureCause, ModelCall, Proposal,
+    ProposalRequest, Review, ReviewRequest, SyntaxCheck, TaskBrief, TokenUsage,
 };
 use prompts::{human_duration, trim_output, ProposalContext, TaskContext};
 pub use prompts::{PromptError, PromptMode, Prompts};
@@ -85,13 +86,13 @@ impl LlmCoder {
             .map_err(|error| CoderError::failed(error.to_string()))
     }
 
-    /// One reply of the code model: the answer text and the call that produced it.
+    /// One reply of the code model: the answer text, why it ended and the call that produced it.
     async fn ask_code_model(
         &self,
         purpose: CallPurpose,
         messages: &[Message],
         thinking_prefill: Option<&str>,
-    ) -> Result<(String, ModelCall), mlm_llm::Error> {
+    ) -> Result<(String, FinishReason, ModelCall), mlm_llm::Error> {
         let model = self.code_model.model().to_string();
         match thinking_prefill {
             None => {
@@ -100,7 +101,7 @@ impl LlmCoder {
                     .chat(&ChatRequest::new(messages.to_vec()))
                     .await?;
                 let call = model_call(purpose, model, &response.exchange, response.usage);
-                Ok((response.content, call))
+                Ok((response.content, response.finish_reason, call))
             }
             Some(prefill) => {
                 let response = self
@@ -111,7 +112,7 @@ impl LlmCoder {
                     })
                     .await?;
                 let call = model_call(purpose, model, &response.exchange, response.usage);
-                Ok((response.answer, call))
+                Ok((response.answer, response.finish_reason, call))
             }
         }
     }
@@ -132,6 +133,35 @@ fn model_call(purpose: CallPurpose, model: String, exchange: &Exchange, usage: U
     }
 }
 
+/// What a client's error means for the request: refused for good, too long, or the model failing.
+fn failure_cause(error: &mlm_llm::Error) -> FailureCause {
+    let detail = error.to_string();
+    match error {
+        mlm_llm::Error::Unauthorized { status, .. } | mlm_llm::Error::Rejected { status, .. } => {
+            FailureCause::Refused {
+                status: *status,
+                detail,
+            }
+        }
+        mlm_llm::Error::Status { status, .. } if !error.is_transient() => FailureCause::Refused {
+            status: *status,
+            detail,
+        },
+        mlm_llm::Error::ContextLengthExceeded { .. } => FailureCause::ContextTooLong { detail },
+        mlm_llm::Error::MissingApiKey { .. }
+        | mlm_llm::Error::InvalidConfig { .. }
+        | mlm_llm::Error::Unsupported { .. }
+        | mlm_llm::Error::Template { .. } => FailureCause::Misconfigured { detail },
+        mlm_llm::Error::Status { .. }
+        | mlm_llm::Error::Timeout { .. }
+        | mlm_llm::Error::Unreachable { .. }
+        | mlm_llm::Error::Transport { .. }
+        | mlm_llm::Error::Overloaded { .. }
+        | mlm_llm::Error::RetriesExhausted { .. }
+        | mlm_llm::Error::Malformed { .. } => FailureCause::ModelUnavailable { detail },
+    }
+}
+
 fn total_usage(calls: &[ModelCall]) -> TokenUsage {
     TokenUsage::total(calls.iter().map(|call| &call.usage))
 }
@@ -139,7 +169,7 @@ fn total_usage(calls: &[ModelCall]) -> TokenUsage {
 /// Why a reply is asked again.
 #[derive(Debug, Serialize)]
 struct Reask {
-    /// `no_code` or `syntax`.
+    /// `no_code`, `syntax` or `output_limit`.
     problem: &'static str,
     /// The compiler's message, for `syntax`.
     detail: String,
@@ -207,29 +237,48 @@ impl Coder for LlmCoder {
             PromptMode::Steerable => Some(self.render("think.j2", &context)?),
         };
         let mut calls = Vec::new();
-        let mut last_problem = String::new();
-        for _ in 0..=self.options.max_reasks {
-            let (reply, call) = match self
+        let mut reasks = 0;
+        let mut cut_replies = 0;
+        loop {
+            let (reply, finish_reason, call) = match self
                 .ask_code_model(purpose, &messages, thinking_prefill.as_deref())
                 .await
             {
                 Ok(answer) => answer,
                 Err(error) => {
                     return Err(CoderError::Failed {
-                        reason: format!("the code model failed: {error}"),
+                        cause: failure_cause(&error),
                         calls,
                     })
                 }
             };
             calls.push(call);
-            let reask = match extract::solution(&reply) {
-                None => {
-                    last_problem = "the reply had no ```python code block".to_string();
-                    Reask {
-                        problem: "no_code",
-                        detail: String::new(),
-                    }
+            if finish_reason == FinishReason::OutputLimit {
+                cut_replies += 1;
+                if cut_replies > 1 {
+                    return Err(CoderError::Failed {
+                        cause: FailureCause::OutputLimit {
+                            replies: cut_replies,
+                        },
+                        calls,
+                    });
                 }
+                // The cut reply is not shown again: it would fill the window it just overflowed.
+                // The request itself asks for less, in both modes.
+                let shorter = self.render(
+                    "reask.j2",
+                    &Reask {
+                        problem: "output_limit",
+                        detail: String::new(),
+                    },
+                )?;
+                if let Some(request) = messages.get_mut(1) {
+                    request.content = format!("{}\n\n{shorter}", request.content.trim_end());
+                }
+                continue;
+            }
+            let problem = match extract::solution(&reply) {
+                None => CodeProblem::NoCodeBlock,
                 Some(solution) => match self.syntax.check(&solution.code).await {
                     Ok(()) => {
                         return Ok(Proposal {
@@ -239,13 +288,27 @@ impl Coder for LlmCoder {
                             calls,
                         })
                     }
-                    Err(message) => {
-                        last_problem = format!("the code does not compile: {message}");
-                        Reask {
-                            problem: "syntax",
-                            detail: message,
-                        }
-                    }
+                    Err(error) => CodeProblem::DoesNotCompile(error),
+                },
+            };
+            if reasks == self.options.max_reasks {
+                return Err(CoderError::Failed {
+                    cause: FailureCause::NoCode {
+                        replies: calls.len() as u32,
+                        problem,
+                    },
+                    calls,
+                });
+            }
+            reasks += 1;
+            let reask = match &problem {
+                CodeProblem::NoCodeBlock => Reask {
+                    problem: "no_code",
+                    detail: String::new(),
+                },
+                CodeProblem::DoesNotCompile(error) => Reask {
+                    problem: "syntax",
+                    detail: error.compiler_output.clone(),
                 },
             };
             // Steerable mode asks the same prompt again: its prompt is the model's own reasoning,
@@ -255,13 +318,6 @@ impl Coder for LlmCoder {
                 messages.push(Message::user(self.render("reask.j2", &reask)?));
             }
         }
-        Err(CoderError::Failed {
-            reason: format!(
-                "no runnable code after {} replies: {last_problem}",
-                calls.len()
-            ),
-            calls,
-        })
     }
 
     async fn review(
@@ -309,7 +365,7 @@ impl Coder for LlmCoder {
                 Ok(response) => response,
                 Err(error) => {
                     return Err(CoderError::Failed {
-                        reason: format!("the feedback model failed: {error}"),
+                        cause: failure_cause(&error),
                         calls,
                     })
                 }
@@ -358,10 +414,10 @@ impl Coder for LlmCoder {
             }
         }
         Err(CoderError::Failed {
-            reason: format!(
-                "no readable review after {} replies: {last_problem}",
-                calls.len()
-            ),
+            cause: FailureCause::UnreadableReview {
+                replies: calls.len() as u32,
+                problem: last_problem,
+            },
             calls,
         })
     }

@@ -98,8 +98,8 @@ pub(super) async fn judge(
             review.usage,
             review.calls,
         ),
-        Err(CoderError::Failed { reason, calls }) => (
-            format!("The review failed: {reason}"),
+        Err(CoderError::Failed { cause, calls }) => (
+            format!("The review failed: {cause}"),
             ReviewVerdict::NoBug,
             None,
             TokenUsage::total(calls.iter().map(|call| &call.usage)),

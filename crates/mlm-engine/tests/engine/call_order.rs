@@ -63,7 +63,10 @@ impl mlm_coder::Coder for RecordingCoder {
         ));
         if index % 7 == 6 {
             return Err(mlm_coder::CoderError::Failed {
-                reason: "no runnable code".into(),
+                cause: mlm_coder::FailureCause::NoCode {
+                    replies: 1,
+                    problem: mlm_coder::CodeProblem::NoCodeBlock,
+                },
                 calls: vec![mlm_coder::ModelCall {
                     purpose: mlm_coder::CallPurpose::Draft,
                     model: "fake".into(),

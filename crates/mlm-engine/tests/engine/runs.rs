@@ -288,7 +288,10 @@ impl mlm_coder::Coder for FirstProposalFails {
     ) -> Result<mlm_coder::Proposal, mlm_coder::CoderError> {
         if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return Err(mlm_coder::CoderError::Failed {
-                reason: "no runnable code after 3 replies".into(),
+                cause: mlm_coder::FailureCause::NoCode {
+                    replies: 3,
+                    problem: mlm_coder::CodeProblem::NoCodeBlock,
+                },
                 calls: vec![mlm_coder::ModelCall {
                     purpose: mlm_coder::CallPurpose::Draft,
                     model: "fake".into(),

@@ -11,9 +11,7 @@ fn kinds(schema: &TaskSchema) -> Vec<(&str, ColumnKind)> {
 
 fn failure_message(brief: &TaskBrief) -> String {
     match detect(brief) {
-        Err(CoderError::Failed {
-            reason: message, ..
-        }) => message,
+        Err(error @ CoderError::Failed { .. }) => error.to_string(),
         other => panic!("expected a failure, got {other:?}"),
     }
 }

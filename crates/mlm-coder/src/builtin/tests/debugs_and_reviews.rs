@@ -57,8 +57,8 @@ fn a_missing_package_switches_to_a_family_that_does_not_need_it() {
     ))
     .unwrap_err();
     assert!(
-        matches!(&error, CoderError::Failed { reason: message, .. }
-            if message.contains("`numpy`") && message.contains("env setup")),
+        matches!(&error, CoderError::Failed { .. }
+            if error.to_string().contains("`numpy`") && error.to_string().contains("env setup")),
         "{error}"
     );
 }
