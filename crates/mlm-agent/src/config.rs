@@ -23,6 +23,10 @@ pub use search::SearchLayer;
 /// The config file read when `--config` is not given and it exists in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "ml-master.toml";
 
+/// `[llm] max_consecutive_failures` when unset: proposals in a row that fail the same way before the run
+/// stops.
+const DEFAULT_MAX_CONSECUTIVE_FAILURES: u32 = 5;
+
 /// Which coder writes the scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -188,6 +192,10 @@ impl ConfigLayer {
             cost_budget: self.run.cost_budget_usd,
             search,
             seed: self.run.seed.unwrap_or(0),
+            max_consecutive_failures: self
+                .llm
+                .max_consecutive_failures
+                .unwrap_or(DEFAULT_MAX_CONSECUTIVE_FAILURES),
         };
         settings
             .validate()
@@ -224,6 +232,34 @@ impl ConfigLayer {
 }
 
 impl ResolvedConfig {
+    /// What the configuration allows but cannot mean, for the user to read before the run starts: a
+    /// cost budget with models whose prices are zero.
+    pub fn warnings(&self) -> Vec<String> {
+        let (Some(budget), CoderChoice::Llm, Some(llm)) =
+            (self.settings.cost_budget, self.coder, &self.llm)
+        else {
+            return Vec::new();
+        };
+        let models = llm.models();
+        let unpriced: Vec<&str> = models
+            .iter()
+            .filter(|(_, model)| !model.is_priced())
+            .map(|(section, _)| *section)
+            .collect();
+        if unpriced.is_empty() {
+            return Vec::new();
+        }
+        let consequence = if unpriced.len() == models.len() {
+            "the budget can never be reached"
+        } else {
+            "their calls count nothing against it"
+        };
+        vec![format!(
+            "cost_budget_usd = {budget} is set but [{}] has no prices, so {consequence}\nhint: set prompt_price_per_million_usd and completion_price_per_million_usd there (US dollars per million tokens)",
+            unpriced.join("], [")
+        )]
+    }
+
     /// The resolved values as a complete layer, for `<run>/config.toml`. Holds no secret: keys are only
     /// ever named, never stored.
     pub fn to_layer(&self) -> ConfigLayer {
@@ -252,11 +288,14 @@ impl ResolvedConfig {
                 )),
                 require: Some(self.required_tiers.clone()),
             },
-            llm: self
-                .llm
-                .as_ref()
-                .map(LlmSettings::to_layer)
-                .unwrap_or_default(),
+            llm: LlmLayer {
+                max_consecutive_failures: Some(settings.max_consecutive_failures),
+                ..self
+                    .llm
+                    .as_ref()
+                    .map(LlmSettings::to_layer)
+                    .unwrap_or_default()
+            },
         }
     }
 
@@ -272,6 +311,28 @@ impl ResolvedConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cost_budget_with_unpriced_models_is_warned_about() {
+        let resolve = |prices: &str| {
+            toml::from_str::<ConfigLayer>(&format!(
+                "[run]\ncoder = \"llm\"\ncost_budget_usd = 2.5\n[llm.code]\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:1/v1\"\n{prices}"
+            ))
+            .unwrap()
+            .resolve(2, None)
+            .unwrap()
+        };
+        let warnings = resolve("").warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("[llm.code], [llm.feedback]")
+                && warnings[0].contains("can never be reached")
+                && warnings[0].contains("hint:"),
+            "{warnings:?}"
+        );
+        let priced = resolve("prompt_price_per_million_usd = 1.0\n");
+        assert_eq!(priced.warnings(), Vec::<String>::new());
+    }
 
     #[test]
     fn later_layers_win_field_by_field() {

@@ -18,6 +18,7 @@ use mlm_exec::{
 use mlm_grade::Grader;
 use mlm_journal::{Journal, RunRecord, RunStatus};
 use mlm_llm::{Client, ClientConfig, Endpoint};
+use mlm_search::Stage;
 use mlm_task::Task;
 use tokio::sync::mpsc;
 
@@ -314,46 +315,38 @@ fn make_coder(
             error: Box::new(error),
         })
     };
-    let code_model = client("llm.code", &llm.code.client)?;
-    let feedback_model = client("llm.feedback", &llm.feedback.client)?;
     let code_endpoint = match llm.code.mode {
         PromptMode::Chat => Endpoint::Chat,
         PromptMode::Steerable => Endpoint::Completions,
     };
-    // Reviews are chat calls; a feedback model configured like the code model in chat mode was
-    // checked by the code model's probe.
-    let same_check = llm.feedback.client == llm.code.client && code_endpoint == Endpoint::Chat;
-    runtime.block_on(async {
-        let probe = |section: &'static str, model: &Client, base_url: &str, endpoint| {
-            let model = model.clone();
-            let base_url = base_url.to_string();
-            async move {
-                model.probe(endpoint).await.map_err(|error| Error::Model {
-                    section,
-                    model: model.model().to_string(),
-                    base_url,
-                    error: Box::new(error),
-                })
-            }
+    // Every model the run will ask, each probed once with the endpoint it will be asked on: reviews
+    // are chat calls; a model configured exactly like one already probed on its endpoint is not asked
+    // again.
+    let mut probed: Vec<(&ClientConfig, Endpoint)> = Vec::new();
+    for (section, model) in llm.models() {
+        let endpoint = match section {
+            "llm.feedback" => Endpoint::Chat,
+            _ => code_endpoint,
         };
-        probe(
-            "llm.code",
-            &code_model,
-            &llm.code.client.base_url,
-            code_endpoint,
-        )
-        .await?;
-        if !same_check {
-            probe(
-                "llm.feedback",
-                &feedback_model,
-                &llm.feedback.client.base_url,
-                Endpoint::Chat,
-            )
-            .await?;
+        if probed
+            .iter()
+            .any(|(settings, known)| **settings == model.client && *known == endpoint)
+        {
+            continue;
         }
-        Ok::<(), Error>(())
-    })?;
+        probed.push((&model.client, endpoint));
+        let probe_client = client(section, &model.client)?;
+        runtime
+            .block_on(probe_client.probe(endpoint))
+            .map_err(|error| Error::Model {
+                section,
+                model: model.client.model.clone(),
+                base_url: model.client.base_url.clone(),
+                error: Box::new(error),
+            })?;
+    }
+    let code_model = client("llm.code", &llm.code.client)?;
+    let feedback_model = client("llm.feedback", &llm.feedback.client)?;
     let prompts = Prompts::load(llm.prompts_dir.as_deref())
         .map_err(|error| Error::Invalid(error.to_string()))?;
     let syntax = PythonSyntaxCheck {
@@ -361,7 +354,7 @@ fn make_coder(
         scratch_dir: layout.work_dir().join("syntax-check"),
         counter: AtomicU64::new(0),
     };
-    Ok(Arc::new(LlmCoder::new(
+    let mut coder = LlmCoder::new(
         code_model,
         feedback_model,
         prompts,
@@ -371,5 +364,15 @@ fn make_coder(
             max_reasks: llm.max_reasks,
         },
         Arc::new(syntax),
-    )))
+    );
+    for (stage, section, model) in [
+        (Stage::Draft, "llm.draft", &llm.draft),
+        (Stage::Improve, "llm.improve", &llm.improve),
+        (Stage::Debug, "llm.debug", &llm.debug),
+    ] {
+        if let Some(model) = model {
+            coder = coder.with_operator_model(stage, client(section, &model.client)?);
+        }
+    }
+    Ok(Arc::new(coder))
 }

@@ -199,6 +199,7 @@ impl Progress {
             StopReason::CostBudget => "the cost budget is spent",
             StopReason::SearchExhausted => "the search has nothing left to expand",
             StopReason::Interrupted => "interrupted",
+            StopReason::CoderFailed => "the coder cannot go on",
         };
         eprintln!(
             "Stopped after {} nodes and {:.0} s: {reason}.",

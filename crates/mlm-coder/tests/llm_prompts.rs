@@ -448,6 +448,98 @@ fn a_second_reply_cut_at_the_output_limit_fails_the_proposal_as_such() {
     );
 }
 
+/// What an OpenAI-compatible server answers when the prompt does not fit.
+fn context_overflow() -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({"error": {
+        "message": "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens.",
+        "type": "invalid_request_error", "code": "context_length_exceeded"
+    }}))
+}
+
+/// An improve whose memory also holds an older attempt.
+fn improve_request_with_older_memory() -> ProposalRequest {
+    let mut request = improve_request();
+    request.memory.insert(
+        0,
+        MemoryEntry {
+            node: 1,
+            plan: "Oldest idea: a constant baseline.".to_string(),
+            summary: "Scored 0.61.".to_string(),
+            metric: Some(0.61),
+            buggy: false,
+        },
+    );
+    request
+}
+
+#[test]
+fn a_prompt_too_long_is_cut_older_memory_first_then_the_data_preview() {
+    let fixture = Fixture::new(vec![
+        context_overflow(),
+        context_overflow(),
+        chat_reply(GOOD_REPLY),
+    ]);
+    let coder = fixture.coder(
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let proposal = runtime
+        .block_on(coder.propose(&task(), &improve_request_with_older_memory()))
+        .unwrap();
+    assert_eq!(proposal.code, "print('Validation accuracy: 0.8')\n");
+    let prompts: Vec<String> = fixture.bodies().iter().map(transcript).collect();
+    assert_eq!(prompts.len(), 3);
+    assert!(prompts[0].contains("Oldest idea") && prompts[0].contains("712 rows"));
+    assert!(
+        !prompts[1].contains("Oldest idea") && prompts[1].contains("Impute Age"),
+        "{}",
+        prompts[1]
+    );
+    assert!(prompts[1].contains("712 rows"));
+    assert!(
+        !prompts[2].contains("712 rows") && prompts[2].contains("left out to fit"),
+        "{}",
+        prompts[2]
+    );
+}
+
+#[test]
+fn a_prompt_too_long_even_cut_down_fails_the_proposal_as_such() {
+    let fixture = Fixture::new((0..6).map(|_| context_overflow()).collect());
+    let coder = fixture.coder(
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let error = runtime
+        .block_on(coder.propose(&task(), &improve_request_with_older_memory()))
+        .unwrap_err();
+    assert_eq!(
+        fixture.bodies().len(),
+        4,
+        "the whole prompt and three cuts of it"
+    );
+    assert!(
+        matches!(
+            error,
+            CoderError::Failed {
+                cause: FailureCause::ContextTooLong { .. },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("does not fit the model's context window"),
+        "{error}"
+    );
+}
+
 fn review_request() -> ReviewRequest {
     ReviewRequest {
         node: node(

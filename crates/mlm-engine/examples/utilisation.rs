@@ -62,6 +62,7 @@ async fn main() {
                 ..SearchConfig::default()
             },
             seed: 1,
+            max_consecutive_failures: 5,
         };
         let parts = EngineParts {
             settings,

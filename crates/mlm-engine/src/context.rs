@@ -18,7 +18,7 @@ use crate::event::{Event, StopReason};
 use crate::layout::RunLayout;
 use crate::settings::RunSettings;
 use crate::slots::SlotPool;
-use crate::state::{Counters, RunState};
+use crate::state::{Counters, FailureStreak, RunState};
 use crate::traits::{CancelFlag, Executor, SubmissionCheck};
 
 /// How long a worker with nothing to do waits before asking again, when nothing wakes it sooner.
@@ -47,6 +47,8 @@ pub(crate) struct RunContext {
     pub slots: SlotPool,
     state: Mutex<RunState>,
     stop: watch::Sender<Option<StopReason>>,
+    /// Why the coder stopped the run, when [`StopReason::CoderFailed`] did.
+    coder_failure: Mutex<Option<String>>,
     /// Handed to every script; set when the run is interrupted or out of time, so scripts running then
     /// or started later are killed and their nodes discarded.
     scripts_cancelled: CancelFlag,
@@ -96,6 +98,7 @@ impl RunContext {
             entries,
             counters,
             proposals: HashMap::new(),
+            failure_streak: FailureStreak::default(),
         };
         let context = RunContext {
             slots: SlotPool::new(settings.slots),
@@ -107,6 +110,7 @@ impl RunContext {
             layout,
             state: Mutex::new(state),
             stop: watch::channel(None).0,
+            coder_failure: Mutex::new(None),
             scripts_cancelled: Arc::new(AtomicBool::new(false)),
             changed: Notify::new(),
             events,
@@ -182,9 +186,27 @@ impl RunContext {
             StopReason::StepsExhausted
             | StopReason::TokenBudget
             | StopReason::CostBudget
-            | StopReason::SearchExhausted => {}
+            | StopReason::SearchExhausted
+            | StopReason::CoderFailed => {}
         }
         self.changed.notify_waiters();
+    }
+
+    /// Stops the run because the coder cannot go on; `message` says why, for the user.
+    pub fn stop_for_coder_failure(&self, message: String) {
+        if self.stop_reason().is_none() {
+            if let Ok(mut failure) = self.coder_failure.lock() {
+                failure.get_or_insert(message);
+            }
+        }
+        self.request_stop(StopReason::CoderFailed);
+    }
+
+    /// What stopped the run, when the coder did.
+    pub fn coder_failure(&self) -> Option<String> {
+        self.coder_failure
+            .lock()
+            .map_or(None, |failure| failure.clone())
     }
 
     /// Wakes the workers waiting for a change.

@@ -22,6 +22,9 @@ pub enum StopReason {
     /// Every node is terminal or fully expanded.
     SearchExhausted,
     Interrupted,
+    /// The coder's requests were refused for good (an unsupported parameter, an unknown model, a
+    /// refused key), or failed the same way too many times in a row: going on would only repeat it.
+    CoderFailed,
 }
 
 /// Something that happened in the run.
@@ -88,6 +91,9 @@ pub enum Event {
     },
     RunFinished {
         reason: StopReason,
+        /// For [`StopReason::CoderFailed`]: what failed, with the server's words and a `hint:`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<String>,
         nodes: u32,
         best_node: Option<NodeId>,
         best_metric: Option<f64>,

@@ -17,6 +17,8 @@ use crate::worker::worker_loop;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {
     pub reason: StopReason,
+    /// For [`StopReason::CoderFailed`]: what failed, with the server's words and a `hint:`.
+    pub failure: Option<String>,
     pub nodes: u32,
     pub best_node: Option<NodeId>,
     pub best_metric: Option<f64>,
@@ -85,6 +87,7 @@ pub async fn run_engine(
             .map(|node| (node.id(), node.metric()));
         let summary = RunSummary {
             reason,
+            failure: run.coder_failure(),
             nodes: state.counters.steps_done,
             best_node: best.map(|(node, _)| node),
             best_metric: best.and_then(|(_, metric)| metric.map(|metric| metric.value)),
@@ -97,7 +100,7 @@ pub async fn run_engine(
             .journal
             .set_elapsed_seconds(summary.elapsed.as_secs_f64())?;
         state.journal.set_status(match (reason, &first_error) {
-            (_, Some(_)) => RunStatus::Failed,
+            (_, Some(_)) | (StopReason::CoderFailed, None) => RunStatus::Failed,
             (StopReason::Interrupted, None) => RunStatus::Interrupted,
             (
                 StopReason::StepsExhausted
@@ -112,6 +115,7 @@ pub async fn run_engine(
     };
     run.emit(Event::RunFinished {
         reason,
+        failure: summary.failure.clone(),
         nodes: summary.nodes,
         best_node: summary.best_node,
         best_metric: summary.best_metric,

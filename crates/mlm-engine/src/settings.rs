@@ -25,6 +25,9 @@ pub struct RunSettings {
     pub cost_budget: Option<f64>,
     pub search: SearchConfig,
     pub seed: u64,
+    /// Stop the run once this many proposals in a row, across all workers, failed the same way (no
+    /// code, cut at the output limit, the model unavailable, …).
+    pub max_consecutive_failures: u32,
 }
 
 impl RunSettings {
@@ -38,6 +41,9 @@ impl RunSettings {
                 "workers ({}) must be at least slots ({})",
                 self.workers, self.slots
             ));
+        }
+        if self.max_consecutive_failures == 0 {
+            return Err("max_consecutive_failures must be at least 1".to_string());
         }
         if self.steps == 0 {
             return Err("steps must be at least 1".to_string());

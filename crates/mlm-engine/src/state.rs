@@ -80,6 +80,29 @@ pub(crate) struct RunState {
     pub counters: Counters,
     /// Proposals a coder is writing or has written that are not yet nodes, by expansion.
     pub proposals: HashMap<ExpansionId, ProposalInFlight>,
+    /// The latest proposals of the run, all failed the same way; empty once one succeeds.
+    pub failure_streak: FailureStreak,
+}
+
+/// Proposals in a row, across workers, that failed with the same kind of cause.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FailureStreak {
+    /// The kind of cause (`FailureCause::kind`); `None` when the last proposal succeeded.
+    pub kind: Option<&'static str>,
+    pub proposals: u32,
+}
+
+impl FailureStreak {
+    /// Counts a failure of `kind`; returns how many proposals in a row have now failed that way.
+    pub fn failed(&mut self, kind: &'static str) -> u32 {
+        if self.kind == Some(kind) {
+            self.proposals += 1;
+        } else {
+            self.kind = Some(kind);
+            self.proposals = 1;
+        }
+        self.proposals
+    }
 }
 
 impl RunState {

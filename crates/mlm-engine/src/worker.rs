@@ -7,12 +7,15 @@ mod execute;
 mod judge;
 mod propose;
 
+use propose::Proposing;
+
 use std::sync::Arc;
+use std::time::Duration;
 
 use mlm_search::{Expansion, Next, WorkerId};
 use tokio::sync::watch;
 
-use crate::context::RunContext;
+use crate::context::{stopped, RunContext};
 use crate::error::Result;
 use crate::event::StopReason;
 
@@ -30,15 +33,42 @@ enum Work {
     SearchExhausted,
 }
 
-/// A worker: expands until the run stops or nothing is left for it.
+/// The wait after a worker's first failed proposal in a row; it doubles with each further one.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between a worker's failed proposals.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What came of one expansion, as the worker's backoff sees it.
+enum Attempt {
+    /// The coder wrote a script (whatever happened to it next), or the run stopped.
+    Proposed,
+    ProposalFailed,
+}
+
+/// A worker: expands until the run stops or nothing is left for it. After a failed proposal it waits
+/// before asking again, twice as long after each further failure in a row, so a model or server that
+/// keeps failing is not asked in a tight loop.
 pub(crate) async fn worker_loop(run: Arc<RunContext>, worker: WorkerId) -> Result<()> {
     let mut stop = run.stop_receiver();
+    let mut failures_in_a_row: u32 = 0;
     loop {
         if run.stop_reason().is_some() {
             return Ok(());
         }
         match next_work(&run, worker)? {
-            Work::Expand(expansion) => expand(&run, &mut stop, expansion).await?,
+            Work::Expand(expansion) => match expand(&run, &mut stop, expansion).await? {
+                Attempt::Proposed => failures_in_a_row = 0,
+                Attempt::ProposalFailed => {
+                    let backoff = FIRST_BACKOFF
+                        .saturating_mul(1 << failures_in_a_row.min(16))
+                        .min(MAX_BACKOFF);
+                    failures_in_a_row += 1;
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = stopped(&mut stop) => {}
+                    }
+                }
+            },
             Work::WaitForOthers | Work::StepsInFlight => run.wait_for_change(&mut stop).await,
             Work::AskAgain => {}
             Work::StepsExhausted => {
@@ -81,15 +111,18 @@ async fn expand(
     run: &RunContext,
     stop: &mut watch::Receiver<Option<StopReason>>,
     expansion: Expansion,
-) -> Result<()> {
-    let Some(proposed) = propose::propose(run, stop, expansion).await? else {
-        return Ok(());
+) -> Result<Attempt> {
+    let proposed = match propose::propose(run, stop, expansion).await? {
+        Proposing::Written(proposed) => proposed,
+        Proposing::Failed => return Ok(Attempt::ProposalFailed),
+        Proposing::Stopped => return Ok(Attempt::Proposed),
     };
     let Some(executed) = execute::execute(run, stop, &proposed).await? else {
-        return Ok(());
+        return Ok(Attempt::Proposed);
     };
     let Some(judged) = judge::judge(run, stop, proposed, executed).await? else {
-        return Ok(());
+        return Ok(Attempt::Proposed);
     };
-    commit::commit(run, judged)
+    commit::commit(run, judged)?;
+    Ok(Attempt::Proposed)
 }

@@ -1,5 +1,7 @@
-//! The `[llm]` part of the configuration: the code model (`[llm.code]`), the feedback model that reviews
-//! runs (`[llm.feedback]`, the code model when absent) and how the LLM coder asks them. Keys are only
+//! The `[llm]` part of the configuration: the code model (`[llm.code]`), per-operator overrides of it
+//! (`[llm.draft]`, `[llm.improve]`, `[llm.debug]`, each key falling back to `[llm.code]`'s), the
+//! feedback model that reviews runs (`[llm.feedback]`, the code model when absent) and how the LLM coder
+//! asks them. Keys are only
 //! ever named (`api_key_env`); the key itself is read from the environment when the client starts.
 
 use std::path::{Path, PathBuf};
@@ -29,12 +31,24 @@ pub struct LlmLayer {
     pub code: Option<ModelLayer>,
     #[merge(strategy = merge::option::recurse)]
     pub feedback: Option<ModelLayer>,
+    /// Drafts' model: every key it leaves out is `[llm.code]`'s.
+    #[merge(strategy = merge::option::recurse)]
+    pub draft: Option<ModelLayer>,
+    /// Improvements' model: every key it leaves out is `[llm.code]`'s.
+    #[merge(strategy = merge::option::recurse)]
+    pub improve: Option<ModelLayer>,
+    /// Debugs' model: every key it leaves out is `[llm.code]`'s.
+    #[merge(strategy = merge::option::recurse)]
+    pub debug: Option<ModelLayer>,
     /// A directory whose template files replace the built-in prompts of the same name.
     pub prompts_dir: Option<PathBuf>,
     /// How many times a reply without runnable code, or an unreadable review, is asked again.
     pub max_reasks: Option<u32>,
     /// `tool` (a forced `submit_review` call) or `json` (for servers without tool calling).
     pub review_format: Option<ReviewFormatChoice>,
+    /// Proposals in a row, across workers, that may fail the same way before the run stops (exit 2).
+    /// A request the server refuses for good stops it at the first.
+    pub max_consecutive_failures: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +167,11 @@ pub struct ModelSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmSettings {
     pub code: ModelSettings,
+    /// Where `[llm.draft]`, `[llm.improve]` or `[llm.debug]` is set: that operator's model, `[llm.code]`
+    /// completed by the section's keys.
+    pub draft: Option<ModelSettings>,
+    pub improve: Option<ModelSettings>,
+    pub debug: Option<ModelSettings>,
     pub feedback: ModelSettings,
     pub prompts_dir: Option<PathBuf>,
     pub max_reasks: u32,
@@ -171,6 +190,26 @@ impl LlmLayer {
             }
             return Ok(None);
         };
+        let operator = |section: &str,
+                        layer: &Option<ModelLayer>|
+         -> Result<Option<ModelSettings>> {
+            let Some(layer) = layer else {
+                return Ok(None);
+            };
+            // One prompt mode for every operator: the mode decides the prompts' shape, and the
+            // templates a steerable run needs come with [llm.code].
+            if layer.mode.is_some() || layer.chat_template.is_some() {
+                return Err(Error::Invalid(format!(
+                    "[{section}] sets mode or chat_template, which every operator shares\nhint: set them in [llm.code] only"
+                )));
+            }
+            let mut merged = layer.clone();
+            merged.merge(code.clone());
+            merged.resolve(section).map(Some)
+        };
+        let draft = operator("llm.draft", &self.draft)?;
+        let improve = operator("llm.improve", &self.improve)?;
+        let debug = operator("llm.debug", &self.debug)?;
         let code = code.resolve("llm.code")?;
         let feedback = match &self.feedback {
             Some(feedback) => feedback.resolve("llm.feedback")?,
@@ -200,6 +239,9 @@ impl LlmLayer {
         };
         Ok(Some(LlmSettings {
             code,
+            draft,
+            improve,
+            debug,
             feedback,
             prompts_dir,
             max_reasks: self.max_reasks.unwrap_or(DEFAULT_MAX_REASKS),
@@ -332,6 +374,21 @@ fn seconds(section: &str, key: &str, value: Option<f64>) -> Result<Option<Durati
 }
 
 impl ModelSettings {
+    /// An operator's section: complete but for the mode and chat template, which `[llm.code]` holds.
+    fn to_operator_layer(&self) -> ModelLayer {
+        ModelLayer {
+            mode: None,
+            chat_template: None,
+            ..self.to_layer()
+        }
+    }
+
+    /// Whether a cost budget can ever be reached through this model.
+    pub fn is_priced(&self) -> bool {
+        self.client.price.prompt_per_million_usd > 0.0
+            || self.client.price.completion_per_million_usd > 0.0
+    }
+
     fn to_layer(&self) -> ModelLayer {
         let client = &self.client;
         ModelLayer {
@@ -367,10 +424,30 @@ impl ModelSettings {
 }
 
 impl LlmSettings {
+    /// Every model the run asks, by its section: the code model, the operators' own, the feedback
+    /// model.
+    pub fn models(&self) -> Vec<(&'static str, &ModelSettings)> {
+        let mut models = vec![("llm.code", &self.code)];
+        for (section, model) in [
+            ("llm.draft", &self.draft),
+            ("llm.improve", &self.improve),
+            ("llm.debug", &self.debug),
+        ] {
+            if let Some(model) = model {
+                models.push((section, model));
+            }
+        }
+        models.push(("llm.feedback", &self.feedback));
+        models
+    }
+
     /// The settings as a complete layer, for `<run>/config.toml`.
     pub fn to_layer(&self) -> LlmLayer {
         LlmLayer {
             code: Some(self.code.to_layer()),
+            draft: self.draft.as_ref().map(ModelSettings::to_operator_layer),
+            improve: self.improve.as_ref().map(ModelSettings::to_operator_layer),
+            debug: self.debug.as_ref().map(ModelSettings::to_operator_layer),
             feedback: Some(self.feedback.to_layer()),
             prompts_dir: self.prompts_dir.clone(),
             max_reasks: Some(self.max_reasks),
@@ -378,6 +455,8 @@ impl LlmSettings {
                 ReviewFormat::Tool => ReviewFormatChoice::Tool,
                 ReviewFormat::Json => ReviewFormatChoice::Json,
             }),
+            // The run's setting, which the resolved configuration writes beside these.
+            max_consecutive_failures: None,
         }
     }
 }
@@ -406,6 +485,43 @@ mod tests {
             "a server of one's own takes no key by default"
         );
         assert_eq!(settings.code.client.temperature, Some(0.5));
+    }
+
+    #[test]
+    fn an_operators_section_overrides_the_code_model_key_by_key_and_survives_a_resume() {
+        let settings = layer(
+            "[code]\nmodel = \"r1\"\nbase_url = \"http://127.0.0.1:8000/v1\"\nmax_tokens = 8000\nmode = \"steerable\"\nchat_template = \"qwen\"\n[draft]\nmodel = \"r1-large\"\nmax_tokens = 16000\n",
+        )
+        .resolve()
+        .unwrap()
+        .unwrap();
+        let draft = settings.draft.clone().unwrap();
+        assert_eq!(draft.client.model, "r1-large");
+        assert_eq!(draft.client.max_tokens, Some(16000));
+        assert_eq!(draft.client.base_url, "http://127.0.0.1:8000/v1");
+        assert_eq!(draft.mode, PromptMode::Steerable);
+        assert_eq!(settings.improve, None);
+        assert_eq!(settings.debug, None);
+        let sections: Vec<&str> = settings
+            .models()
+            .iter()
+            .map(|(section, _)| *section)
+            .collect();
+        assert_eq!(sections, vec!["llm.code", "llm.draft", "llm.feedback"]);
+        let text = toml::to_string(&settings.to_layer()).unwrap();
+        assert_eq!(layer(&text).resolve().unwrap().unwrap(), settings);
+    }
+
+    #[test]
+    fn an_operators_section_cannot_change_the_prompt_mode() {
+        let error = layer("[code]\nmodel = \"r1\"\n[debug]\nmode = \"chat\"\n")
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("[llm.debug]") && error.contains("hint:"),
+            "{error}"
+        );
     }
 
     #[test]

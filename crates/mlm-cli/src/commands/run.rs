@@ -110,6 +110,9 @@ fn drive(
     for warning in tiers.warnings() {
         eprintln!("warning: {warning}");
     }
+    for warning in assembly.config.warnings() {
+        eprintln!("warning: {warning}");
+    }
     let layout = assembly.layout.clone();
     let finished = runtime.block_on(async {
         if dashboard.dashboard {
@@ -146,6 +149,13 @@ fn drive(
     progress.finish(&finished.summary, &finished.report, &layout);
     match (finished.summary.reason, finished.report.selected.is_some()) {
         (StopReason::Interrupted, _) => Err(Failure::Reported),
+        (StopReason::CoderFailed, _) => Err(Failure::bad_input(anyhow!(
+            "{}",
+            finished
+                .summary
+                .failure
+                .unwrap_or_else(|| "the coder failed".to_string())
+        ))),
         (_, true) => Ok(()),
         (_, false) => Err(Failure::Reported),
     }

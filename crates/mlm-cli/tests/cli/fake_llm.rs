@@ -23,6 +23,22 @@ pub enum Fault {
     RateLimitFirstImprove,
     /// The first draft gets 500s on both of its attempts; later requests succeed.
     ServerErrorsOnFirstDraft,
+    /// Every request, the start-up check's included, is refused with a 400 naming a parameter.
+    RefuseEverything,
+    /// The start-up check passes; every code request is refused with a 400 naming a parameter (as
+    /// a server does that checks a parameter only with long prompts).
+    RefuseCodeRequests,
+    /// Code requests are answered in prose, never with code.
+    NeverCode,
+}
+
+/// What a server says when it refuses a parameter (OpenAI's wording).
+pub const REFUSAL: &str = "Unsupported parameter: 'top_p' is not supported with this model.";
+
+fn refusal() -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({"error": {
+        "message": REFUSAL, "type": "invalid_request_error", "param": "top_p", "code": "unsupported_parameter"
+    }}))
 }
 
 /// A solution script for the Titanic task that reports `metric`, or crashes before writing anything.
@@ -172,6 +188,9 @@ impl Respond for ChatResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let model = &self.0;
         let body: Value = serde_json::from_slice(&request.body).unwrap();
+        if model.fault == Fault::RefuseEverything {
+            return refusal();
+        }
         if is_probe(&body) {
             return ResponseTemplate::new(200).set_body_json(json!({
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "OK"},
@@ -201,6 +220,17 @@ impl Respond for ChatResponder {
                 return ResponseTemplate::new(429)
                     .insert_header("Retry-After", "0")
                     .set_body_json(json!({"error": {"message": "slow down"}}));
+            }
+            (Fault::RefuseCodeRequests, _) => {
+                model.statuses.lock().unwrap().push(400);
+                return refusal();
+            }
+            (Fault::NeverCode, _) => {
+                return model.chat_reply(
+                    Some("I would start with a majority-class baseline.".to_string()),
+                    "reasoning",
+                    None,
+                );
             }
             _ => {}
         }

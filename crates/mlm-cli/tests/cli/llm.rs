@@ -401,6 +401,102 @@ fn a_storm_of_server_errors_ends_the_proposal_not_the_run() {
 }
 
 #[test]
+fn a_server_that_refuses_every_request_costs_one_request_and_exit_2_before_the_run() {
+    let fake = FakeRun::start(Fault::RefuseEverything);
+    let config = write_config(fake.scratch.path(), &fake.server.uri(), "", "");
+    let output = ml_master()
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .env(API_KEY_ENV, API_KEY)
+        .args(["run", "--task", path(&prepared_task("titanic"))])
+        .args(["--coder", "llm", "--config", path(&config)])
+        .args(["--run-dir", path(&fake.run_dir)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let requests = fake
+        .runtime
+        .block_on(fake.server.received_requests())
+        .unwrap();
+    assert_eq!(requests.len(), 1, "the start-up check only");
+    assert!(
+        stderr.contains(fake_llm::REFUSAL) && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    assert!(!fake.run_dir.exists(), "nothing is left behind");
+}
+
+#[test]
+fn a_refused_code_request_stops_the_run_at_its_first_proposal_with_exit_2() {
+    let fake = FakeRun::start(Fault::RefuseCodeRequests);
+    let finished = fake.run("", "", "3");
+    assert_eq!(finished.code, Some(2), "{}", finished.stderr);
+    assert_eq!(
+        fake.model.statuses.lock().unwrap().clone(),
+        vec![400],
+        "one refused request, never retried or asked again"
+    );
+    assert!(
+        finished.stderr.contains("draft proposal refused")
+            && finished.stderr.contains(fake_llm::REFUSAL)
+            && finished.stderr.contains("hint:"),
+        "{}",
+        finished.stderr
+    );
+    assert!(finished.nodes.is_empty());
+}
+
+#[test]
+fn a_model_that_never_writes_code_stops_the_run_after_failures_in_a_row() {
+    let fake = FakeRun::start(Fault::NeverCode);
+    let config = write_config(fake.scratch.path(), &fake.server.uri(), "", "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "max_reasks = 2\n",
+            "max_reasks = 2\nmax_consecutive_failures = 2\n",
+        ),
+    )
+    .unwrap();
+    let finished = run_llm(&fake.run_dir, &config, "5");
+    assert_eq!(finished.code, Some(2), "{}", finished.stderr);
+    let code_requests = fake_llm::posted_bodies(&fake.runtime, &fake.server).len();
+    assert_eq!(
+        code_requests, 6,
+        "two proposals of three replies each (max_reasks = 2)"
+    );
+    assert!(
+        finished
+            .stderr
+            .contains("2 proposals in a row failed the same way (no code)")
+            && finished.stderr.contains("hint:"),
+        "{}",
+        finished.stderr
+    );
+}
+
+#[test]
+fn an_operators_own_model_writes_its_proposals_and_the_others_keep_the_code_model() {
+    let fake = FakeRun::start(Fault::None);
+    let finished = fake.run("\n[llm.draft]\nmodel = \"fake-drafter\"\n", "", "3");
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    let models = |purpose: &str| -> Vec<String> {
+        let mut models: Vec<String> = finished
+            .calls
+            .iter()
+            .filter(|call| call.purpose == purpose)
+            .map(|call| call.model.clone())
+            .collect();
+        models.dedup();
+        models
+    };
+    assert_eq!(models("draft"), vec!["fake-drafter"]);
+    assert_eq!(models("debug"), vec!["fake-coder"]);
+    assert_eq!(models("review"), vec!["fake-reviewer"]);
+}
+
+#[test]
 fn the_token_budget_stops_the_run() {
     let fake = FakeRun::start(Fault::None);
     // A node costs at least three calls of 150 tokens (a re-asked draft and a review).

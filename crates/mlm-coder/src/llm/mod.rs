@@ -10,6 +10,7 @@
 
 mod extract;
 mod prompts;
+mod shrink;
 
 use std::sync::{Arc, OnceLock};
 
@@ -17,6 +18,7 @@ use mlm_llm::{
     ChatRequest, Client, CompletionRequest, Exchange, FinishReason, Message, Resample, ToolChoice,
     ToolDefinition, Usage,
 };
+use mlm_search::Stage;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -30,6 +32,7 @@ use prompts::{
     CODE_EDGE_CHARACTERS,
 };
 pub use prompts::{PromptError, PromptMode, Prompts};
+use shrink::PromptCut;
 
 /// The tool the feedback model must call.
 const REVIEW_TOOL: &str = "submit_review";
@@ -70,9 +73,11 @@ impl Default for LlmOptions {
     }
 }
 
-/// Writes code with one model and reviews it with another (or the same).
+/// Writes code with one model (or one per operator) and reviews it with another (or the same).
 pub struct LlmCoder {
     code_model: Client,
+    /// Operators that write with a model of their own instead of `code_model`.
+    operator_models: Vec<(Stage, Client)>,
     feedback_model: Client,
     prompts: Prompts,
     options: LlmOptions,
@@ -92,12 +97,49 @@ impl LlmCoder {
     ) -> Self {
         LlmCoder {
             code_model,
+            operator_models: Vec::new(),
             feedback_model,
             prompts,
             options,
             syntax,
             tools_refused: OnceLock::new(),
         }
+    }
+
+    /// `stage`'s proposals written by `model` instead of the code model.
+    #[must_use]
+    pub fn with_operator_model(mut self, stage: Stage, model: Client) -> Self {
+        self.operator_models.retain(|(known, _)| *known != stage);
+        self.operator_models.push((stage, model));
+        self
+    }
+
+    /// A proposal's messages and, in steerable mode, its pre-filled reasoning: the request with `cut`
+    /// applied, `addendum` ending the request's message.
+    fn proposal_prompt(
+        &self,
+        task: &TaskBrief,
+        request: &ProposalRequest,
+        cut: PromptCut,
+        addendum: Option<&str>,
+    ) -> Result<(Vec<Message>, Option<String>), CoderError> {
+        let (task, request) = cut.apply(task, request);
+        let context = ProposalContext::new(&task, &request, self.options.mode);
+        let mut instructions = self.render(&format!("{}.j2", request.stage.name()), &context)?;
+        if let Some(addendum) = addendum {
+            instructions = format!("{}\n\n{addendum}", instructions.trim_end());
+        }
+        // The system message holds only what every call of the run shares, so a provider's prompt
+        // cache covers it.
+        let messages = vec![
+            Message::system(self.render("introduction.j2", &context)?).with_cache_breakpoint(),
+            Message::user(instructions),
+        ];
+        let thinking_prefill = match self.options.mode {
+            PromptMode::Chat => None,
+            PromptMode::Steerable => Some(self.render("think.j2", &context)?),
+        };
+        Ok((messages, thinking_prefill))
     }
 
     fn render(&self, name: &str, context: &impl Serialize) -> Result<String, CoderError> {
@@ -109,25 +151,25 @@ impl LlmCoder {
     /// One reply of the code model: the answer text, why it ended and the call that produced it.
     async fn ask_code_model(
         &self,
+        client: &Client,
         purpose: CallPurpose,
         messages: &[Message],
         thinking_prefill: Option<&str>,
         resample: Resample,
     ) -> Result<(String, FinishReason, ModelCall), mlm_llm::Error> {
-        let model = self.code_model.model().to_string();
+        let model = client.model().to_string();
         match thinking_prefill {
             None => {
                 let request = ChatRequest {
                     resample,
                     ..ChatRequest::new(messages.to_vec())
                 };
-                let response = self.code_model.chat(&request).await?;
+                let response = client.chat(&request).await?;
                 let call = model_call(purpose, model, &response.exchange, response.usage);
                 Ok((response.content, response.finish_reason, call))
             }
             Some(prefill) => {
-                let response = self
-                    .code_model
+                let response = client
                     .complete(&CompletionRequest {
                         messages: messages.to_vec(),
                         thinking_prefill: prefill.to_string(),
@@ -232,6 +274,17 @@ fn refuses_tools(message: &str) -> bool {
     message.contains("tool") || message.contains("function call")
 }
 
+/// What ends a proposal's request when it is asked again: the request for a shorter script, the
+/// correction of an unusable reply, or both.
+fn addendum(shorter: &Option<String>, correction: &Option<String>) -> Option<String> {
+    let parts: Vec<&str> = [shorter, correction]
+        .into_iter()
+        .flatten()
+        .map(|part| part.trim())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
 fn total_usage(calls: &[ModelCall]) -> TokenUsage {
     TokenUsage::total(calls.iter().map(|call| &call.usage))
 }
@@ -327,18 +380,18 @@ impl Coder for LlmCoder {
             mlm_search::Stage::Improve => CallPurpose::Improve,
             mlm_search::Stage::Debug => CallPurpose::Debug,
         };
-        let context = ProposalContext::new(task, request, self.options.mode);
-        // The system message holds only what every call of the run shares, so a provider's prompt
-        // cache covers it.
-        let mut request_text = self.render(&format!("{}.j2", request.stage.name()), &context)?;
-        let mut messages = vec![
-            Message::system(self.render("introduction.j2", &context)?).with_cache_breakpoint(),
-            Message::user(request_text.clone()),
-        ];
-        let thinking_prefill = match self.options.mode {
-            PromptMode::Chat => None,
-            PromptMode::Steerable => Some(self.render("think.j2", &context)?),
-        };
+        let mut cut = PromptCut::Whole;
+        // Set once a reply was cut at the output limit: the request then asks for a shorter script.
+        let mut shorter: Option<String> = None;
+        // Set once a reply had no runnable code: the request then quotes it and asks again, stricter.
+        let mut correction: Option<String> = None;
+        let (mut messages, mut thinking_prefill) =
+            self.proposal_prompt(task, request, cut, None)?;
+        let client = self
+            .operator_models
+            .iter()
+            .find(|(stage, _)| *stage == request.stage)
+            .map_or(&self.code_model, |(_, model)| model);
         let mut calls = Vec::new();
         let mut replies: Vec<String> = Vec::new();
         let mut resample = Resample::default();
@@ -346,15 +399,37 @@ impl Coder for LlmCoder {
         let mut cut_replies = 0;
         loop {
             let (reply, finish_reason, call) = match self
-                .ask_code_model(purpose, &messages, thinking_prefill.as_deref(), resample)
+                .ask_code_model(
+                    client,
+                    purpose,
+                    &messages,
+                    thinking_prefill.as_deref(),
+                    resample,
+                )
                 .await
             {
                 Ok(answer) => answer,
                 Err(error) => {
-                    return Err(CoderError::Failed {
-                        cause: failure_cause(&error),
-                        calls,
-                    })
+                    let next_cut = if matches!(error, mlm_llm::Error::ContextLengthExceeded { .. })
+                    {
+                        cut.next()
+                    } else {
+                        None
+                    };
+                    let Some(next_cut) = next_cut else {
+                        return Err(CoderError::Failed {
+                            cause: failure_cause(&error),
+                            calls,
+                        });
+                    };
+                    cut = next_cut;
+                    (messages, thinking_prefill) = self.proposal_prompt(
+                        task,
+                        request,
+                        cut,
+                        addendum(&shorter, &correction).as_deref(),
+                    )?;
+                    continue;
                 }
             };
             calls.push(call);
@@ -370,16 +445,20 @@ impl Coder for LlmCoder {
                 }
                 // The cut reply is not shown again: it would fill the window it just overflowed.
                 // The request itself asks for less, in both modes.
-                let shorter = self.render(
+                shorter = Some(self.render(
                     "reask.j2",
                     &Reask {
                         problem: "output_limit",
                         detail: String::new(),
                         excerpt: String::new(),
                     },
+                )?);
+                (messages, thinking_prefill) = self.proposal_prompt(
+                    task,
+                    request,
+                    cut,
+                    addendum(&shorter, &correction).as_deref(),
                 )?;
-                request_text = format!("{}\n\n{shorter}", request_text.trim_end());
-                messages[1] = Message::user(request_text.clone());
                 continue;
             }
             let unrunnable = match self.runnable(&reply).await {
@@ -412,13 +491,16 @@ impl Coder for LlmCoder {
                 };
             }
             replies.push(reply);
-            // The correction is added to the original request rather than as a new turn after the
-            // unusable reply: small models copy a long conversation's last reply, and in steerable
-            // mode the model's pre-filled reasoning must stay the last part of the prompt.
-            messages[1] = Message::user(format!(
-                "{request_text}\n{}",
-                self.render("reask.j2", &unrunnable.reask())?
-            ));
+            // The correction ends the original request rather than following the unusable reply as
+            // a new turn: small models copy a long conversation's last reply, and in steerable mode
+            // the model's pre-filled reasoning must stay the last part of the prompt.
+            correction = Some(self.render("reask.j2", &unrunnable.reask())?);
+            (messages, thinking_prefill) = self.proposal_prompt(
+                task,
+                request,
+                cut,
+                addendum(&shorter, &correction).as_deref(),
+            )?;
         }
     }
 

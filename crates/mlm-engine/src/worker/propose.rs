@@ -1,5 +1,7 @@
 //! Propose: build the coder's request for an expansion (the parent, the scoped memory, the budget, a
-//! seed) and have the coder write the script. A failed proposal gives the expansion back.
+//! seed) and have the coder write the script. A failed proposal gives the expansion back, and stops the
+//! run when going on would only repeat it: at once when the server refused the request for good, or
+//! once `max_consecutive_failures` proposals in a row failed the same way.
 
 use std::time::Instant;
 
@@ -12,7 +14,7 @@ use crate::context::{stopped, RunContext};
 use crate::error::Result;
 use crate::event::{Event, StopReason};
 use crate::memory::{scoped_memory, PendingProposal};
-use crate::state::ProposalInFlight;
+use crate::state::{FailureStreak, ProposalInFlight};
 
 /// A script the coder wrote for an expansion.
 pub(super) struct Proposed {
@@ -22,13 +24,21 @@ pub(super) struct Proposed {
     pub propose_seconds: f64,
 }
 
-/// Has the coder write the script for `expansion`; `None` when the expansion was given back (the coder
-/// failed, or the run stopped while it wrote).
+/// What came of asking the coder.
+pub(super) enum Proposing {
+    Written(Proposed),
+    /// The coder failed; the expansion was given back.
+    Failed,
+    /// The run stopped while the coder wrote; the expansion was given back.
+    Stopped,
+}
+
+/// Has the coder write the script for `expansion`.
 pub(super) async fn propose(
     run: &RunContext,
     stop: &mut watch::Receiver<Option<StopReason>>,
     expansion: Expansion,
-) -> Result<Option<Proposed>> {
+) -> Result<Proposing> {
     let worker = expansion.worker.0;
     let ticket = expansion.ticket;
     let proposed_at = Utc::now();
@@ -97,7 +107,7 @@ pub(super) async fn propose(
         proposal = run.coder.propose(&run.task, &request) => proposal,
         () = stopped(stop) => {
             run.abandon(ticket, &[])?;
-            return Ok(None);
+            return Ok(Proposing::Stopped);
         }
     };
     run.state()?.proposals.remove(&ticket);
@@ -111,18 +121,38 @@ pub(super) async fn propose(
                 reason: error.to_string(),
             });
             match error {
-                CoderError::Failed { calls, .. } => {
+                CoderError::Failed { cause, calls } => {
                     run.spend(TokenUsage::total(calls.iter().map(|call| &call.usage)))?;
                     run.abandon(ticket, &calls)?;
+                    let failed_in_a_row = run.state()?.failure_streak.failed(cause.kind());
+                    if cause.is_permanent() {
+                        run.stop_for_coder_failure(with_hint(
+                            format!("{} proposal refused: {cause}", expansion.stage.name()),
+                            "the server refuses this request as configured; check the model, \
+                             base_url and the parameters under [llm]",
+                        ));
+                    } else if failed_in_a_row >= run.settings.max_consecutive_failures {
+                        run.stop_for_coder_failure(with_hint(
+                            format!(
+                                "{failed_in_a_row} proposals in a row failed the same way ({}); \
+                                 the last: {cause}",
+                                cause.kind()
+                            ),
+                            "the model keeps failing the same way: read its replies in the \
+                             run's journal (the llm_calls table), then change the model or the \
+                             prompts, or raise max_consecutive_failures under [llm]",
+                        ));
+                    }
                 }
                 CoderError::BudgetExhausted(_) => {
                     run.abandon(ticket, &[])?;
                     run.request_stop(StopReason::TokenBudget);
                 }
             }
-            return Ok(None);
+            return Ok(Proposing::Failed);
         }
     };
+    run.state()?.failure_streak = FailureStreak::default();
     let propose_seconds = propose_started.elapsed().as_secs_f64();
     run.spend(proposal.usage)?;
     run.state()?.proposals.insert(
@@ -132,10 +162,19 @@ pub(super) async fn propose(
             plan: proposal.plan.clone(),
         }),
     );
-    Ok(Some(Proposed {
+    Ok(Proposing::Written(Proposed {
         expansion,
         proposal,
         proposed_at,
         propose_seconds,
     }))
+}
+
+/// `message`, ending in `hint` unless it already has one of its own.
+fn with_hint(message: String, hint: &str) -> String {
+    if message.contains("\nhint: ") {
+        message
+    } else {
+        format!("{message}\nhint: {hint}")
+    }
 }

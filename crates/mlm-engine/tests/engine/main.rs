@@ -1,5 +1,5 @@
 //! The engine with a scripted coder and a fake executor: tree shape, budgets, interruption and resume
-//! (`runs`), and the order of calls a seeded run makes (`call_order`), asserted on the journal as a
+//! (`runs`), what failing proposals stop (`failures`), and the order of calls a seeded run makes (`call_order`), asserted on the journal as a
 //! user's tools would read it.
 
 #![expect(
@@ -19,6 +19,7 @@ mod fakes;
 use fakes::ScriptedCoder;
 
 mod call_order;
+mod failures;
 mod runs;
 
 fn settings(steps: u32, slots: usize, workers: usize) -> RunSettings {
@@ -35,6 +36,7 @@ fn settings(steps: u32, slots: usize, workers: usize) -> RunSettings {
             ..SearchConfig::default()
         },
         seed: 11,
+        max_consecutive_failures: 5,
     }
 }
 
