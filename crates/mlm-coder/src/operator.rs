@@ -191,6 +191,9 @@ pub struct Review {
     /// The total of `calls`.
     pub usage: TokenUsage,
     pub calls: Vec<ModelCall>,
+    /// What the run's user should hear once, raised by this review (the feedback server refused tool
+    /// calls, so reviews are asked as JSON from now on); the engine says it as a warning.
+    pub notice: Option<String>,
 }
 
 /// Why a coder produced nothing usable. A failed proposal gives its slot back; whether the run goes on

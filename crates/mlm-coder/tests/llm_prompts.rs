@@ -373,8 +373,12 @@ fn broken_code_is_asked_again_with_the_compiler_message_and_then_fails_cleanly()
     );
     let third = transcript(&bodies[2]);
     assert!(
-        third.contains("did not contain a ```python code block"),
+        third.contains("It held no ```python code block") && third.contains("> No code, sorry."),
         "{third}"
+    );
+    assert!(
+        !third.contains("SyntaxError"),
+        "each re-ask replaces the last: {third}"
     );
 }
 
@@ -647,7 +651,7 @@ fn a_users_template_replaces_the_built_in_one_and_a_typo_is_an_error() {
 }
 
 #[test]
-fn steerable_mode_asks_the_same_prompt_again_after_broken_code() {
+fn steerable_mode_keeps_the_reasoning_last_when_it_asks_again_after_broken_code() {
     let completion = |answer: &str| {
         ResponseTemplate::new(200).set_body_json(json!({
             "choices": [{"index": 0, "text": format!("done.\n</think>\n\n{answer}")}],
@@ -669,8 +673,14 @@ fn steerable_mode_asks_the_same_prompt_again_after_broken_code() {
         .unwrap();
     assert_eq!(proposal.calls.len(), 2);
     let bodies = fixture.bodies();
-    assert_eq!(
-        bodies[0]["prompt"], bodies[1]["prompt"],
-        "a correction would break the model's pre-filled reasoning"
+    let (first, second) = (
+        bodies[0]["prompt"].as_str().unwrap(),
+        bodies[1]["prompt"].as_str().unwrap(),
+    );
+    assert!(second.contains("SyntaxError: invalid syntax"), "{second}");
+    let reasoning = &first[first.rfind("<think>").unwrap()..];
+    assert!(
+        second.ends_with(reasoning),
+        "the correction goes into the request, the pre-filled reasoning stays last: {second}"
     );
 }

@@ -14,6 +14,9 @@ use mlm_search::{NodeId, Search, Stage};
 pub const MEMORY_LIMIT: usize = 8;
 /// The most buggy ancestors shown to a debug.
 pub const ANCESTOR_LIMIT: usize = 3;
+/// How the summary of a node whose review failed begins: prompts leave such a summary out, so that an
+/// error message never becomes a model's memory.
+pub(crate) const REVIEW_FAILED: &str = "The review failed";
 
 /// The node views and memory for an expansion of `parent` at `stage`.
 /// A proposal that is written but not yet finished: its siblings should not repeat it.
@@ -51,7 +54,7 @@ pub fn scoped_memory(
         .map(|entry| MemoryEntry {
             node: entry.id.0,
             plan: entry.plan.clone(),
-            summary: entry.review_summary.clone(),
+            summary: reviewed_summary(entry),
             metric: entry.outcome.valid_metric().map(|metric| metric.value),
             buggy: entry.outcome.needs_debug(),
         })
@@ -113,7 +116,16 @@ pub fn node_view(entry: &NodeEntry) -> NodeView {
         duration: Duration::from_secs_f64(entry.execute_seconds.max(0.0)),
         metric: entry.outcome.valid_metric().map(|metric| metric.value),
         buggy: entry.outcome.needs_debug(),
-        summary: entry.review_summary.clone(),
+        summary: reviewed_summary(entry),
         validation_message: entry.validation_message.clone(),
+    }
+}
+
+/// The review's summary of a node, empty when the review failed (its error text is no memory).
+fn reviewed_summary(entry: &NodeEntry) -> String {
+    if entry.review_summary.starts_with(REVIEW_FAILED) {
+        String::new()
+    } else {
+        entry.review_summary.clone()
     }
 }

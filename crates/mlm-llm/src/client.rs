@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::transport::{ApiKey, Attempts, EventSink, Http, Received, Reply};
 use crate::types::{
     ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, Endpoint, Exchange, Message,
+    Resample,
 };
 use crate::wire::{self, anthropic, errors, openai};
 
@@ -233,6 +234,7 @@ impl Client {
                 let request = CompletionRequest {
                     messages: vec![Message::user("Reply with OK.")],
                     thinking_prefill: String::new(),
+                    resample: Resample::default(),
                 };
                 self.send_completion(&request, Purpose::Probe)
                     .await
@@ -337,7 +339,12 @@ impl Client {
         })?;
         let prompt = template.steered_prompt(&request.messages, &request.thinking_prefill)?;
         let url = format!("{}/completions", inner.base);
-        let body = openai::CompletionRequest::new(config, &prompt, output_limit(config, purpose));
+        let body = openai::CompletionRequest::new(
+            config,
+            &prompt,
+            request.resample,
+            output_limit(config, purpose),
+        );
         let new_sink = || openai::ChunkAssembly::new(openai::ChunkKind::Completion);
         let (completion, exchange) = self
             .send(

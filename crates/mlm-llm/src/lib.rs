@@ -30,5 +30,5 @@ pub use config::{
 pub use error::{Error, Result};
 pub use types::{
     CacheMark, ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, Endpoint,
-    Exchange, FinishReason, Message, Role, ToolCall, ToolChoice, ToolDefinition, Usage,
+    Exchange, FinishReason, Message, Resample, Role, ToolCall, ToolChoice, ToolDefinition, Usage,
 };

@@ -121,12 +121,28 @@ pub enum ToolChoice {
     Forced(String),
 }
 
+/// Sampling of one request that differs from the configured one: a caller whose request got an
+/// unusable reply asks again with another seed or a higher temperature, so the same body is never sent
+/// twice to a server that answers it the same way. Default: the configured sampling.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resample {
+    /// Sent as `seed` to OpenAI-compatible servers (vLLM, llama.cpp, Ollama and OpenAI honour it);
+    /// Anthropic has no seed and is sent none.
+    pub seed: Option<u64>,
+    /// Replaces the configured temperature (ignored with Anthropic extended thinking, which takes
+    /// none).
+    pub temperature: Option<f64>,
+}
+
 /// One chat call.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatRequest {
     pub messages: Vec<Message>,
     pub tools: Vec<ToolDefinition>,
     pub tool_choice: ToolChoice,
+    /// Default: the configured sampling.
+    #[serde(default)]
+    pub resample: Resample,
 }
 
 impl ChatRequest {
@@ -137,6 +153,7 @@ impl ChatRequest {
             messages,
             tools: Vec::new(),
             tool_choice: ToolChoice::Auto,
+            resample: Resample::default(),
         }
     }
 }
@@ -242,11 +259,14 @@ pub struct ChatResponse {
 
 /// A "steerable reasoning" completion: the chat is rendered with the chat template, then
 /// `"<think>\n" + thinking_prefill` is appended and the model continues the reasoning.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CompletionRequest {
     pub messages: Vec<Message>,
     /// The start of the reasoning, written for the model.
     pub thinking_prefill: String,
+    /// Default: the configured sampling.
+    #[serde(default)]
+    pub resample: Resample,
 }
 
 /// The reply to a [`CompletionRequest`].

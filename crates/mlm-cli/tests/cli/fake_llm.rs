@@ -166,11 +166,11 @@ impl FakeModel {
     }
 }
 
-/// The operator a code prompt asks for, read from its introduction.
-pub fn stage_of(system_prompt: &str) -> &'static str {
-    if system_prompt.contains("previous solution had a bug") {
+/// The operator a code prompt asks for, read from its request (the system message is the same for all).
+pub fn stage_of(prompt: &str) -> &'static str {
+    if prompt.contains("previous solution had a bug") {
         "debug"
-    } else if system_prompt.contains("should improve it") {
+    } else if prompt.contains("should improve it") {
         "improve"
     } else {
         "draft"
@@ -198,14 +198,14 @@ impl Respond for ChatResponder {
             }));
         }
         let messages = body["messages"].as_array().unwrap();
-        let system = messages[0]["content"].as_str().unwrap_or_default();
+        let request_text = messages[1]["content"].as_str().unwrap_or_default();
         let last = messages.last().unwrap()["content"]
             .as_str()
             .unwrap_or_default();
         if body.get("tools").is_some() {
             return model.review(last);
         }
-        let stage = stage_of(system);
+        let stage = stage_of(request_text);
         match (model.fault, stage) {
             (Fault::ServerErrorsOnFirstDraft, "draft")
                 if model.drafts.load(Ordering::SeqCst) == 0

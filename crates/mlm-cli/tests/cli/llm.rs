@@ -170,7 +170,8 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
         .unwrap()
         .to_string();
     assert!(
-        reask_text.contains("did not contain a ```python code block"),
+        reask_text.contains("It held no ```python code block")
+            && reask_text.contains("> I would start with a majority-class baseline."),
         "{reask_text}"
     );
 
@@ -244,7 +245,7 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
             );
             assert!(
                 prompt.contains(&format!(
-                    "Validation Metric: {}",
+                    "Validation metric: {}",
                     sibling.outcome.metric().unwrap().value
                 )),
                 "{prompt}"

@@ -84,5 +84,6 @@ pub(crate) fn review(task: &TaskBrief, request: &ReviewRequest) -> Review {
         ),
         usage: TokenUsage::default(),
         calls: Vec::new(),
+        notice: None,
     }
 }

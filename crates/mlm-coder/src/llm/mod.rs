@@ -1,17 +1,21 @@
-//! The LLM coder: ML-Master's operators on a language model. Draft, improve and debug prompts carry
-//! the task, the scoped memory the engine chose, the instructions and the data preview; in steerable
-//! mode the data preview and the parent's code, output and bug analysis go into the model's pre-filled
-//! reasoning instead. Replies without runnable code are asked again a bounded number of times. Reviews
-//! go to a separate feedback model, forced to call `submit_review`, with a JSON fallback.
+//! The LLM coder: ML-Master's operators on a language model. A prompt opens with what never changes in
+//! a run (the introduction, the task, the data preview: one system message, marked as a prompt-cache
+//! breakpoint), then the scoped memory the engine chose, then what changes with every call (the parent,
+//! the instructions with the time left); in steerable mode the data preview and the parent's code,
+//! output and bug analysis go into the model's pre-filled reasoning instead. A reply's code is read as
+//! [`extract`] describes; a reply without runnable code is asked again a bounded number of times, each
+//! time with a stricter format instruction quoting it, and with another seed once a reply repeats.
+//! Reviews go to a separate feedback model, forced to call `submit_review`; a server that refuses tools
+//! switches the run to JSON reviews, and a text answer is read as JSON or `key: value` lines.
 
 mod extract;
 mod prompts;
 mod shrink;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use mlm_llm::{
-    ChatRequest, Client, CompletionRequest, Exchange, FinishReason, Message, ToolChoice,
+    ChatRequest, Client, CompletionRequest, Exchange, FinishReason, Message, Resample, ToolChoice,
     ToolDefinition, Usage,
 };
 use mlm_search::Stage;
@@ -22,15 +26,27 @@ use crate::operator::{
     CallPurpose, CodeProblem, Coder, CoderError, FailureCause, ModelCall, Proposal,
     ProposalRequest, Review, ReviewRequest, SyntaxCheck, TaskBrief, TokenUsage,
 };
-use prompts::{human_duration, trim_output, ProposalContext, TaskContext};
+use extract::Solution;
+use prompts::{
+    head_and_tail, human_duration, trim_output, Cut, ProposalContext, TaskContext,
+    CODE_EDGE_CHARACTERS,
+};
 pub use prompts::{PromptError, PromptMode, Prompts};
 use shrink::PromptCut;
 
 /// The tool the feedback model must call.
 const REVIEW_TOOL: &str = "submit_review";
+/// Characters of an unusable reply quoted from each end in the re-ask.
+const REPLY_EXCERPT_CHARACTERS: usize = 400;
+/// Characters of a compiler's message kept from each end in the re-ask.
+const COMPILER_MESSAGE_CHARACTERS: usize = 600;
+/// The temperature of a request asked again after a repeated reply, when the configured one gave the
+/// same reply twice.
+const RESAMPLE_TEMPERATURE: f64 = 0.8;
 
 /// How the feedback model returns its verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ReviewFormat {
     /// A forced `submit_review` tool call (a JSON object in the text is still accepted).
     Tool,
@@ -66,6 +82,9 @@ pub struct LlmCoder {
     prompts: Prompts,
     options: LlmOptions,
     syntax: Arc<dyn SyntaxCheck>,
+    /// The feedback server's refusal of tools, once it refused them: every later review is asked
+    /// for JSON.
+    tools_refused: OnceLock<String>,
 }
 
 impl LlmCoder {
@@ -83,6 +102,7 @@ impl LlmCoder {
             prompts,
             options,
             syntax,
+            tools_refused: OnceLock::new(),
         }
     }
 
@@ -109,8 +129,10 @@ impl LlmCoder {
         if let Some(addendum) = addendum {
             instructions = format!("{}\n\n{addendum}", instructions.trim_end());
         }
+        // The system message holds only what every call of the run shares, so a provider's prompt
+        // cache covers it.
         let messages = vec![
-            Message::system(self.render("introduction.j2", &context)?),
+            Message::system(self.render("introduction.j2", &context)?).with_cache_breakpoint(),
             Message::user(instructions),
         ];
         let thinking_prefill = match self.options.mode {
@@ -133,11 +155,16 @@ impl LlmCoder {
         purpose: CallPurpose,
         messages: &[Message],
         thinking_prefill: Option<&str>,
+        resample: Resample,
     ) -> Result<(String, FinishReason, ModelCall), mlm_llm::Error> {
         let model = client.model().to_string();
         match thinking_prefill {
             None => {
-                let response = client.chat(&ChatRequest::new(messages.to_vec())).await?;
+                let request = ChatRequest {
+                    resample,
+                    ..ChatRequest::new(messages.to_vec())
+                };
+                let response = client.chat(&request).await?;
                 let call = model_call(purpose, model, &response.exchange, response.usage);
                 Ok((response.content, response.finish_reason, call))
             }
@@ -146,12 +173,54 @@ impl LlmCoder {
                     .complete(&CompletionRequest {
                         messages: messages.to_vec(),
                         thinking_prefill: prefill.to_string(),
+                        resample,
                     })
                     .await?;
                 let call = model_call(purpose, model, &response.exchange, response.usage);
                 Ok((response.answer, response.finish_reason, call))
             }
         }
+    }
+
+    /// How reviews are asked now: as configured, or JSON once the server refused tools.
+    fn review_format(&self) -> ReviewFormat {
+        match self.tools_refused.get() {
+            Some(_) => ReviewFormat::Json,
+            None => self.options.review_format,
+        }
+    }
+
+    fn review_messages(&self, context: &ReviewContext<'_>) -> Result<Vec<Message>, CoderError> {
+        Ok(vec![
+            Message::system(self.render("review_system.j2", context)?),
+            Message::user(self.render("review.j2", context)?),
+        ])
+    }
+
+    /// The first reading of `reply`'s code that compiles (see [`extract::solutions`]); else why none
+    /// does, with the compiler's message about the last reading tried (the longest block, or the
+    /// whole text).
+    async fn runnable(&self, reply: &str) -> Result<Solution, Unrunnable> {
+        let mut refusal = None;
+        for reading in extract::solutions(reply) {
+            match self.syntax.check(&reading.code).await {
+                Ok(()) => return Ok(reading),
+                Err(error) => refusal = Some(error),
+            }
+        }
+        // Quoted, so that the excerpt's own fences and headings read as the reply's, not the prompt's.
+        let excerpt = head_and_tail(reply.trim(), REPLY_EXCERPT_CHARACTERS, Cut::Prose)
+            .lines()
+            .map(|line| format!("> {line}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Err(Unrunnable {
+            problem: match refusal {
+                None => CodeProblem::NoCodeBlock,
+                Some(error) => CodeProblem::DoesNotCompile(error),
+            },
+            excerpt,
+        })
     }
 }
 
@@ -199,17 +268,64 @@ fn failure_cause(error: &mlm_llm::Error) -> FailureCause {
     }
 }
 
+/// Whether a server's refusal is about tools: `tools`, `tool_choice`, or function calling.
+fn refuses_tools(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("tool") || message.contains("function call")
+}
+
+/// What ends a proposal's request when it is asked again: the request for a shorter script, the
+/// correction of an unusable reply, or both.
+fn addendum(shorter: &Option<String>, correction: &Option<String>) -> Option<String> {
+    let parts: Vec<&str> = [shorter, correction]
+        .into_iter()
+        .flatten()
+        .map(|part| part.trim())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
 fn total_usage(calls: &[ModelCall]) -> TokenUsage {
     TokenUsage::total(calls.iter().map(|call| &call.usage))
 }
 
-/// Why a reply is asked again.
+/// Why a reply is asked again, as `reask.j2` sees it.
 #[derive(Debug, Serialize)]
 struct Reask {
     /// `no_code`, `syntax` or `output_limit`.
     problem: &'static str,
-    /// The compiler's message, for `syntax`.
+    /// The compiler's message, for `syntax`, head and tail kept.
     detail: String,
+    /// The unusable reply, head and tail kept, each line quoted with `> `; empty for `output_limit`.
+    excerpt: String,
+}
+
+/// A reply none of whose readings compiles.
+struct Unrunnable {
+    problem: CodeProblem,
+    /// The reply, head and tail kept, each line quoted with `> `.
+    excerpt: String,
+}
+
+impl Unrunnable {
+    fn reask(&self) -> Reask {
+        let (problem, detail) = match &self.problem {
+            CodeProblem::NoCodeBlock => ("no_code", String::new()),
+            CodeProblem::DoesNotCompile(error) => (
+                "syntax",
+                head_and_tail(
+                    &error.compiler_output,
+                    COMPILER_MESSAGE_CHARACTERS,
+                    Cut::Output,
+                ),
+            ),
+        };
+        Reask {
+            problem,
+            detail,
+            excerpt: self.excerpt.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -219,12 +335,12 @@ struct ReviewContext<'a> {
     output: String,
     submission_exists: bool,
     reported_metric: Option<f64>,
-    format: &'static str,
+    format: ReviewFormat,
 }
 
 #[derive(Debug, Serialize)]
 struct ReviewedNode<'a> {
-    code: &'a str,
+    code: String,
     status: &'static str,
     duration: String,
     validation_message: Option<&'a str>,
@@ -267,19 +383,29 @@ impl Coder for LlmCoder {
         let mut cut = PromptCut::Whole;
         // Set once a reply was cut at the output limit: the request then asks for a shorter script.
         let mut shorter: Option<String> = None;
+        // Set once a reply had no runnable code: the request then quotes it and asks again, stricter.
+        let mut correction: Option<String> = None;
         let (mut messages, mut thinking_prefill) =
-            self.proposal_prompt(task, request, cut, shorter.as_deref())?;
+            self.proposal_prompt(task, request, cut, None)?;
         let client = self
             .operator_models
             .iter()
             .find(|(stage, _)| *stage == request.stage)
             .map_or(&self.code_model, |(_, model)| model);
         let mut calls = Vec::new();
+        let mut replies: Vec<String> = Vec::new();
+        let mut resample = Resample::default();
         let mut reasks = 0;
         let mut cut_replies = 0;
         loop {
             let (reply, finish_reason, call) = match self
-                .ask_code_model(client, purpose, &messages, thinking_prefill.as_deref())
+                .ask_code_model(
+                    client,
+                    purpose,
+                    &messages,
+                    thinking_prefill.as_deref(),
+                    resample,
+                )
                 .await
             {
                 Ok(answer) => answer,
@@ -297,8 +423,12 @@ impl Coder for LlmCoder {
                         });
                     };
                     cut = next_cut;
-                    (messages, thinking_prefill) =
-                        self.proposal_prompt(task, request, cut, shorter.as_deref())?;
+                    (messages, thinking_prefill) = self.proposal_prompt(
+                        task,
+                        request,
+                        cut,
+                        addendum(&shorter, &correction).as_deref(),
+                    )?;
                     continue;
                 }
             };
@@ -320,52 +450,57 @@ impl Coder for LlmCoder {
                     &Reask {
                         problem: "output_limit",
                         detail: String::new(),
+                        excerpt: String::new(),
                     },
                 )?);
-                (messages, thinking_prefill) =
-                    self.proposal_prompt(task, request, cut, shorter.as_deref())?;
+                (messages, thinking_prefill) = self.proposal_prompt(
+                    task,
+                    request,
+                    cut,
+                    addendum(&shorter, &correction).as_deref(),
+                )?;
                 continue;
             }
-            let problem = match extract::solution(&reply) {
-                None => CodeProblem::NoCodeBlock,
-                Some(solution) => match self.syntax.check(&solution.code).await {
-                    Ok(()) => {
-                        return Ok(Proposal {
-                            plan: solution.plan,
-                            code: solution.code,
-                            usage: total_usage(&calls),
-                            calls,
-                        })
-                    }
-                    Err(error) => CodeProblem::DoesNotCompile(error),
-                },
+            let unrunnable = match self.runnable(&reply).await {
+                Ok(solution) => {
+                    return Ok(Proposal {
+                        plan: solution.plan,
+                        code: solution.code,
+                        usage: total_usage(&calls),
+                        calls,
+                    })
+                }
+                Err(unrunnable) => unrunnable,
             };
             if reasks == self.options.max_reasks {
                 return Err(CoderError::Failed {
                     cause: FailureCause::NoCode {
                         replies: calls.len() as u32,
-                        problem,
+                        problem: unrunnable.problem,
                     },
                     calls,
                 });
             }
             reasks += 1;
-            let reask = match &problem {
-                CodeProblem::NoCodeBlock => Reask {
-                    problem: "no_code",
-                    detail: String::new(),
-                },
-                CodeProblem::DoesNotCompile(error) => Reask {
-                    problem: "syntax",
-                    detail: error.compiler_output.clone(),
-                },
-            };
-            // Steerable mode asks the same prompt again: its prompt is the model's own reasoning,
-            // which a correction would break.
-            if matches!(self.options.mode, PromptMode::Chat) {
-                messages.push(Message::assistant(reply));
-                messages.push(Message::user(self.render("reask.j2", &reask)?));
+            // A server that answered the same request twice the same way will do so again: from then
+            // on every request samples anew.
+            if replies.contains(&reply) || resample.seed.is_some() {
+                resample = Resample {
+                    seed: Some(request.seed.wrapping_add(u64::from(reasks))),
+                    temperature: Some(RESAMPLE_TEMPERATURE),
+                };
             }
+            replies.push(reply);
+            // The correction ends the original request rather than following the unusable reply as
+            // a new turn: small models copy a long conversation's last reply, and in steerable mode
+            // the model's pre-filled reasoning must stay the last part of the prompt.
+            correction = Some(self.render("reask.j2", &unrunnable.reask())?);
+            (messages, thinking_prefill) = self.proposal_prompt(
+                task,
+                request,
+                cut,
+                addendum(&shorter, &correction).as_deref(),
+            )?;
         }
     }
 
@@ -374,10 +509,10 @@ impl Coder for LlmCoder {
         task: &TaskBrief,
         request: &ReviewRequest,
     ) -> Result<Review, CoderError> {
-        let context = ReviewContext {
+        let mut context = ReviewContext {
             task: TaskContext::new(task),
             node: ReviewedNode {
-                code: &request.node.code,
+                code: head_and_tail(&request.node.code, CODE_EDGE_CHARACTERS, Cut::Code),
                 status: request.node.status.name(),
                 duration: human_duration(request.node.duration),
                 validation_message: request.node.validation_message.as_deref(),
@@ -385,33 +520,41 @@ impl Coder for LlmCoder {
             output: trim_output(&request.node.output),
             submission_exists: request.submission_exists,
             reported_metric: request.reported_metric.map(|(value, _)| value),
-            format: match self.options.review_format {
-                ReviewFormat::Tool => "tool",
-                ReviewFormat::Json => "json",
-            },
+            format: self.review_format(),
         };
-        let mut messages = vec![
-            Message::system(self.render("review_system.j2", &context)?),
-            Message::user(self.render("review.j2", &context)?),
-        ];
-        let (tools, tool_choice) = match self.options.review_format {
-            ReviewFormat::Tool => (
-                vec![review_tool()],
-                ToolChoice::Forced(REVIEW_TOOL.to_string()),
-            ),
-            ReviewFormat::Json => (Vec::new(), ToolChoice::Auto),
-        };
+        let mut messages = self.review_messages(&context)?;
         let model = self.feedback_model.model().to_string();
         let mut calls = Vec::new();
+        let mut notice = None;
         let mut last_problem = String::new();
-        for _ in 0..=self.options.max_reasks {
+        let mut replies = 0;
+        while replies <= self.options.max_reasks {
+            let (tools, tool_choice) = match context.format {
+                ReviewFormat::Tool => (
+                    vec![review_tool()],
+                    ToolChoice::Forced(REVIEW_TOOL.to_string()),
+                ),
+                ReviewFormat::Json => (Vec::new(), ToolChoice::Auto),
+            };
             let chat = ChatRequest {
                 messages: messages.clone(),
-                tools: tools.clone(),
-                tool_choice: tool_choice.clone(),
+                tools,
+                tool_choice,
+                resample: Resample::default(),
             };
             let response = match self.feedback_model.chat(&chat).await {
                 Ok(response) => response,
+                Err(mlm_llm::Error::Rejected { message, .. })
+                    if context.format == ReviewFormat::Tool && refuses_tools(&message) =>
+                {
+                    let refusal = self.tools_refused.get_or_init(|| message.clone());
+                    notice = Some(format!(
+                        "the feedback model's server refused tool calls ({refusal}); reviews are asked as JSON from now on"
+                    ));
+                    context.format = ReviewFormat::Json;
+                    messages = self.review_messages(&context)?;
+                    continue;
+                }
                 Err(error) => {
                     return Err(CoderError::Failed {
                         cause: failure_cause(&error),
@@ -419,6 +562,7 @@ impl Coder for LlmCoder {
                     })
                 }
             };
+            replies += 1;
             calls.push(model_call(
                 CallPurpose::Review,
                 model.clone(),
@@ -434,9 +578,12 @@ impl Coder for LlmCoder {
                         .map_err(|error| format!("the tool arguments are not JSON: {error}"))
                 })
                 .unwrap_or_else(|| {
-                    extract::json_object(&response.content).ok_or_else(|| {
-                        "the reply neither called submit_review nor held a JSON object".to_string()
-                    })
+                    extract::json_object(&response.content)
+                        .or_else(|| extract::verdict_lines(&response.content))
+                        .ok_or_else(|| {
+                            "the reply neither called submit_review nor held a JSON object or an `is_bug:` line"
+                                .to_string()
+                        })
                 });
             match arguments.and_then(|arguments| extract::verdict(&arguments)) {
                 Ok(verdict) => {
@@ -447,6 +594,7 @@ impl Coder for LlmCoder {
                         lower_is_better: verdict.lower_is_better,
                         usage: total_usage(&calls),
                         calls,
+                        notice,
                     })
                 }
                 Err(problem) => {
@@ -456,7 +604,11 @@ impl Coder for LlmCoder {
                         response.content.clone()
                     }));
                     messages.push(Message::user(format!(
-                        "Your review could not be read: {problem}. Call `submit_review` again with all five fields (or reply with only that JSON object)."
+                        "Your review could not be read: {problem}. {}",
+                        match context.format {
+                            ReviewFormat::Tool => "Call `submit_review` again with all five fields (or reply with only that JSON object).",
+                            ReviewFormat::Json => "Reply with only one JSON object with all five fields.",
+                        }
                     )));
                     last_problem = problem;
                 }

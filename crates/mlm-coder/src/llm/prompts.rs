@@ -36,6 +36,11 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 /// Characters of a script's output kept from each end in a prompt, as ML-Master's review does.
 pub(crate) const OUTPUT_EDGE_CHARACTERS: usize = 2_500;
+/// Characters of a script kept from each end wherever it enters another prompt (a parent's code, a
+/// reviewed script): a 400 KB script becomes about 24 KB, some 6,000 tokens.
+pub(crate) const CODE_EDGE_CHARACTERS: usize = 12_000;
+/// Characters of a plan or a review's summary kept from each end in memory and ancestor lists.
+const PROSE_EDGE_CHARACTERS: usize = 1_000;
 /// Characters kept from the end of a buggy ancestor's output.
 const ANCESTOR_OUTPUT_CHARACTERS: usize = 1_500;
 
@@ -188,23 +193,23 @@ pub(crate) struct NodeContext {
 impl NodeContext {
     pub(crate) fn new(node: &NodeView) -> Self {
         NodeContext {
-            plan: node.plan.clone(),
-            code: node.code.clone(),
+            plan: head_and_tail(&node.plan, PROSE_EDGE_CHARACTERS, Cut::Prose),
+            code: head_and_tail(&node.code, CODE_EDGE_CHARACTERS, Cut::Code),
             output: trim_output(&node.output),
             output_tail: tail(&node.output, ANCESTOR_OUTPUT_CHARACTERS),
             status: node.status.name(),
             duration: human_duration(node.duration),
             metric: node.metric,
-            summary: node.summary.clone(),
+            summary: head_and_tail(&node.summary, PROSE_EDGE_CHARACTERS, Cut::Prose),
             validation_message: node.validation_message.clone(),
         }
     }
 }
 
 #[derive(Debug, Serialize)]
-struct MemoryContext<'a> {
-    plan: &'a str,
-    summary: &'a str,
+struct MemoryContext {
+    plan: String,
+    summary: String,
     metric: Option<f64>,
     buggy: bool,
 }
@@ -216,7 +221,7 @@ pub(crate) struct ProposalContext<'a> {
     mode: PromptMode,
     task: TaskContext<'a>,
     budget: BudgetContext,
-    memory: Vec<MemoryContext<'a>>,
+    memory: Vec<MemoryContext>,
     parent: Option<NodeContext>,
     ancestors: Vec<NodeContext>,
 }
@@ -243,10 +248,10 @@ impl<'a> ProposalContext<'a> {
     }
 }
 
-fn memory_context(entry: &MemoryEntry) -> MemoryContext<'_> {
+fn memory_context(entry: &MemoryEntry) -> MemoryContext {
     MemoryContext {
-        plan: &entry.plan,
-        summary: &entry.summary,
+        plan: head_and_tail(&entry.plan, PROSE_EDGE_CHARACTERS, Cut::Prose),
+        summary: head_and_tail(&entry.summary, PROSE_EDGE_CHARACTERS, Cut::Prose),
         metric: entry.metric,
         buggy: entry.buggy,
     }
@@ -254,16 +259,37 @@ fn memory_context(entry: &MemoryEntry) -> MemoryContext<'_> {
 
 /// The first and last [`OUTPUT_EDGE_CHARACTERS`] of a script's output, so a prompt stays bounded.
 pub(crate) fn trim_output(output: &str) -> String {
-    let characters: Vec<char> = output.chars().collect();
-    if characters.len() <= 2 * OUTPUT_EDGE_CHARACTERS {
-        return output.to_string();
+    head_and_tail(output, OUTPUT_EDGE_CHARACTERS, Cut::Output)
+}
+
+/// What kind of text is cut, which decides how the cut is marked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cut {
+    /// A script's output: the marker stands on its own line.
+    Output,
+    /// A Python script: the marker is a comment line, so a model that copies it writes valid Python.
+    Code,
+    /// A plan, a summary or a reply quoted in a sentence.
+    Prose,
+}
+
+/// The first and last `edge` characters of `text`, with a marker saying how many were cut between
+/// them; `text` itself when it is at most twice `edge` long.
+pub(crate) fn head_and_tail(text: &str, edge: usize, cut: Cut) -> String {
+    let count = text.chars().count();
+    if count <= 2 * edge {
+        return text.to_string();
     }
-    let head: String = characters[..OUTPUT_EDGE_CHARACTERS].iter().collect();
-    let tail: String = characters[characters.len() - OUTPUT_EDGE_CHARACTERS..]
-        .iter()
-        .collect();
-    let dropped = characters.len() - 2 * OUTPUT_EDGE_CHARACTERS;
-    format!("{head}\n[... {dropped} characters omitted ...]\n{tail}")
+    let head: String = text.chars().take(edge).collect();
+    let tail: String = text.chars().skip(count - edge).collect();
+    let dropped = count - 2 * edge;
+    match cut {
+        Cut::Output => format!("{head}\n[... {dropped} characters omitted ...]\n{tail}"),
+        Cut::Code => format!(
+            "{head}\n# [... {dropped} characters of this script cut here to keep the prompt short ...]\n{tail}"
+        ),
+        Cut::Prose => format!("{head} [... {dropped} characters cut ...] {tail}"),
+    }
 }
 
 fn tail(output: &str, characters: usize) -> String {

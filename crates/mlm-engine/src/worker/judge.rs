@@ -12,6 +12,7 @@ use super::propose::Proposed;
 use crate::context::{stopped, RunContext};
 use crate::error::Result;
 use crate::event::{Event, StopReason};
+use crate::memory::REVIEW_FAILED;
 use crate::traits::Execution;
 
 /// A finished expansion with its outcome, on its way into the tree and the journal.
@@ -85,26 +86,31 @@ pub(super) async fn judge(
         }
     };
     let (review_summary, review_verdict, review_metric, review_usage, review_calls) = match review {
-        Ok(review) => (
-            review.summary,
-            if review.is_bug {
-                ReviewVerdict::Bug
-            } else {
-                ReviewVerdict::NoBug
-            },
-            review.metric,
-            review.usage,
-            review.calls,
-        ),
+        Ok(review) => {
+            if let Some(message) = review.notice {
+                run.emit(Event::Warning { message });
+            }
+            (
+                review.summary,
+                if review.is_bug {
+                    ReviewVerdict::Bug
+                } else {
+                    ReviewVerdict::NoBug
+                },
+                review.metric,
+                review.usage,
+                review.calls,
+            )
+        }
         Err(CoderError::Failed { cause, calls }) => (
-            format!("The review failed: {cause}"),
+            format!("{REVIEW_FAILED}: {cause}"),
             ReviewVerdict::NoBug,
             None,
             TokenUsage::total(calls.iter().map(|call| &call.usage)),
             calls,
         ),
         Err(error @ CoderError::BudgetExhausted(_)) => (
-            format!("The review failed: {error}"),
+            format!("{REVIEW_FAILED}: {error}"),
             ReviewVerdict::NoBug,
             None,
             TokenUsage::default(),

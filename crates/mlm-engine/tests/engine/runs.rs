@@ -399,3 +399,104 @@ async fn a_worker_that_panics_fails_the_run_with_its_own_error_and_the_journal_s
     let journal = Journal::open(&layout.journal()).unwrap();
     assert_eq!(journal.run().unwrap().status, RunStatus::Failed);
 }
+
+/// Writes what the scripted coder writes and remembers the memory and parent summaries each request
+/// carried; its first review raises a notice, every later review fails.
+struct ReviewsFail {
+    inner: ScriptedCoder,
+    reviews: AtomicU64,
+    summaries_seen: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl mlm_coder::Coder for ReviewsFail {
+    fn name(&self) -> String {
+        "reviews-fail".into()
+    }
+
+    async fn propose(
+        &self,
+        task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ProposalRequest,
+    ) -> Result<mlm_coder::Proposal, mlm_coder::CoderError> {
+        {
+            let mut seen = self
+                .summaries_seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            seen.extend(request.memory.iter().map(|entry| entry.summary.clone()));
+            seen.extend(request.parent.iter().map(|parent| parent.summary.clone()));
+        }
+        self.inner.propose(task, request).await
+    }
+
+    async fn review(
+        &self,
+        task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ReviewRequest,
+    ) -> Result<mlm_coder::Review, mlm_coder::CoderError> {
+        if self
+            .reviews
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            == 0
+        {
+            let review = self.inner.review(task, request).await?;
+            return Ok(mlm_coder::Review {
+                notice: Some("reviews are asked as JSON from now on".into()),
+                ..review
+            });
+        }
+        Err(mlm_coder::CoderError::Failed {
+            cause: mlm_coder::FailureCause::UnreadableReview {
+                replies: 3,
+                problem: "HTTP 400: tool_choice is not supported".into(),
+            },
+            calls: Vec::new(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_failed_review_is_named_on_its_node_but_its_error_never_enters_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let coder = Arc::new(ReviewsFail {
+        inner: instant_coder(),
+        reviews: AtomicU64::new(0),
+        summaries_seen: std::sync::Mutex::new(Vec::new()),
+    });
+    let (event_sender, mut events) = mpsc::unbounded_channel();
+    let (_operations, operation_receiver) = mpsc::unbounded_channel();
+    run_engine(
+        toy_parts(&layout, 6, coder.clone()),
+        event_sender,
+        operation_receiver,
+    )
+    .await
+    .unwrap();
+    let mut warnings = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let Event::Warning { message } = event {
+            warnings.push(message);
+        }
+    }
+    assert_eq!(warnings, ["reviews are asked as JSON from now on"]);
+    let journal = Journal::open(&layout.journal()).unwrap();
+    let failed: Vec<_> = journal
+        .nodes()
+        .unwrap()
+        .into_iter()
+        .filter(|node| node.review_summary.contains("tool_choice is not supported"))
+        .collect();
+    assert_eq!(failed.len(), 5, "the node says its review failed");
+    let seen = coder.summaries_seen.lock().unwrap();
+    assert!(
+        seen.len() > 1,
+        "later requests carried memory or a parent: {seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|summary| !summary.contains("review failed") && !summary.contains("tool_choice")),
+        "{seen:?}"
+    );
+}

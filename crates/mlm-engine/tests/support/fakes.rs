@@ -59,6 +59,7 @@ impl Coder for ScriptedCoder {
             lower_is_better: None,
             usage: TokenUsage::default(),
             calls: Vec::new(),
+            notice: None,
         })
     }
 }

@@ -161,7 +161,11 @@ impl<'a> MessagesRequest<'a> {
             max_tokens,
             system,
             messages,
-            temperature: config.temperature.filter(|_| thinking.is_none()),
+            temperature: request
+                .resample
+                .temperature
+                .or(config.temperature)
+                .filter(|_| thinking.is_none()),
             top_p: config.top_p,
             thinking,
             tools,

@@ -13,13 +13,15 @@ pub(crate) use super::openai_stream::{ChunkAssembly, ChunkKind};
 use super::{errors, malformed, ChatReply};
 use crate::config::{ClientConfig, OutputLimitParameter, Price};
 use crate::error::{excerpt, Result};
-use crate::types::{ChatRequest, FinishReason, ToolCall, ToolChoice, Usage};
+use crate::types::{ChatRequest, FinishReason, Resample, ToolCall, ToolChoice, Usage};
 
 /// Sampling and limits, shared by both endpoints.
 #[derive(Serialize)]
 struct Sampling<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     top_p: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,9 +103,15 @@ pub(crate) struct CompletionRequest<'a> {
     stream_options: Option<StreamOptions>,
 }
 
-fn sampling(config: &ClientConfig, limit: u32, parameter: OutputLimitParameter) -> Sampling<'_> {
+fn sampling(
+    config: &ClientConfig,
+    resample: Resample,
+    limit: u32,
+    parameter: OutputLimitParameter,
+) -> Sampling<'_> {
     Sampling {
-        temperature: config.temperature,
+        temperature: resample.temperature.or(config.temperature),
+        seed: resample.seed,
         top_p: config.top_p,
         reasoning_effort: config.reasoning_effort.as_deref(),
         output_limit: match parameter {
@@ -164,7 +172,12 @@ impl<'a> ChatCompletionRequest<'a> {
         ChatCompletionRequest {
             model: &config.model,
             messages,
-            sampling: sampling(config, limit, config.output_limit_parameter),
+            sampling: sampling(
+                config,
+                request.resample,
+                limit,
+                config.output_limit_parameter,
+            ),
             tools,
             tool_choice,
             stream,
@@ -175,12 +188,17 @@ impl<'a> ChatCompletionRequest<'a> {
 
 impl<'a> CompletionRequest<'a> {
     /// `/completions` knows only `max_tokens`, whatever the chat parameter's name.
-    pub(crate) fn new(config: &'a ClientConfig, prompt: &'a str, limit: u32) -> Self {
+    pub(crate) fn new(
+        config: &'a ClientConfig,
+        prompt: &'a str,
+        resample: Resample,
+        limit: u32,
+    ) -> Self {
         let (stream, stream_options) = streaming(config);
         CompletionRequest {
             model: &config.model,
             prompt,
-            sampling: sampling(config, limit, OutputLimitParameter::MaxTokens),
+            sampling: sampling(config, resample, limit, OutputLimitParameter::MaxTokens),
             stream,
             stream_options,
         }

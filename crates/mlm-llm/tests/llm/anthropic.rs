@@ -26,6 +26,7 @@ fn request(tool_choice: ToolChoice) -> ChatRequest {
         ],
         tools: vec![tool()],
         tool_choice,
+        resample: mlm_llm::Resample::default(),
     }
 }
 

@@ -23,6 +23,7 @@ fn request() -> CompletionRequest {
             Message::user("Improve the model."),
         ],
         thinking_prefill: "Previously, gradient boosting scored 0.81.".to_owned(),
+        resample: mlm_llm::Resample::default(),
     }
 }
 
@@ -186,4 +187,32 @@ async fn a_custom_template_that_does_not_compile_is_refused_up_front() {
     crate::support::init_env();
     let error = mlm_llm::Client::new(config).unwrap_err();
     assert!(matches!(error, Error::Template { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_resampled_request_sends_its_seed_and_temperature_over_the_configured_ones() {
+    let server = MockServer::start().await;
+    serve(&server, "</think>answer").await;
+    let mut config = openai_config(&server);
+    config.chat_template = Some(ChatTemplate::Qwen);
+    config.temperature = Some(0.0);
+    let client = client(config);
+
+    client.complete(&request()).await.unwrap();
+    let mut again = request();
+    again.resample = mlm_llm::Resample {
+        seed: Some(8),
+        temperature: Some(0.7),
+    };
+    client.complete(&again).await.unwrap();
+
+    let bodies = bodies(&server).await;
+    assert_eq!(
+        (&bodies[0]["seed"], &bodies[0]["temperature"]),
+        (&json!(null), &json!(0.0))
+    );
+    assert_eq!(
+        (&bodies[1]["seed"], &bodies[1]["temperature"]),
+        (&json!(8), &json!(0.7))
+    );
 }

@@ -191,6 +191,7 @@ async fn forced_tool_call_round_trips() {
         messages: vec![Message::user("Review this run")],
         tools: vec![submit_tool()],
         tool_choice: ToolChoice::Forced("submit_review".to_owned()),
+        resample: mlm_llm::Resample::default(),
     };
 
     let reply = client(openai_config(&server)).chat(&request).await.unwrap();
@@ -238,6 +239,7 @@ async fn invalid_tool_arguments_are_malformed() {
         messages: vec![Message::user("Review")],
         tools: vec![submit_tool()],
         tool_choice: ToolChoice::Auto,
+        resample: mlm_llm::Resample::default(),
     };
     let reply = client(openai_config(&server)).chat(&request).await.unwrap();
     let body = &bodies(&server).await[0];

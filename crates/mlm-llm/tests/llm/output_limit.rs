@@ -29,6 +29,7 @@ fn steer() -> CompletionRequest {
     CompletionRequest {
         messages: vec![Message::user("Improve the model.")],
         thinking_prefill: "First,".to_owned(),
+        resample: mlm_llm::Resample::default(),
     }
 }
 

@@ -71,6 +71,7 @@ async fn streamed_chat_assembles_content_reasoning_tool_calls_and_usage() {
         messages: vec![Message::user("go")],
         tools: vec![tool],
         tool_choice: ToolChoice::Auto,
+        resample: mlm_llm::Resample::default(),
     };
 
     let reply = client(config).chat(&request).await.unwrap();
