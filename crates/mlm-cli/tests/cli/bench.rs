@@ -85,8 +85,15 @@ fn a_two_seed_bench_reports_both_runs_and_the_baseline_then_a_rerun_skips_them()
     }
 
     let results_before = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
-    let (code, _, stderr) = bench(&arguments);
+    // Without --json the report's tables are the result, on stdout.
+    let without_json: Vec<&str> = arguments
+        .iter()
+        .copied()
+        .filter(|argument| *argument != "--json")
+        .collect();
+    let (code, stdout, stderr) = bench(&without_json);
     assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("| titanic | accuracy |"), "{stdout}");
     assert_eq!(
         stderr.matches("skipped").count(),
         3,

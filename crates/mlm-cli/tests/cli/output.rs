@@ -152,3 +152,38 @@ fn a_negative_count_gets_one_message_whichever_way_it_is_written() {
     let (_, _, steps) = run(&["resume", "runs/x", "--steps", "0"]);
     insta::assert_snapshot!(format!("{apart}--- resume --steps 0\n{steps}"));
 }
+
+/// `exec … > result.txt` and `env check > packages.txt` keep the result; the script's output and notes
+/// stay on stderr.
+#[test]
+fn exec_and_env_check_print_their_results_on_stdout() {
+    let task = prepared_task("titanic");
+    let scratch = tempfile::tempdir().unwrap();
+    let script = scratch.path().join("hello.py");
+    std::fs::write(&script, "print('hello')\n").unwrap();
+    let node_dir = scratch.path().join("node");
+    let (code, stdout, stderr) = run(&[
+        "exec",
+        "--task",
+        path(&task),
+        path(&script),
+        "--node-dir",
+        path(&node_dir),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("node directory:"), "{stdout}");
+    assert!(
+        stderr.contains("| hello") && !stdout.contains("| hello"),
+        "{stderr}"
+    );
+    let checked = ml_master()
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .args(["env", "check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        stdout.contains("every package of the base profile is present"),
+        "{stdout}"
+    );
+}
