@@ -168,13 +168,23 @@ fn without_unused_imports(script: &str) -> String {
         .lines()
         .filter(|line| !is_import(line) && !line.trim_start().starts_with('#'))
         .collect();
+    // A mention is the whole identifier, not part of a longer one.
+    let identifier = |character: char| character.is_alphanumeric() || character == '_';
+    let mentions = |line: &str, name: &str| {
+        line.match_indices(name).any(|(start, _)| {
+            !line[..start].chars().next_back().is_some_and(identifier)
+                && !line[start + name.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(identifier)
+        })
+    };
     let used = |name: &str| code.iter().any(|line| mentions(line, name));
     let mut kept = String::with_capacity(script.len());
     for line in script.split_inclusive('\n') {
         let Some((module, names)) = line
             .strip_prefix("from ")
             .and_then(|rest| rest.split_once(" import "))
-            .filter(|_| is_import(line))
         else {
             kept.push_str(line);
             continue;
@@ -190,18 +200,6 @@ fn without_unused_imports(script: &str) -> String {
         }
     }
     kept
-}
-
-/// `line` names the identifier `name` (not merely a longer identifier containing it).
-fn mentions(line: &str, name: &str) -> bool {
-    let identifier = |character: char| character.is_alphanumeric() || character == '_';
-    line.match_indices(name).any(|(start, _)| {
-        !line[..start].chars().next_back().is_some_and(identifier)
-            && !line[start + name.len()..]
-                .chars()
-                .next()
-                .is_some_and(identifier)
-    })
 }
 
 fn template_failure(error: &minijinja::Error) -> CoderError {
