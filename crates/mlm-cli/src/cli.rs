@@ -34,7 +34,7 @@ pub enum Command {
     ServeValidator(ServeValidatorArguments),
     /// Search for the best solution of a competition (the agent)
     Run(RunArguments),
-    /// Continue a run that was interrupted or killed, from its journal
+    /// Continue a run from its journal (interrupted, killed or finished), with more steps or time if asked
     Resume(ResumeArguments),
     /// Run one script exactly as a node of the search would: in the sandbox, with the node's layout
     Exec(ExecArguments),
