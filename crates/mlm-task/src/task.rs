@@ -530,7 +530,9 @@ mod tests {
         std::fs::write(&task_file, text.replace("metric =", "metirc =")).unwrap();
         let error = Task::load(dir.path(), None).unwrap_err().to_string();
         assert!(
-            error.contains("task.toml: not a valid task file"),
+            error.contains(
+                "task.toml: line 3, column 1: not a valid task file: unknown field `metirc`"
+            ),
             "{error}"
         );
     }
