@@ -34,7 +34,7 @@ pub enum Command {
     ServeValidator(ServeValidatorArguments),
     /// Search for the best solution of a competition (the agent)
     Run(RunArguments),
-    /// Continue a run that was interrupted or killed, from its journal
+    /// Continue a run from its journal (interrupted, killed or finished), with more steps or time if asked
     Resume(ResumeArguments),
     /// Run one script exactly as a node of the search would: in the sandbox, with the node's layout
     Exec(ExecArguments),
@@ -59,7 +59,7 @@ pub struct ExecArguments {
     #[command(flatten)]
     pub task_arguments: TaskArguments,
     /// Wall-clock limit in seconds; the script's whole process group is killed after it
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    #[arg(long, value_name = "SECS", default_value_t = 3600, allow_negative_numbers = true, value_parser = at_least_one::<u64>)]
     pub timeout: u64,
     /// Memory limit in MiB [default: three quarters of physical memory]; not applied with --gpus
     #[arg(long, value_name = "MIB")]
@@ -115,16 +115,16 @@ pub struct RunOptions {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Wall-clock budget of a run, in seconds (a bench's FLAML gets the same) [default: 3600]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = at_least_one::<u64>)]
     pub time_limit: Option<u64>,
     /// The most nodes a run completes [default: 20]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
     pub steps: Option<u32>,
     /// Scripts a run runs at once (a bench's FLAML threads) [default: one per core]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub slots: Option<usize>,
     /// Trajectories a run works on at once [default: two per slot]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub workers: Option<usize>,
 }
 
@@ -166,7 +166,7 @@ pub struct BenchArguments {
     #[arg(long, value_name = "FILE")]
     pub suite: PathBuf,
     /// Runs per competition, with seeds 0..N [default: the suite's, else 1]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
     pub seeds: Option<u32>,
     #[command(flatten)]
     pub options: RunOptions,
@@ -177,7 +177,7 @@ pub struct BenchArguments {
     #[arg(long, value_enum)]
     pub baseline: Option<BaselineArgument>,
     /// Jobs (runs or baselines) at once
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub concurrency: usize,
     #[command(flatten)]
     pub task_arguments: TaskArguments,
@@ -197,8 +197,14 @@ pub enum BaselineArgument {
 
 #[derive(Debug, Args)]
 pub struct ResumeArguments {
-    /// The run directory to continue
+    /// The run directory to continue, finished or not
     pub run_dir: PathBuf,
+    /// Give the run N more nodes: its step budget becomes the nodes done so far plus N
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
+    pub steps: Option<u32>,
+    /// Give the run SECS more seconds: its time limit becomes the time spent so far plus SECS
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = at_least_one::<u64>)]
+    pub time_limit: Option<u64>,
     #[command(flatten)]
     pub task_arguments: TaskArguments,
     #[command(flatten)]
@@ -255,6 +261,9 @@ pub struct PrepareArguments {
     /// Where to write the competition [default: <data dir>/tasks/<recipe name>]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Build it again even when a copy prepared from the recipe as it is now exists
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub python: PythonArguments,
 }
@@ -268,7 +277,7 @@ pub struct TaskArguments {
 
 #[derive(Debug, Args)]
 pub struct GradeArguments {
-    /// The competition directory
+    /// The competition directory, or a recipe in tasks/ (prepared on first use)
     #[arg(
         long,
         value_name = "DIR",
@@ -295,6 +304,8 @@ pub struct GradeArguments {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub task_arguments: TaskArguments,
+    #[command(flatten)]
+    pub python: PythonArguments,
     /// Print the report as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
@@ -316,4 +327,18 @@ pub struct ServeValidatorArguments {
     /// The largest upload accepted, in MiB
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub max_upload_mib: usize,
+}
+
+/// Counts and durations on the command line: a whole number, 1 or more. Negative numbers reach this
+/// parser instead of reading as an unknown flag, so `--time-limit -5` and `--time-limit=-5` get the same
+/// message, which clap prefixes with the value and the flag.
+fn at_least_one<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
+    let accepted = "expected a whole number, 1 or more";
+    match text.trim().parse::<i128>() {
+        Ok(value) if value >= 1 => u64::try_from(value)
+            .ok()
+            .and_then(|value| T::try_from(value).ok())
+            .ok_or_else(|| format!("too large; {accepted}")),
+        Ok(_) | Err(_) => Err(accepted.to_string()),
+    }
 }

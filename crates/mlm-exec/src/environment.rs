@@ -151,9 +151,15 @@ impl PythonEnvironment {
             return Ok(python);
         }
         let hint = match &self.source {
-            PythonSource::Managed { .. } => {
-                "run `ml-master env setup` to create the managed environment".to_string()
-            }
+            PythonSource::Managed { profile, .. } => match profile {
+                Profile::Base => {
+                    "run `ml-master env setup` to create the managed environment".to_string()
+                }
+                Profile::Deep | Profile::Automl => format!(
+                    "run `ml-master env setup --profile {}` to create it",
+                    profile.name()
+                ),
+            },
             PythonSource::User { .. } => {
                 format!(
                     "point --python or {} at an existing interpreter",

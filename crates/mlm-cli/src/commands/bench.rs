@@ -49,15 +49,17 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
             out,
             ..
         } => {
-            eprintln!("\n{markdown}");
+            // stdout carries the report: bench.json with --json, else the Markdown tables.
+            if arguments.json {
+                println!("{json}");
+            } else {
+                println!("\n{markdown}");
+            }
             eprintln!(
                 "Wrote {} and {}",
                 out.join("bench.json").display(),
                 out.join("bench.md").display()
             );
-            if arguments.json {
-                println!("{json}");
-            }
             Ok(())
         }
     }
