@@ -34,4 +34,6 @@ impl EnvVars {
     pub const ML_MASTER_REQUIRE_FLAML: &'static str = "ML_MASTER_REQUIRE_FLAML";
     /// Tests only: set (as CI does) to make the browser tests fail, not skip, without Chromium.
     pub const ML_MASTER_REQUIRE_CHROMIUM: &'static str = "ML_MASTER_REQUIRE_CHROMIUM";
+    /// Tests only: set (as CI does) to make the Ray executor's test fail, not skip, without Ray.
+    pub const ML_MASTER_REQUIRE_RAY: &'static str = "ML_MASTER_REQUIRE_RAY";
 }
