@@ -286,37 +286,6 @@ impl RayExecutor {
             .map_err(|error| server_error(&self.settings, &format!("GET {url}"), error))
     }
 
-    /// The shell command a Ray job runs for `request`: its directory, its environment, its argv.
-    fn entrypoint(&self, request: &ProcessRequest) -> Result<String> {
-        let mut words = vec![
-            "cd".to_string(),
-            quoted(&request.cwd.to_string_lossy())?,
-            "&&".to_string(),
-            "exec".to_string(),
-            "env".to_string(),
-        ];
-        let variables = match &request.environment {
-            Environment::Inherit => self.forwarded.clone(),
-            Environment::InheritWith(variables) => {
-                let mut all = self.forwarded.clone();
-                all.extend(variables.iter().cloned());
-                all
-            }
-            Environment::Only(variables) => {
-                words.push("-i".to_string());
-                variables.clone()
-            }
-        };
-        for (name, value) in variables {
-            words.push(quoted(&format!("{name}={value}"))?);
-        }
-        words.push(quoted(&request.program.to_string_lossy())?);
-        for argument in &request.args {
-            words.push(quoted(&argument.to_string_lossy())?);
-        }
-        Ok(words.join(" "))
-    }
-
     /// Follows a submitted job to its end; `None` when the bench was cancelled and the job stopped.
     fn follow(
         &self,
@@ -512,7 +481,11 @@ impl RayExecutor {
         placed: &dyn Fn(&str),
     ) -> Result<Option<Duration>> {
         let request = (job.command)()?;
-        self.submit(submission_id, self.entrypoint(&request)?, &job.key)?;
+        self.submit(
+            submission_id,
+            entrypoint(&request, &self.forwarded)?,
+            &job.key,
+        )?;
         placed(&format!(
             "submitted to Ray at {} as {submission_id}",
             self.settings.address
@@ -557,6 +530,34 @@ fn seconds(details: Option<&JobDetails>) -> f64 {
         .map_or(0.0, |milliseconds| milliseconds as f64 / 1000.0)
 }
 
+/// The shell command a Ray job runs for `request`: its directory, its environment (`forwarded` first,
+/// since the job inherits the worker's environment, not ours), its argv.
+fn entrypoint(request: &ProcessRequest, forwarded: &[(String, String)]) -> Result<String> {
+    let mut words = vec![
+        "cd".to_string(),
+        quoted(&request.cwd.to_string_lossy())?,
+        "&&".to_string(),
+        "exec".to_string(),
+        "env".to_string(),
+    ];
+    let variables: Vec<(String, String)> = match &request.environment {
+        Environment::Inherit => forwarded.to_vec(),
+        Environment::InheritWith(variables) => forwarded.iter().chain(variables).cloned().collect(),
+        Environment::Only(variables) => {
+            words.push("-i".to_string());
+            variables.clone()
+        }
+    };
+    for (name, value) in variables {
+        words.push(quoted(&format!("{name}={value}"))?);
+    }
+    words.push(quoted(&request.program.to_string_lossy())?);
+    for argument in &request.args {
+        words.push(quoted(&argument.to_string_lossy())?);
+    }
+    Ok(words.join(" "))
+}
+
 /// One word of a POSIX shell command line.
 fn quoted(word: &str) -> Result<String> {
     shlex::try_quote(word)
@@ -583,6 +584,41 @@ mod tests {
         assert_eq!(
             placement(&details).as_deref(),
             Some("node 10.0.0.3 (Ray node 5f1c)")
+        );
+    }
+
+    #[test]
+    fn the_entrypoint_runs_the_local_command_line_word_for_word_in_its_directory() {
+        let mut request = ProcessRequest::new("/opt/ml master/bin/ml-master", "/shared/bench out")
+            .args(["run", "--task", "/data/it's here", "--json"]);
+        request.environment =
+            Environment::InheritWith(vec![("ML_MASTER_STEPS".to_string(), String::new())]);
+        let forwarded = [("ML_MASTER_HOME".to_string(), "/shared/home".to_string())];
+        let line = entrypoint(&request, &forwarded).unwrap();
+        assert_eq!(
+            shlex::split(&line).unwrap(),
+            [
+                "cd",
+                "/shared/bench out",
+                "&&",
+                "exec",
+                "env",
+                "ML_MASTER_HOME=/shared/home",
+                "ML_MASTER_STEPS=",
+                "/opt/ml master/bin/ml-master",
+                "run",
+                "--task",
+                "/data/it's here",
+                "--json"
+            ]
+        );
+
+        request.environment = Environment::Only(vec![("PATH".to_string(), "/bin".to_string())]);
+        let words = shlex::split(&entrypoint(&request, &forwarded).unwrap()).unwrap();
+        assert_eq!(
+            words[4..7],
+            ["env", "-i", "PATH=/bin"],
+            "a baseline's own environment, and nothing forwarded"
         );
     }
 }
