@@ -17,10 +17,13 @@ ml_master="$PWD/target/debug/ml-master"
 "$ml_master" env setup
 ray="${ML_MASTER_HOME:-$HOME/.cache/ml-master}/envs/cluster/bin/ray"
 
+# Set before the start, so that a start that fails half-way is stopped too.
+trap '"$ray" stop' EXIT
+# Ray gives its dashboard 60 s to come up, which a loaded machine overruns.
+export RAY_DASHBOARD_STARTUP_TIMEOUT_S="${RAY_DASHBOARD_STARTUP_TIMEOUT_S:-300}"
 "$ray" start --head --node-ip-address 127.0.0.1 --port "$gcs_port" \
     --dashboard-host 127.0.0.1 --dashboard-port "$dashboard_port" --include-dashboard true \
     --num-cpus "$cpus" --disable-usage-stats
-trap '"$ray" stop' EXIT
 
 "$ml_master" bench --suite "$suite" --out "$out" --slots 1 --concurrency "$cpus" \
     --executor ray --ray-address "http://127.0.0.1:$dashboard_port"

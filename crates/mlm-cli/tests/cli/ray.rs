@@ -17,7 +17,8 @@ use crate::support::{copy_of_prepared_task, ml_master, path, prepared_task};
 struct RayHead {
     ray: PathBuf,
     address: String,
-    _temp: tempfile::TempDir,
+    /// Ray's session files.
+    temp: tempfile::TempDir,
 }
 
 impl RayHead {
@@ -48,7 +49,13 @@ impl RayHead {
             .tempdir_in("/tmp")
             .unwrap();
         let (gcs_port, dashboard_port) = (free_port(), free_port());
-        let output = Command::new(&ray)
+        // Made first, so that a failed start is stopped too.
+        let head = RayHead {
+            ray,
+            address: format!("http://127.0.0.1:{dashboard_port}"),
+            temp,
+        };
+        let output = Command::new(&head.ray)
             .args([
                 "start",
                 "--head",
@@ -65,9 +72,11 @@ impl RayHead {
                 "--num-cpus",
                 "2",
                 "--temp-dir",
-                path(temp.path()),
+                path(head.temp.path()),
                 "--disable-usage-stats",
             ])
+            // Ray gives its dashboard 60 s to start, which a loaded two-core machine overran.
+            .env("RAY_DASHBOARD_STARTUP_TIMEOUT_S", "300")
             .output()
             .unwrap();
         assert!(
@@ -75,11 +84,6 @@ impl RayHead {
             "ray start failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let head = RayHead {
-            ray,
-            address: format!("http://127.0.0.1:{dashboard_port}"),
-            _temp: temp,
-        };
         let started = Instant::now();
         while get_json(&format!("{}/api/version", head.address)).is_none() {
             assert!(
