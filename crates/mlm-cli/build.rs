@@ -1,8 +1,9 @@
 //! Decides, when the tests are built, which command-line tests cannot do their job on this machine, so
 //! that `cargo test` counts them as ignored, with the reason, instead of passing without checking:
 //! the browser tests without Chromium (`missing_chromium`), the FLAML baseline without the automl profile
-//! (`missing_flaml`), and the missing-FLAML message when the base interpreter has FLAML
-//! (`base_python_has_flaml`). `ML_MASTER_REQUIRE_CHROMIUM=1` and `ML_MASTER_REQUIRE_FLAML=1` (CI) ignore
+//! (`missing_flaml`), the missing-FLAML message when the base interpreter has FLAML
+//! (`base_python_has_flaml`), and the Ray executor's test without the cluster profile (`missing_ray`).
+//! `ML_MASTER_REQUIRE_CHROMIUM=1`, `ML_MASTER_REQUIRE_FLAML=1` and `ML_MASTER_REQUIRE_RAY=1` (CI) ignore
 //! nothing: the tests run and a missing tool fails them.
 //!
 //! Cargo runs this again when a variable below changes or one of the files or directories that decide
@@ -29,19 +30,28 @@ fn main() {
         "HOME",
         "ML_MASTER_REQUIRE_CHROMIUM",
         "ML_MASTER_REQUIRE_FLAML",
+        "ML_MASTER_REQUIRE_RAY",
     ] {
         println!("cargo::rerun-if-env-changed={variable}");
     }
-    for cfg in ["missing_chromium", "missing_flaml", "base_python_has_flaml"] {
+    for cfg in [
+        "missing_chromium",
+        "missing_flaml",
+        "base_python_has_flaml",
+        "missing_ray",
+    ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
     if !required("ML_MASTER_REQUIRE_CHROMIUM") && find_chromium().is_none() {
         println!("cargo::rustc-cfg=missing_chromium");
     }
-    if !required("ML_MASTER_REQUIRE_FLAML") && !imports_flaml(&interpreter("automl")) {
+    if !required("ML_MASTER_REQUIRE_FLAML") && !imports(&interpreter("automl"), "flaml") {
         println!("cargo::rustc-cfg=missing_flaml");
     }
-    if imports_flaml(&interpreter("base")) {
+    if !required("ML_MASTER_REQUIRE_RAY") && !imports(&interpreter("cluster"), "ray") {
+        println!("cargo::rustc-cfg=missing_ray");
+    }
+    if imports(&interpreter("base"), "flaml") {
         println!("cargo::rustc-cfg=base_python_has_flaml");
     }
 }
@@ -86,13 +96,13 @@ fn interpreter(profile: &str) -> PathBuf {
     root.join("bin").join("python")
 }
 
-/// True when `python` runs and finds the `flaml` package.
-fn imports_flaml(python: &Path) -> bool {
+/// True when `python` runs and finds the package `module`.
+fn imports(python: &Path, module: &str) -> bool {
     python.is_file()
         && Command::new(python)
             .args([
                 "-c",
-                "import importlib.util, sys; sys.exit(importlib.util.find_spec('flaml') is None)",
+                &format!("import importlib.util, sys; sys.exit(importlib.util.find_spec('{module}') is None)"),
             ])
             .output()
             .is_ok_and(|output| output.status.success())

@@ -176,9 +176,22 @@ pub struct BenchArguments {
     /// Also run this AutoML baseline with the same time budget and cores
     #[arg(long, value_enum)]
     pub baseline: Option<BaselineArgument>,
-    /// Jobs (runs or baselines) at once
+    /// Jobs (runs or baselines) in flight at once, on either executor
     #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub concurrency: usize,
+    /// Where the jobs run: local (child processes here) or ray (jobs on a Ray cluster, whose nodes
+    /// share --out; see the README's "Running on a cluster")
+    #[arg(long, value_enum, default_value_t = ExecutorArgument::Local)]
+    pub executor: ExecutorArgument,
+    /// The Ray head's dashboard, which serves the Job Submission API
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8265")]
+    pub ray_address: String,
+    /// GPUs each Ray job reserves (entrypoint_num_gpus)
+    #[arg(long, value_name = "N")]
+    pub gpus_per_run: Option<f64>,
+    /// Custom resources each Ray job reserves, as JSON (entrypoint_resources), e.g. '{"A100": 1}'
+    #[arg(long, value_name = "JSON", value_parser = parse_ray_resources)]
+    pub ray_resources: Option<std::collections::BTreeMap<String, f64>>,
     #[command(flatten)]
     pub task_arguments: TaskArguments,
     #[command(flatten)]
@@ -186,6 +199,21 @@ pub struct BenchArguments {
     /// Print the report (bench.json) on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where `bench` runs its jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorArgument {
+    /// Child processes of this machine
+    Local,
+    /// Jobs on a Ray cluster, through its Job Submission API
+    Ray,
+}
+
+fn parse_ray_resources(text: &str) -> Result<std::collections::BTreeMap<String, f64>, String> {
+    serde_json::from_str(text).map_err(|error| {
+        format!("{error}\nhint: give a JSON object of resource names and amounts, such as '{{\"A100\": 1}}'")
+    })
 }
 
 /// An AutoML baseline `bench` can run beside each task's simple baseline.
@@ -240,7 +268,7 @@ pub struct PythonArguments {
 #[derive(Debug, Args)]
 pub struct EnvArguments {
     /// Which packages: base (numpy, pandas, scikit-learn, boosting), deep (base plus torch) or automl
-    /// (base plus FLAML, for `bench --baseline flaml`)
+    /// (base plus FLAML, for `bench --baseline flaml`) or cluster (base plus Ray, for `bench --executor ray`)
     #[arg(long, value_enum, default_value_t = ProfileArgument::Base)]
     pub profile: ProfileArgument,
     #[command(flatten)]
@@ -252,6 +280,7 @@ pub enum ProfileArgument {
     Base,
     Deep,
     Automl,
+    Cluster,
 }
 
 #[derive(Debug, Args)]

@@ -39,4 +39,6 @@ impl EnvVars {
     /// Tests only, read when they are built: `1` (as CI sets) makes the sandbox tests of the namespaces
     /// tier run, and fail without bubblewrap, instead of being ignored.
     pub const ML_MASTER_REQUIRE_BUBBLEWRAP: &'static str = "ML_MASTER_REQUIRE_BUBBLEWRAP";
+    /// Tests only: set (as CI does) to make the Ray executor's test fail, not skip, without Ray.
+    pub const ML_MASTER_REQUIRE_RAY: &'static str = "ML_MASTER_REQUIRE_RAY";
 }

@@ -18,6 +18,7 @@ fn profile(arguments: &EnvArguments) -> Profile {
         ProfileArgument::Base => Profile::Base,
         ProfileArgument::Deep => Profile::Deep,
         ProfileArgument::Automl => Profile::Automl,
+        ProfileArgument::Cluster => Profile::Cluster,
     }
 }
 

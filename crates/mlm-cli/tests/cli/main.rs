@@ -15,6 +15,7 @@ mod grade;
 mod llm;
 mod output;
 mod prepare;
+mod ray;
 mod readme;
 mod run;
 mod support;
