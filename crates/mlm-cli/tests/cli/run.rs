@@ -98,6 +98,17 @@ fn a_run_with_the_builtin_coder_ends_with_a_graded_best_submission() {
     ] {
         assert!(run_dir.join(file).is_file(), "{file} is missing");
     }
+    // The exported entry carries the test score the final grading gave the selected node.
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("best/node.json")).unwrap())
+            .unwrap();
+    assert_eq!(best["id"], selected, "{best}");
+    assert_eq!(
+        best["test_score"].as_f64(),
+        nodes[selected].test_score,
+        "{best}"
+    );
+    assert!(best["test_score"].as_f64().is_some(), "{best}");
 }
 
 #[test]
