@@ -3,7 +3,7 @@
 //! breakpoint), then the scoped memory the engine chose, then what changes with every call (the parent,
 //! the instructions with the time left); in steerable mode the data preview and the parent's code,
 //! output and bug analysis go into the model's pre-filled reasoning instead. A reply's code is read as
-//! [`extract`] describes; a reply without runnable code is asked again a bounded number of times, each
+//! `extract` describes; a reply without runnable code is asked again a bounded number of times, each
 //! time with a stricter format instruction quoting it, and with another seed once a reply repeats.
 //! Reviews go to a separate feedback model, forced to call `submit_review`; a server that refuses tools
 //! switches the run to JSON reviews, and a text answer is read as JSON or `key: value` lines.
