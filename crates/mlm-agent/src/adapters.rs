@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mlm_coder::ExecutionStatus;
-use mlm_engine::{Execution, ExecutionJob, Executor, SubmissionCheck};
+use mlm_engine::{
+    Execution, ExecutionJob, Executor, ExecutorError, SubmissionCheck, SubmissionRejected,
+};
 use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess};
 use mlm_exec::{
     run_node, Launcher, NodeLayout, NodeLimits, NodeRun, NodeStatus, PythonInstallation, Slot,
@@ -25,12 +27,12 @@ pub struct SandboxExecutor {
 
 #[async_trait::async_trait]
 impl Executor for SandboxExecutor {
-    async fn execute(&self, job: ExecutionJob) -> Result<Execution, String> {
+    async fn execute(&self, job: ExecutionJob) -> Result<Execution, ExecutorError> {
         let slot = self
             .slots
             .get(job.slot)
             .cloned()
-            .ok_or_else(|| format!("no execution slot {}", job.slot))?;
+            .ok_or(ExecutorError::NoSlot(job.slot))?;
         let public_dir = self.public_dir.clone();
         let python = self.python.clone();
         let limits = NodeLimits {
@@ -43,7 +45,7 @@ impl Executor for SandboxExecutor {
             let layout = NodeLayout::new(&job.node_dir);
             layout
                 .prepare(&public_dir, &job.code)
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| ExecutorError::Sandbox(Box::new(error)))?;
             // Outside the node directory, so the script cannot forge its own exit status.
             let status_path = job.node_dir.with_extension("status.json");
             let run = NodeRun {
@@ -58,7 +60,8 @@ impl Executor for SandboxExecutor {
                 status_path: &status_path,
                 cancellation: Some(Arc::clone(&job.cancel)),
             };
-            let result = run_node(&run, &mut |_| {}).map_err(|error| error.to_string())?;
+            let result = run_node(&run, &mut |_| {})
+                .map_err(|error| ExecutorError::Sandbox(Box::new(error)))?;
             let status = match result.status {
                 NodeStatus::Ok => Some(ExecutionStatus::Ok),
                 NodeStatus::Error => Some(ExecutionStatus::Error),
@@ -86,7 +89,7 @@ impl Executor for SandboxExecutor {
             })
         })
         .await
-        .map_err(|error| format!("the execution thread failed: {error}"))?
+        .map_err(|error| ExecutorError::Sandbox(Box::new(error)))?
     }
 }
 
@@ -94,10 +97,12 @@ impl Executor for SandboxExecutor {
 pub struct GraderCheck(pub Arc<Grader>);
 
 impl SubmissionCheck for GraderCheck {
-    fn check(&self, submission: &Path) -> Result<(), String> {
+    fn check(&self, submission: &Path) -> Result<(), SubmissionRejected> {
         self.0
             .validate_file(submission)
-            .map_err(|invalid| invalid.reason)
+            .map_err(|invalid| SubmissionRejected {
+                reason: invalid.reason,
+            })
     }
 }
 

@@ -23,5 +23,5 @@ pub use brief::task_brief;
 pub use environment::{flaml_python, ready_environment, Reporter};
 pub use error::{Error, ErrorKind, Result};
 pub use final_report::{FinalReport, TestScore};
-pub use recipe::{default_out, prepare_into, prepared_recipe};
-pub use run::{Assembly, Finished, NewRun, Sources};
+pub use recipe::{default_out, prepare_recipe, prepared_recipe, Preparation, Rebuild};
+pub use run::{Assembly, Extension, Finished, NewRun, Sources};

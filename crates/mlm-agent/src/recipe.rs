@@ -22,14 +22,50 @@ pub fn prepared_recipe(
     };
     let out = default_out(&recipe)?;
     let environment = ready_environment(python, Profile::Base, reporter)?;
-    if !recipe.is_prepared_in(&out, &salt(&environment)) {
-        prepare_into(&recipe, &out, &environment, reporter)?;
-    }
+    prepare_recipe(&recipe, &out, &environment, Rebuild::WhenChanged, reporter)?;
     Ok(Some(out))
 }
 
+/// Whether a recipe already prepared in the output directory is built again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rebuild {
+    /// Only when the recipe's files or the interpreter changed since the copy there was prepared.
+    WhenChanged,
+    /// Always (`prepare --force`).
+    Always,
+}
+
+/// What [`prepare_recipe`] found or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preparation {
+    /// The recipe ran and its competition was checked.
+    Built,
+    /// A copy prepared from the recipe as it is now was there already; nothing ran.
+    AlreadyPrepared,
+}
+
+/// Prepares `recipe` into `out` unless a copy of the recipe as it is now is there (see [`Rebuild`]);
+/// returns the competition, loaded.
+pub fn prepare_recipe(
+    recipe: &Recipe,
+    out: &Path,
+    environment: &PythonEnvironment,
+    rebuild: Rebuild,
+    reporter: &mut dyn Reporter,
+) -> Result<(Task, Preparation)> {
+    let current = match rebuild {
+        Rebuild::WhenChanged => recipe.is_prepared_in(out, &salt(environment)),
+        Rebuild::Always => false,
+    };
+    if current {
+        return Ok((Task::load(out, None)?, Preparation::AlreadyPrepared));
+    }
+    let task = prepare_into(recipe, out, environment, reporter)?;
+    Ok((task, Preparation::Built))
+}
+
 /// Runs the recipe into `out` and checks the result loads and grades.
-pub fn prepare_into(
+fn prepare_into(
     recipe: &Recipe,
     out: &Path,
     environment: &PythonEnvironment,

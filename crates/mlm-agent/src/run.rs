@@ -55,6 +55,16 @@ pub struct NewRun {
     pub run_dir: Option<PathBuf>,
 }
 
+/// More budget for a resumed run, counted from where it stands: `resume --steps N --time-limit SECS`.
+/// The new budget replaces the recorded one in the journal and `config.toml`, so later resumes keep it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extension {
+    /// The step budget becomes the nodes completed so far plus this many.
+    pub steps: Option<u32>,
+    /// The time limit becomes the seconds spent so far (rounded up) plus this many.
+    pub seconds: Option<u64>,
+}
+
 /// A run, put together and ready to drive.
 pub struct Assembly {
     pub task: Task,
@@ -145,9 +155,11 @@ impl Assembly {
         )
     }
 
-    /// An existing run, continued with the configuration it recorded.
+    /// An existing run, finished or not, continued with the configuration it recorded and `extension`'s
+    /// budgets.
     pub fn resume(
         run_dir: &Path,
+        extension: Extension,
         sources: Sources,
         reporter: &mut dyn Reporter,
         runtime: &tokio::runtime::Handle,
@@ -156,18 +168,32 @@ impl Assembly {
         let layout = RunLayout::new(root);
         let journal = Journal::open(&layout.journal()).map_err(Error::RunDirectory)?;
         let run = journal.run().map_err(Error::RunDirectory)?;
-        let layer: ConfigLayer = toml::from_str(&run.config_toml).map_err(|error| {
+        let mut layer: ConfigLayer = toml::from_str(&run.config_toml).map_err(|error| {
             Error::Invalid(format!(
                 "{}: the recorded configuration is unreadable: {error}",
                 layout.journal().display()
             ))
         })?;
+        if let Some(steps) = extension.steps {
+            layer.run.steps = Some(journal.node_count()?.saturating_add(steps));
+        }
+        if let Some(seconds) = extension.seconds {
+            let spent = run.elapsed_seconds.max(0.0).ceil() as u64;
+            layer.run.time_limit_seconds = Some(spent.saturating_add(seconds));
+        }
         let config = layer.resolve(available_cpus().len(), physical_memory_bytes())?;
         let task = Task::load(Path::new(&run.task_dir), sources.registry.as_deref())?;
         let grader = Grader::for_task(&task)?;
         let environment = ready_environment(sources.python.as_deref(), Profile::Base, reporter)?;
         let installation = environment.installation()?;
         let coder = make_coder(&config, &installation, &layout, runtime)?;
+        // Recorded once everything else is ready: a resume refused above leaves the budget as it was.
+        if extension != Extension::default() {
+            let config_toml = config.to_toml()?;
+            journal.set_config_toml(&config_toml)?;
+            std::fs::write(layout.config(), &config_toml)
+                .map_err(Error::io(layout.config(), "cannot write"))?;
+        }
         Assembly::finish(
             task,
             grader,

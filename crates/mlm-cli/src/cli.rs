@@ -34,7 +34,7 @@ pub enum Command {
     ServeValidator(ServeValidatorArguments),
     /// Search for the best solution of a competition (the agent)
     Run(RunArguments),
-    /// Continue a run that was interrupted or killed, from its journal
+    /// Continue a run from its journal (interrupted, killed or finished), with more steps or time if asked
     Resume(ResumeArguments),
     /// Run one script exactly as a node of the search would: in the sandbox, with the node's layout
     Exec(ExecArguments),
@@ -59,7 +59,7 @@ pub struct ExecArguments {
     #[command(flatten)]
     pub task_arguments: TaskArguments,
     /// Wall-clock limit in seconds; the script's whole process group is killed after it
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    #[arg(long, value_name = "SECS", default_value_t = 3600, allow_negative_numbers = true, value_parser = at_least_one::<u64>)]
     pub timeout: u64,
     /// Memory limit in MiB [default: three quarters of physical memory]; not applied with --gpus
     #[arg(long, value_name = "MIB")]
@@ -115,17 +115,17 @@ pub struct RunOptions {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Wall-clock budget of a run, in seconds (a bench's FLAML gets the same) [default: 3600]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = at_least_one::<u64>)]
     pub time_limit: Option<u64>,
     /// The most nodes a run completes [default: 20]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
     pub steps: Option<u32>,
     /// Scripts a run runs at once (a bench's FLAML threads) [default: one per core]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub slots: Option<usize>,
     /// Trajectories a run works on at once: a number, or `auto` to follow the model's latency and the
     /// scripts' run time [default: auto]
-    #[arg(long, value_name = "N|auto")]
+    #[arg(long, value_name = "N|auto", allow_negative_numbers = true)]
     pub workers: Option<mlm_engine::Workers>,
 }
 
@@ -167,7 +167,7 @@ pub struct BenchArguments {
     #[arg(long, value_name = "FILE")]
     pub suite: PathBuf,
     /// Runs per competition, with seeds 0..N [default: the suite's, else 1]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
     pub seeds: Option<u32>,
     #[command(flatten)]
     pub options: RunOptions,
@@ -177,9 +177,22 @@ pub struct BenchArguments {
     /// Also run this AutoML baseline with the same time budget and cores
     #[arg(long, value_enum)]
     pub baseline: Option<BaselineArgument>,
-    /// Jobs (runs or baselines) at once
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    /// Jobs (runs or baselines) in flight at once, on either executor
+    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub concurrency: usize,
+    /// Where the jobs run: local (child processes here) or ray (jobs on a Ray cluster, whose nodes
+    /// share --out; see the README's "Running on a cluster")
+    #[arg(long, value_enum, default_value_t = ExecutorArgument::Local)]
+    pub executor: ExecutorArgument,
+    /// The Ray head's dashboard, which serves the Job Submission API
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8265")]
+    pub ray_address: String,
+    /// GPUs each Ray job reserves (entrypoint_num_gpus)
+    #[arg(long, value_name = "N")]
+    pub gpus_per_run: Option<f64>,
+    /// Custom resources each Ray job reserves, as JSON (entrypoint_resources), e.g. '{"A100": 1}'
+    #[arg(long, value_name = "JSON", value_parser = parse_ray_resources)]
+    pub ray_resources: Option<std::collections::BTreeMap<String, f64>>,
     #[command(flatten)]
     pub task_arguments: TaskArguments,
     #[command(flatten)]
@@ -187,6 +200,21 @@ pub struct BenchArguments {
     /// Print the report (bench.json) on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where `bench` runs its jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorArgument {
+    /// Child processes of this machine
+    Local,
+    /// Jobs on a Ray cluster, through its Job Submission API
+    Ray,
+}
+
+fn parse_ray_resources(text: &str) -> Result<std::collections::BTreeMap<String, f64>, String> {
+    serde_json::from_str(text).map_err(|error| {
+        format!("{error}\nhint: give a JSON object of resource names and amounts, such as '{{\"A100\": 1}}'")
+    })
 }
 
 /// An AutoML baseline `bench` can run beside each task's simple baseline.
@@ -198,8 +226,14 @@ pub enum BaselineArgument {
 
 #[derive(Debug, Args)]
 pub struct ResumeArguments {
-    /// The run directory to continue
+    /// The run directory to continue, finished or not
     pub run_dir: PathBuf,
+    /// Give the run N more nodes: its step budget becomes the nodes done so far plus N
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<u32>)]
+    pub steps: Option<u32>,
+    /// Give the run SECS more seconds: its time limit becomes the time spent so far plus SECS
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = at_least_one::<u64>)]
+    pub time_limit: Option<u64>,
     #[command(flatten)]
     pub task_arguments: TaskArguments,
     #[command(flatten)]
@@ -235,7 +269,7 @@ pub struct PythonArguments {
 #[derive(Debug, Args)]
 pub struct EnvArguments {
     /// Which packages: base (numpy, pandas, scikit-learn, boosting), deep (base plus torch) or automl
-    /// (base plus FLAML, for `bench --baseline flaml`)
+    /// (base plus FLAML, for `bench --baseline flaml`) or cluster (base plus Ray, for `bench --executor ray`)
     #[arg(long, value_enum, default_value_t = ProfileArgument::Base)]
     pub profile: ProfileArgument,
     #[command(flatten)]
@@ -247,6 +281,7 @@ pub enum ProfileArgument {
     Base,
     Deep,
     Automl,
+    Cluster,
 }
 
 #[derive(Debug, Args)]
@@ -256,6 +291,9 @@ pub struct PrepareArguments {
     /// Where to write the competition [default: <data dir>/tasks/<recipe name>]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Build it again even when a copy prepared from the recipe as it is now exists
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub python: PythonArguments,
 }
@@ -269,7 +307,7 @@ pub struct TaskArguments {
 
 #[derive(Debug, Args)]
 pub struct GradeArguments {
-    /// The competition directory
+    /// The competition directory, or a recipe in tasks/ (prepared on first use)
     #[arg(
         long,
         value_name = "DIR",
@@ -296,6 +334,8 @@ pub struct GradeArguments {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub task_arguments: TaskArguments,
+    #[command(flatten)]
+    pub python: PythonArguments,
     /// Print the report as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
@@ -317,4 +357,18 @@ pub struct ServeValidatorArguments {
     /// The largest upload accepted, in MiB
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub max_upload_mib: usize,
+}
+
+/// Counts and durations on the command line: a whole number, 1 or more. Negative numbers reach this
+/// parser instead of reading as an unknown flag, so `--time-limit -5` and `--time-limit=-5` get the same
+/// message, which clap prefixes with the value and the flag.
+fn at_least_one<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
+    let accepted = "expected a whole number, 1 or more";
+    match text.trim().parse::<i128>() {
+        Ok(value) if value >= 1 => u64::try_from(value)
+            .ok()
+            .and_then(|value| T::try_from(value).ok())
+            .ok_or_else(|| format!("too large; {accepted}")),
+        Ok(_) | Err(_) => Err(accepted.to_string()),
+    }
 }

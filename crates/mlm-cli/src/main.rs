@@ -5,7 +5,7 @@
 #![expect(
     clippy::print_stdout,
     clippy::print_stderr,
-    reason = "the binary is where output reaches the terminal: human text on stderr, JSON on stdout"
+    reason = "the binary is where output reaches the terminal: results (human or JSON) on stdout, progress on stderr"
 )]
 
 mod cli;

@@ -1,15 +1,15 @@
 //! Showing a run's events: on a terminal, a live view (see [`crate::live`]) under one log line per node;
 //! elsewhere (a pipe, a file, `NO_COLOR`, `TERM=dumb`) the same log lines alone; with `--json`, JSON lines
-//! on stdout.
+//! on stdout. The log goes to stderr; how the run ended (the result) to stdout.
 
 use std::io::IsTerminal;
 use std::time::Instant;
 
+use mlm_agent::{FinalReport, TestScore};
 use mlm_engine::{Event, RunLayout, RunSummary, StopReason};
-use mlm_search::Outcome;
+use mlm_search::{Direction, Metric, Outcome};
 
 use crate::live::LiveView;
-use mlm_agent::FinalReport;
 
 /// Set (to anything) to turn colour and the live view off.
 const NO_COLOR_ENV: &str = "NO_COLOR";
@@ -204,21 +204,21 @@ impl Progress {
             StopReason::Interrupted => "interrupted",
             StopReason::CoderFailed => "the coder cannot go on",
         };
-        eprintln!(
+        println!(
             "Stopped after {} nodes and {:.0} s: {reason}.",
             summary.nodes,
             summary.elapsed.as_secs_f64()
         );
         let tokens = summary.prompt_tokens + summary.completion_tokens;
         if tokens > 0 {
-            eprintln!(
+            println!(
                 "Model usage: {tokens} tokens ({} prompt, {} completion), ${:.4}",
                 summary.prompt_tokens, summary.completion_tokens, summary.cost_usd
             );
         }
         match (&report.selected, &report.grading) {
             (Some(node), Some(grading)) => {
-                eprintln!(
+                println!(
                     "Selected node {node}: validation {} {:.5}; test score {}",
                     self.metric_name,
                     report.validation_metric.unwrap_or(f64::NAN),
@@ -226,30 +226,116 @@ impl Progress {
                         .score
                         .map_or("invalid".to_string(), |score| format!("{score:.5}"))
                 );
-                if let Some(best) = report.best_on_test {
-                    if Some(best.node) != report.selected {
-                        eprintln!("  (for analysis: node {} was best on test with {:.5}; selection never looks at test)", best.node, best.score);
-                    }
+                if let Some(note) =
+                    beaten_on_test(report.best_on_test, grading.score, grading.is_lower_better)
+                {
+                    println!("{note}");
                 }
-                eprintln!(
+                println!(
                     "Best solution: {}",
                     layout.best_dir().join("solution.py").display()
                 );
-                eprintln!(
+                println!(
                     "Submission:    {}",
                     layout.best_dir().join("submission.csv").display()
                 );
             }
-            (None, _) | (Some(_), None) => eprintln!("No valid submission was found."),
+            (None, _) | (Some(_), None) => println!("No valid submission was found."),
         }
-        eprintln!("Report:        {}", layout.report().display());
+        println!("Report:        {}", layout.report().display());
         if matches!(summary.reason, StopReason::Interrupted) {
-            eprintln!("Resume with:   ml-master resume {}", layout.root.display());
+            println!("Resume with:   ml-master resume {}", layout.root.display());
         }
     }
 }
 
+/// The analysis note shown when another node scored strictly better on test than the selected one (an
+/// invalid selected submission counts as beaten); a tie is no news.
+fn beaten_on_test(
+    best_on_test: Option<TestScore>,
+    selected_score: Option<f64>,
+    lower_is_better: bool,
+) -> Option<String> {
+    let best = best_on_test?;
+    let direction = Direction::from_lower_is_better(lower_is_better);
+    let beaten = selected_score.is_none_or(|selected| {
+        Metric::new(best.score, direction).is_better_than(&Metric::new(selected, direction))
+    });
+    beaten.then(|| {
+        format!(
+            "  (for analysis: node {} was best on test with {:.5}; selection never looks at test)",
+            best.node, best.score
+        )
+    })
+}
+
+/// Longest summary a log line carries.
+const SUMMARY_CHARACTERS: usize = 160;
+
+/// The summary's first sentence; a longer one is cut at a word boundary and ends in an ellipsis, so a
+/// number is never cut short into another number.
 fn first_sentence(text: &str) -> String {
-    let sentence = text.split(". ").next().unwrap_or(text);
-    sentence.trim().chars().take(160).collect()
+    let sentence = text.split(". ").next().unwrap_or(text).trim();
+    if sentence.chars().count() <= SUMMARY_CHARACTERS {
+        return sentence.to_string();
+    }
+    let mut kept = String::new();
+    for word in sentence.split_whitespace() {
+        if kept.chars().count() + 1 + word.chars().count() > SUMMARY_CHARACTERS - 1 {
+            break;
+        }
+        if !kept.is_empty() {
+            kept.push(' ');
+        }
+        kept.push_str(word);
+    }
+    kept.push('…');
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use mlm_search::NodeId;
+
+    use super::*;
+
+    #[test]
+    fn a_long_summary_is_cut_between_words_never_inside_a_number() {
+        // A plain cut at 160 characters left "… accuracy of 0", a different number.
+        let summary = format!(
+            "{}reached a validation accuracy of 0.81143 on five folds",
+            "The LightGBM script trained on every fold ".repeat(3)
+        );
+        let cut = first_sentence(&summary);
+        assert!(cut.chars().count() <= SUMMARY_CHARACTERS, "{cut}");
+        let kept = cut
+            .strip_suffix('…')
+            .unwrap_or_else(|| panic!("no ellipsis: {cut}"));
+        assert!(
+            kept.split_whitespace()
+                .all(|word| summary.split_whitespace().any(|whole| whole == word)),
+            "a word was cut: {cut}"
+        );
+        assert_eq!(first_sentence("Short. Second"), "Short");
+    }
+
+    #[test]
+    fn the_test_note_is_shown_only_when_another_node_beats_the_selected_one() {
+        let best = Some(TestScore {
+            node: NodeId(14),
+            score: 0.8327,
+        });
+        assert_eq!(beaten_on_test(best, Some(0.8327), false), None, "a tie");
+        assert!(beaten_on_test(best, Some(0.8), false)
+            .is_some_and(|note| note.contains("node 14 was best on test with 0.83270")));
+        assert_eq!(beaten_on_test(best, Some(0.9), true), Some(
+            "  (for analysis: node 14 was best on test with 0.83270; selection never looks at test)"
+                .to_string()
+        ));
+        assert!(
+            beaten_on_test(best, None, false).is_some(),
+            "invalid selected"
+        );
+        assert_eq!(beaten_on_test(None, Some(0.8), false), None);
+    }
 }

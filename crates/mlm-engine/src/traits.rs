@@ -39,14 +39,32 @@ pub struct Execution {
     pub metrics_problem: Option<String>,
 }
 
+/// Why an executor could not run a script at all; a script that fails still makes an [`Execution`].
+/// The engine gives the expansion back and says why in a warning.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    /// The job named a slot the executor does not have.
+    #[error("no execution slot {0}")]
+    NoSlot(usize),
+    /// Preparing the node directory, starting the sandbox or supervising the script failed.
+    #[error(transparent)]
+    Sandbox(Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// Runs scripts.
 #[async_trait::async_trait]
 pub trait Executor: Send + Sync {
-    async fn execute(&self, job: ExecutionJob) -> Result<Execution, String>;
+    async fn execute(&self, job: ExecutionJob) -> Result<Execution, ExecutorError>;
+}
+
+/// A submission the check refused, with the message a debugger needs ("missing column(s) `Survived` …").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct SubmissionRejected {
+    pub reason: String,
 }
 
 /// Checks a submission file as the validation server would, never revealing a score.
 pub trait SubmissionCheck: Send + Sync {
-    /// `Err` carries the message a debugger needs ("missing column(s) `Survived` …").
-    fn check(&self, submission: &Path) -> Result<(), String>;
+    fn check(&self, submission: &Path) -> Result<(), SubmissionRejected>;
 }

@@ -30,8 +30,15 @@ impl EnvVars {
     pub const ML_MASTER_SLOTS: &'static str = "ML_MASTER_SLOTS";
     /// `[run] seed`.
     pub const ML_MASTER_SEED: &'static str = "ML_MASTER_SEED";
-    /// Tests only: set (as CI does) to make the FLAML baseline's test fail, not skip, without FLAML.
+    /// Tests only, read when they are built: `1` (as CI sets) makes the FLAML baseline's test run, and
+    /// fail without FLAML, instead of being ignored.
     pub const ML_MASTER_REQUIRE_FLAML: &'static str = "ML_MASTER_REQUIRE_FLAML";
-    /// Tests only: set (as CI does) to make the browser tests fail, not skip, without Chromium.
+    /// Tests only, read when they are built: `1` (as CI sets) makes the browser tests run, and fail
+    /// without Chromium, instead of being ignored.
     pub const ML_MASTER_REQUIRE_CHROMIUM: &'static str = "ML_MASTER_REQUIRE_CHROMIUM";
+    /// Tests only, read when they are built: `1` (as CI sets) makes the sandbox tests of the namespaces
+    /// tier run, and fail without bubblewrap, instead of being ignored.
+    pub const ML_MASTER_REQUIRE_BUBBLEWRAP: &'static str = "ML_MASTER_REQUIRE_BUBBLEWRAP";
+    /// Tests only: set (as CI does) to make the Ray executor's test fail, not skip, without Ray.
+    pub const ML_MASTER_REQUIRE_RAY: &'static str = "ML_MASTER_REQUIRE_RAY";
 }

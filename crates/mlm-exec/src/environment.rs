@@ -15,6 +15,7 @@ const BASE_REQUIREMENTS: &str = include_str!("../../../python/requirements-base.
 const NO_DEPS_REQUIREMENTS: &str = include_str!("../../../python/requirements-no-deps.txt");
 const DEEP_REQUIREMENTS: &str = include_str!("../../../python/requirements-deep.txt");
 const AUTOML_REQUIREMENTS: &str = include_str!("../../../python/requirements-automl.txt");
+const CLUSTER_REQUIREMENTS: &str = include_str!("../../../python/requirements-cluster.txt");
 const STAMP_FILE: &str = "ml-master-requirements.sha256";
 
 /// Which set of packages the managed environment holds.
@@ -26,6 +27,8 @@ pub enum Profile {
     Deep,
     /// Base plus FLAML, for `ml-master bench --baseline flaml`.
     Automl,
+    /// Base plus Ray with its dashboard, for `ml-master bench --executor ray` and the `ray` command.
+    Cluster,
 }
 
 impl Profile {
@@ -34,6 +37,7 @@ impl Profile {
             Profile::Base => "base",
             Profile::Deep => "deep",
             Profile::Automl => "automl",
+            Profile::Cluster => "cluster",
         }
     }
 
@@ -48,6 +52,9 @@ impl Profile {
             Profile::Deep => steps.push((DEEP_REQUIREMENTS, DependencyMode::WithDependencies)),
             Profile::Automl => {
                 steps.push((AUTOML_REQUIREMENTS, DependencyMode::WithDependencies));
+            }
+            Profile::Cluster => {
+                steps.push((CLUSTER_REQUIREMENTS, DependencyMode::WithDependencies));
             }
         }
         steps
@@ -151,9 +158,15 @@ impl PythonEnvironment {
             return Ok(python);
         }
         let hint = match &self.source {
-            PythonSource::Managed { .. } => {
-                "run `ml-master env setup` to create the managed environment".to_string()
-            }
+            PythonSource::Managed { profile, .. } => match profile {
+                Profile::Base => {
+                    "run `ml-master env setup` to create the managed environment".to_string()
+                }
+                Profile::Deep | Profile::Automl | Profile::Cluster => format!(
+                    "run `ml-master env setup --profile {}` to create it",
+                    profile.name()
+                ),
+            },
             PythonSource::User { .. } => {
                 format!(
                     "point --python or {} at an existing interpreter",
@@ -377,6 +390,11 @@ mod tests {
     fn the_stamp_differs_between_profiles() {
         assert_ne!(stamp(Profile::Base), stamp(Profile::Deep));
         assert_ne!(stamp(Profile::Base), stamp(Profile::Automl));
+        assert_ne!(stamp(Profile::Base), stamp(Profile::Cluster));
+        assert!(Profile::Cluster
+            .modules()
+            .iter()
+            .any(|module| module == "ray"));
         assert!(Profile::Automl
             .modules()
             .iter()

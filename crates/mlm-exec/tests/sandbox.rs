@@ -767,6 +767,10 @@ print("planted")
 }
 
 #[test]
+#[cfg_attr(
+    missing_bubblewrap,
+    ignore = "no bubblewrap when the tests were built: the namespaces tier it tests needs one (apt-get install bubblewrap)"
+)]
 fn a_script_cannot_read_the_environment_of_a_process_outside_the_sandbox() {
     let sandbox = Sandbox::new();
     let mut outsider = Command::new("sleep")
@@ -791,6 +795,10 @@ except (FileNotFoundError, PermissionError):
 }
 
 #[test]
+#[cfg_attr(
+    missing_bubblewrap,
+    ignore = "no bubblewrap when the tests were built: the namespaces tier it tests needs one (apt-get install bubblewrap)"
+)]
 fn a_script_can_neither_kill_its_launcher_nor_lose_its_status() {
     let sandbox = Sandbox::new();
     let script = r#"
@@ -815,6 +823,10 @@ print("still supervised")
 }
 
 #[test]
+#[cfg_attr(
+    missing_bubblewrap,
+    ignore = "no bubblewrap when the tests were built: the namespaces tier it tests needs one (apt-get install bubblewrap)"
+)]
 fn a_script_has_no_capabilities_even_when_started_by_root() {
     let sandbox = Sandbox::new();
     let mut policy = sandbox.policy();
@@ -845,6 +857,10 @@ except PermissionError:
 }
 
 #[test]
+#[cfg_attr(
+    missing_bubblewrap,
+    ignore = "no bubblewrap when the tests were built: the namespaces tier it tests needs one (apt-get install bubblewrap)"
+)]
 fn dev_shm_is_private_to_the_node_and_bounded() {
     let sandbox = Sandbox::new();
     let name = format!(
@@ -897,6 +913,10 @@ except OSError:
 }
 
 #[test]
+#[cfg_attr(
+    missing_bubblewrap,
+    ignore = "no bubblewrap when the tests were built: the namespaces tier it tests needs one (apt-get install bubblewrap)"
+)]
 fn public_files_cannot_be_chmoded_or_touched() {
     use std::os::unix::fs::MetadataExt;
     let sandbox = Sandbox::new();
@@ -928,6 +948,10 @@ for name, change in [("chmod", lambda: os.chmod(path, 0o777)), ("utime", lambda:
 }
 
 #[test]
+#[cfg_attr(
+    missing_bubblewrap,
+    ignore = "no bubblewrap when the tests were built: the namespaces tier it tests needs one (apt-get install bubblewrap)"
+)]
 fn a_script_cannot_connect_to_a_unix_socket_outside_the_sandbox() {
     let sandbox = Sandbox::new();
     let path = sandbox.state.join("service.sock");

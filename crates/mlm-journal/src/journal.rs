@@ -365,6 +365,15 @@ impl Journal {
         Ok(())
     }
 
+    /// Replaces the run's recorded configuration: a resume that extends the budget records the new one,
+    /// which later resumes read.
+    pub fn set_config_toml(&self, config_toml: &str) -> Result<()> {
+        self.connection
+            .execute("UPDATE run SET config_toml = ?1", params![config_toml])
+            .map_err(self.database_error())?;
+        Ok(())
+    }
+
     /// Records the run's total wall-clock seconds so far (all sessions).
     pub fn set_elapsed_seconds(&self, seconds: f64) -> Result<()> {
         self.connection

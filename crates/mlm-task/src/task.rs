@@ -146,9 +146,19 @@ impl Task {
 fn load_task_toml(dir: &Path, task_file: &Path) -> Result<Task> {
     let text = std::fs::read_to_string(task_file).map_err(|source| Error::io(task_file, source))?;
     let parsed: TaskFile = toml::from_str(&text).map_err(|error| {
+        // Where the parser stopped, as line and column (both from 1), as editors count them.
+        let location = match error.span() {
+            Some(span) => {
+                let before = &text[..span.start];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+                format!("line {line}, column {column}: ")
+            }
+            None => String::new(),
+        };
         Error::invalid(
             task_file,
-            format!("not a valid task file: {}", error.message()),
+            format!("{location}not a valid task file: {}", error.message()),
             "expected `id`, optional `name` and `baseline`, and a [grading] table with metric, answers, sample_submission and optional id_column",
         )
     })?;
@@ -383,6 +393,21 @@ mod tests {
     }
 
     #[test]
+    fn a_syntax_error_in_task_toml_names_its_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        our_task(dir.path());
+        write(
+            &dir.path().join("task.toml"),
+            "id = \"toy\"\n[grading]\nmetric = accuracy\n",
+        );
+        let error = Task::load(dir.path(), None).unwrap_err().to_string();
+        assert!(
+            error.contains("task.toml: line 3, column 10: not a valid task file"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn loads_our_layout() {
         let dir = tempfile::tempdir().unwrap();
         our_task(dir.path());
@@ -505,7 +530,9 @@ mod tests {
         std::fs::write(&task_file, text.replace("metric =", "metirc =")).unwrap();
         let error = Task::load(dir.path(), None).unwrap_err().to_string();
         assert!(
-            error.contains("task.toml: not a valid task file"),
+            error.contains(
+                "task.toml: line 3, column 1: not a valid task file: unknown field `metirc`"
+            ),
             "{error}"
         );
     }

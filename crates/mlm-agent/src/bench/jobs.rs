@@ -1,18 +1,19 @@
 //! One bench job at a time: an agent run (a child `ml-master run`, or `ml-master resume` for a run
-//! directory left unfinished) or a baseline script, each through mlm-exec's `run_process` so that a crash
-//! ends that job and never the bench; then the job's result, graded by the bench's own grader.
+//! directory left unfinished) or a baseline script, each handed to the bench's executor (a local child
+//! process or a cluster job) so that a crash ends that job and never the bench; then the job's result,
+//! graded by the bench's own grader.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mlm_exec::{run_process, Environment, ExitStatus, ProcessRequest};
+use mlm_exec::{Environment, ProcessRequest};
 use mlm_grade::Grader;
 use mlm_journal::Journal;
 
+use crate::bench::executor::{ExecutorJob, JobExecutor};
 use crate::bench::results::{BaselineKind, BaselineResult, Grade, RunResult};
 use crate::error::{Error, Result};
 
@@ -52,6 +53,8 @@ pub struct JobContext {
     pub base_python: PathBuf,
     pub automl_python: Option<PathBuf>,
     pub cancellation: Arc<AtomicBool>,
+    /// Where the jobs run: this machine or a cluster.
+    pub executor: Box<dyn JobExecutor>,
 }
 
 impl JobContext {
@@ -63,11 +66,18 @@ impl JobContext {
     }
 
     fn baseline_dir(&self, competition: &str, kind: BaselineKind) -> PathBuf {
-        let name = match kind {
-            BaselineKind::Simple => "simple",
-            BaselineKind::Flaml => "flaml",
-        };
-        self.out.join("baselines").join(competition).join(name)
+        self.out
+            .join("baselines")
+            .join(competition)
+            .join(baseline_name(kind))
+    }
+}
+
+/// The baseline's directory name and part of its job's name.
+fn baseline_name(kind: BaselineKind) -> &'static str {
+    match kind {
+        BaselineKind::Simple => "simple",
+        BaselineKind::Flaml => "flaml",
     }
 }
 
@@ -103,22 +113,31 @@ pub fn run_request(context: &JobContext, competition: &Competition, seed: u64) -
     request
 }
 
-/// Runs one agent run to its end; `None` when the bench was interrupted meanwhile.
+/// Runs one agent run to its end, telling `placed` where it runs; `None` when the bench was
+/// interrupted meanwhile.
 pub fn execute_run(
     context: &JobContext,
     competition: &Competition,
     seed: u64,
+    placed: &dyn Fn(&str),
 ) -> Result<Option<RunResult>> {
     let run_dir = context.run_dir(&competition.id, seed);
-    if run_dir.exists() && !run_dir.join("journal.sqlite").is_file() {
-        // The child died before its journal existed: nothing to continue.
-        std::fs::remove_dir_all(&run_dir).map_err(Error::io(&run_dir, "cannot remove"))?;
-    }
     let parent = run_dir.parent().unwrap_or(&context.out).to_path_buf();
     std::fs::create_dir_all(&parent).map_err(Error::io(&parent, "cannot create"))?;
     let log = parent.join(format!("seed-{seed}.log"));
-    let request = run_request(context, competition, seed);
-    let Some(exit) = supervise(&request, &log)? else {
+    let command = || {
+        if run_dir.exists() && !run_dir.join("journal.sqlite").is_file() {
+            // The child died before its journal existed: nothing to continue.
+            std::fs::remove_dir_all(&run_dir).map_err(Error::io(&run_dir, "cannot remove"))?;
+        }
+        Ok(run_request(context, competition, seed))
+    };
+    let job = ExecutorJob {
+        key: format!("{}-seed-{seed}", competition.id),
+        command: &command,
+        log: &log,
+    };
+    let Some(exit) = context.executor.execute(&job, placed)? else {
         return Ok(None);
     };
     let report = competition
@@ -128,7 +147,7 @@ pub fn execute_run(
     Ok(Some(RunResult {
         competition: competition.id.clone(),
         seed,
-        exit,
+        exit: exit.status,
         grade: Grade::from(&report),
         validation_metric: statistics.validation_metric,
         nodes: statistics.nodes,
@@ -217,24 +236,32 @@ pub fn execute_baseline(
     context: &JobContext,
     competition: &Competition,
     kind: BaselineKind,
+    placed: &dyn Fn(&str),
 ) -> Result<Option<BaselineResult>> {
     let scratch = context.baseline_dir(&competition.id, kind);
-    if scratch.exists() {
-        std::fs::remove_dir_all(&scratch).map_err(Error::io(&scratch, "cannot remove"))?;
-    }
-    std::fs::create_dir_all(&scratch).map_err(Error::io(&scratch, "cannot create"))?;
-    std::os::unix::fs::symlink(
-        competition.task_dir.join("prepared"),
-        scratch.join("prepared"),
-    )
-    .map_err(Error::io(&scratch, "cannot link the data"))?;
-    if kind == BaselineKind::Flaml {
-        let script = context.out.join("baselines").join("flaml_automl.py");
-        std::fs::write(&script, FLAML_SCRIPT).map_err(Error::io(&script, "cannot write"))?;
-    }
-    let request = baseline_request(context, competition, kind, &scratch)?;
-    let started = std::time::Instant::now();
-    let Some(exit) = supervise(&request, &scratch.join("output.log"))? else {
+    let log = scratch.join("output.log");
+    let command = || {
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch).map_err(Error::io(&scratch, "cannot remove"))?;
+        }
+        std::fs::create_dir_all(&scratch).map_err(Error::io(&scratch, "cannot create"))?;
+        std::os::unix::fs::symlink(
+            competition.task_dir.join("prepared"),
+            scratch.join("prepared"),
+        )
+        .map_err(Error::io(&scratch, "cannot link the data"))?;
+        if kind == BaselineKind::Flaml {
+            let script = context.out.join("baselines").join("flaml_automl.py");
+            std::fs::write(&script, FLAML_SCRIPT).map_err(Error::io(&script, "cannot write"))?;
+        }
+        baseline_request(context, competition, kind, &scratch)
+    };
+    let job = ExecutorJob {
+        key: format!("{}-baseline-{}", competition.id, baseline_name(kind)),
+        command: &command,
+        log: &log,
+    };
+    let Some(exit) = context.executor.execute(&job, placed)? else {
         return Ok(None);
     };
     let report = competition
@@ -243,24 +270,10 @@ pub fn execute_baseline(
     Ok(Some(BaselineResult {
         competition: competition.id.clone(),
         baseline: kind,
-        exit,
+        exit: exit.status,
         grade: Grade::from(&report),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: exit.seconds,
     }))
-}
-
-/// Runs the request, writing its output to `log`; `None` when it was cancelled.
-fn supervise(request: &ProcessRequest, log: &Path) -> Result<Option<String>> {
-    let mut file = std::fs::File::create(log).map_err(Error::io(&log, "cannot create the log"))?;
-    let outcome = run_process(request, &mut |line| {
-        let _ = writeln!(file, "{}", line.text);
-    })?;
-    match outcome.status {
-        ExitStatus::Cancelled => Ok(None),
-        status @ (ExitStatus::Exited(_) | ExitStatus::Signaled(_) | ExitStatus::TimedOut) => {
-            Ok(Some(status.to_string()))
-        }
-    }
 }
 
 /// What a run's journal and report say about it.

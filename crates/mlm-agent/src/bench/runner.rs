@@ -1,6 +1,7 @@
 //! A whole bench: the suite loaded and every competition prepared and checked up front, then each
-//! (competition, seed) run as a child `ml-master run` and each baseline, `concurrency` at once on a
-//! FIFO thread pool, each result recorded as it finishes; finally `bench.json` and `bench.md`.
+//! (competition, seed) run as a child `ml-master run` and each baseline, handed to the executor
+//! (local processes or Ray jobs) `concurrency` at once from a FIFO thread pool, each result recorded as
+//! it finishes; finally `bench.json` and `bench.md`.
 //! Rerunning the same bench skips what is recorded and resumes runs left unfinished.
 
 use std::path::PathBuf;
@@ -14,10 +15,12 @@ use mlm_grade::Grader;
 use mlm_task::Task;
 
 use crate::bench::aggregate::{build_report, BenchReport};
+use crate::bench::executor::{ExecutorChoice, JobExecutor, LocalExecutor, WorkerProbe};
 use crate::bench::jobs::{execute_baseline, execute_run, Competition, JobContext};
 use crate::bench::markdown;
+use crate::bench::ray::RayExecutor;
 use crate::bench::results::{
-    append, BaselineKind, BenchSettings, Grade, Recorded, ResultLine, RESULTS_FILE,
+    append, BaselineKind, BenchSettings, Grade, Recorded, ResultLine, RESULTS_FILE, SETTINGS_FILE,
 };
 use crate::bench::suite::Suite;
 use crate::config::{CoderChoice, ConfigLayer, RunLayer};
@@ -42,7 +45,10 @@ pub struct BenchRequest {
     pub config_file: Option<PathBuf>,
     /// Baselines beside the simple one that every competition with a baseline script gets.
     pub extra_baseline: Option<BaselineKind>,
+    /// Jobs in flight at once, on either executor.
     pub concurrency: usize,
+    /// Where the jobs run.
+    pub executor: ExecutorChoice,
     /// Default: `bench-out/<suite name>`.
     pub out: Option<PathBuf>,
     pub registry: Option<PathBuf>,
@@ -69,6 +75,13 @@ pub enum BenchEvent<'a> {
         position: usize,
         total: usize,
         job: &'a str,
+    },
+    /// Where a job runs, when the executor can say (a cluster's node).
+    Placed {
+        position: usize,
+        total: usize,
+        job: &'a str,
+        place: &'a str,
     },
     Finished {
         position: usize,
@@ -174,6 +187,16 @@ pub fn run_bench(
     let out = std::path::absolute(&out).map_err(Error::io(&out, "not a usable path"))?;
     std::fs::create_dir_all(&out).map_err(Error::io(&out, "cannot create the bench directory"))?;
     settings.claim(&out)?;
+    let executor: Box<dyn JobExecutor> = match &request.executor {
+        ExecutorChoice::Local => Box::new(LocalExecutor),
+        ExecutorChoice::Ray(ray) => Box::new(RayExecutor::connect(
+            ray.clone(),
+            slots,
+            &out,
+            &out.join(SETTINGS_FILE),
+            request.cancellation.clone(),
+        )?),
+    };
     let results_path = out.join(RESULTS_FILE);
     let recorded = Recorded::read(&results_path)?;
 
@@ -217,6 +240,7 @@ pub fn run_bench(
         base_python,
         automl_python,
         cancellation: request.cancellation.clone(),
+        executor,
     };
 
     let mut jobs = Vec::new();
@@ -248,6 +272,16 @@ pub fn run_bench(
         out: &out,
     });
     let total = jobs.len();
+    if jobs
+        .iter()
+        .any(|&job| !is_recorded(&competitions, &recorded, job))
+    {
+        context.executor.check_workers(&WorkerProbe {
+            executable: context.executable.clone(),
+            python: context.base_python.clone(),
+            out: out.clone(),
+        })?;
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(request.concurrency.max(1))
         .thread_name(|index| format!("bench-job-{index}"))
@@ -264,18 +298,29 @@ pub fn run_bench(
                     return;
                 }
                 let position = index + 1;
-                let outcome = run_job(context, competitions, recorded, job).and_then(|outcome| {
-                    match &outcome {
-                        JobOutcome::Finished(line, _, _) => {
-                            let _guard = results_lock.lock().map_err(|_| {
-                                Error::Failed("a bench job panicked while recording".to_string())
-                            })?;
-                            append(results_path, line)?;
+                let placed = |job: &str, place: &str| {
+                    on_event(BenchEvent::Placed {
+                        position,
+                        total,
+                        job,
+                        place,
+                    });
+                };
+                let outcome =
+                    run_job(context, competitions, recorded, job, &placed).and_then(|outcome| {
+                        match &outcome {
+                            JobOutcome::Finished(line, _, _) => {
+                                let _guard = results_lock.lock().map_err(|_| {
+                                    Error::Failed(
+                                        "a bench job panicked while recording".to_string(),
+                                    )
+                                })?;
+                                append(results_path, line)?;
+                            }
+                            JobOutcome::Skipped(_) | JobOutcome::Interrupted => {}
                         }
-                        JobOutcome::Skipped(_) | JobOutcome::Interrupted => {}
-                    }
-                    Ok(outcome)
-                });
+                        Ok(outcome)
+                    });
                 match outcome {
                     Ok(JobOutcome::Skipped(job)) => on_event(BenchEvent::Skipped {
                         position,
@@ -334,20 +379,33 @@ pub fn run_bench(
     })
 }
 
+/// True when the job's result is already in `results.jsonl`.
+fn is_recorded(competitions: &[Competition], recorded: &Recorded, job: Job) -> bool {
+    match job {
+        Job::Run { competition, seed } => recorded.has_run(&competitions[competition].id, seed),
+        Job::Baseline { competition, kind } => {
+            recorded.has_baseline(&competitions[competition].id, kind)
+        }
+    }
+}
+
 fn run_job(
     context: &JobContext,
     competitions: &[Competition],
     recorded: &Recorded,
     job: Job,
+    placed: &dyn Fn(&str, &str),
 ) -> Result<JobOutcome> {
+    let recorded_already = is_recorded(competitions, recorded, job);
     match job {
         Job::Run { competition, seed } => {
             let competition = &competitions[competition];
             let what = format!("{} seed {seed}", competition.id);
-            if recorded.has_run(&competition.id, seed) {
+            if recorded_already {
                 return Ok(JobOutcome::Skipped(what));
             }
-            Ok(match execute_run(context, competition, seed)? {
+            let placed = |place: &str| placed(&what, place);
+            Ok(match execute_run(context, competition, seed, &placed)? {
                 None => JobOutcome::Interrupted,
                 Some(result) => {
                     let line = format!(
@@ -362,20 +420,23 @@ fn run_job(
         Job::Baseline { competition, kind } => {
             let competition = &competitions[competition];
             let what = format!("{} {}", competition.id, kind.label());
-            if recorded.has_baseline(&competition.id, kind) {
+            if recorded_already {
                 return Ok(JobOutcome::Skipped(what));
             }
-            Ok(match execute_baseline(context, competition, kind)? {
-                None => JobOutcome::Interrupted,
-                Some(result) => {
-                    let line = format!(
-                        "{} in {:.0} s",
-                        describe(&result.grade, &result.exit),
-                        result.seconds
-                    );
-                    JobOutcome::Finished(Box::new(ResultLine::Baseline(result)), what, line)
-                }
-            })
+            let placed = |place: &str| placed(&what, place);
+            Ok(
+                match execute_baseline(context, competition, kind, &placed)? {
+                    None => JobOutcome::Interrupted,
+                    Some(result) => {
+                        let line = format!(
+                            "{} in {:.0} s",
+                            describe(&result.grade, &result.exit),
+                            result.seconds
+                        );
+                        JobOutcome::Finished(Box::new(ResultLine::Baseline(result)), what, line)
+                    }
+                },
+            )
         }
     }
 }

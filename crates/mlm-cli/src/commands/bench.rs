@@ -4,10 +4,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use mlm_agent::bench::executor::{ExecutorChoice, RaySettings};
 use mlm_agent::bench::results::{BaselineKind, RESULTS_FILE};
 use mlm_agent::bench::runner::{run_bench, BenchEvent, BenchOutcome, BenchRequest};
 
-use crate::cli::{BaselineArgument, BenchArguments};
+use crate::cli::{BaselineArgument, BenchArguments, ExecutorArgument};
 use crate::failure::{CommandResult, Failure};
 use crate::reporter::TerminalReporter;
 
@@ -15,6 +16,14 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
     let cancellation = Arc::new(AtomicBool::new(false));
     watch_interrupts(cancellation.clone());
     let options = arguments.options;
+    let executor = match arguments.executor {
+        ExecutorArgument::Local => ExecutorChoice::Local,
+        ExecutorArgument::Ray => ExecutorChoice::Ray(RaySettings {
+            address: arguments.ray_address,
+            gpus_per_run: arguments.gpus_per_run,
+            resources: arguments.ray_resources.unwrap_or_default(),
+        }),
+    };
     let request = BenchRequest {
         suite: arguments.suite,
         seeds: arguments.seeds,
@@ -28,6 +37,7 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
             BaselineArgument::Flaml => BaselineKind::Flaml,
         }),
         concurrency: arguments.concurrency,
+        executor,
         out: arguments.out,
         registry: arguments.task_arguments.registry,
         python: arguments.python.python,
@@ -49,15 +59,17 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
             out,
             ..
         } => {
-            eprintln!("\n{markdown}");
+            // stdout carries the report: bench.json with --json, else the Markdown tables.
+            if arguments.json {
+                println!("{json}");
+            } else {
+                println!("\n{markdown}");
+            }
             eprintln!(
                 "Wrote {} and {}",
                 out.join("bench.json").display(),
                 out.join("bench.md").display()
             );
-            if arguments.json {
-                println!("{json}");
-            }
             Ok(())
         }
     }
@@ -83,6 +95,12 @@ fn show(event: BenchEvent<'_>) {
             total,
             job,
         } => eprintln!("[{position}/{total}] {job}: skipped (already in {RESULTS_FILE})"),
+        BenchEvent::Placed {
+            position,
+            total,
+            job,
+            place,
+        } => eprintln!("[{position}/{total}] {job}: {place}"),
         BenchEvent::Finished {
             position,
             total,
@@ -97,7 +115,8 @@ fn show(event: BenchEvent<'_>) {
     }
 }
 
-/// Ctrl-C stops the running jobs (their process groups are killed) and records nothing for them.
+/// Ctrl-C stops the running jobs (their process groups are killed, or their Ray jobs stopped) and
+/// records nothing for them.
 fn watch_interrupts(flag: Arc<AtomicBool>) {
     let _ = std::thread::Builder::new()
         .name("bench-interrupts".to_string())

@@ -18,6 +18,7 @@ fn profile(arguments: &EnvArguments) -> Profile {
         ProfileArgument::Base => Profile::Base,
         ProfileArgument::Deep => Profile::Deep,
         ProfileArgument::Automl => Profile::Automl,
+        ProfileArgument::Cluster => Profile::Cluster,
     }
 }
 
@@ -30,13 +31,13 @@ fn setup(arguments: &EnvArguments) -> CommandResult {
         .map_err(Failure::job)?;
     let python = environment.python();
     match outcome {
-        SetupOutcome::Installed => eprintln!(
+        SetupOutcome::Installed => println!(
             "The {} environment is ready: {}",
             profile.name(),
             python.display()
         ),
         SetupOutcome::AlreadyCurrent => {
-            eprintln!(
+            println!(
                 "The {} environment is already up to date: {}",
                 profile.name(),
                 python.display()
@@ -62,7 +63,7 @@ fn check(arguments: &EnvArguments) -> CommandResult {
         .map_err(Failure::bad_input)?;
     let python = environment.python();
     if missing.is_empty() {
-        eprintln!(
+        println!(
             "{}: every package of the {} profile is present",
             python.display(),
             profile.name()

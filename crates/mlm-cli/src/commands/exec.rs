@@ -114,7 +114,7 @@ pub fn run(arguments: ExecArguments) -> CommandResult {
             serde_json::to_string_pretty(&result_json(&result, &node_dir)).map_err(Failure::job)?
         );
     } else {
-        eprint!("{}", describe(&result, &node_dir));
+        print!("{}", describe(&result, &node_dir));
     }
     match result.status {
         NodeStatus::Ok => Ok(()),

@@ -3,17 +3,23 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Context};
+use mlm_agent::prepared_recipe;
 use mlm_grade::{grade_batch, CompetitionReport, Grader};
 use mlm_task::Task;
 
 use crate::cli::{GradeArguments, TaskArguments};
 use crate::failure::{CommandResult, Failure};
+use crate::reporter::TerminalReporter;
 
 pub fn run(arguments: GradeArguments) -> CommandResult {
     match (&arguments.task, &arguments.submission, &arguments.batch, &arguments.output_dir) {
-        (Some(task_dir), Some(submission), None, _) => {
-            grade_one(task_dir, submission, &arguments.task_arguments, arguments.json)
-        }
+        (Some(task_dir), Some(submission), None, _) => grade_one(
+            task_dir,
+            submission,
+            &arguments.task_arguments,
+            arguments.python.python.as_deref(),
+            arguments.json,
+        ),
         (None, None, Some(batch), Some(output_dir)) => grade_many(batch, output_dir, &arguments),
         _ => Err(Failure::bad_input(anyhow!(
             "grade takes either --task DIR --submission FILE, or --batch FILE.jsonl --output-dir DIR"
@@ -21,10 +27,19 @@ pub fn run(arguments: GradeArguments) -> CommandResult {
     }
 }
 
-/// Loads a competition and its grader; every problem here is bad input.
-pub fn load_grader(task_dir: &Path, task_arguments: &TaskArguments) -> Result<Grader, Failure> {
-    let task =
-        Task::load(task_dir, task_arguments.registry.as_deref()).map_err(Failure::bad_input)?;
+/// Loads a competition and its grader; every problem here is bad input. A recipe is prepared first
+/// (once; its prepared copy is reused), as `run --task` does, with `python` or the managed environment.
+pub fn load_grader(
+    task_dir: &Path,
+    task_arguments: &TaskArguments,
+    python: Option<&Path>,
+) -> Result<Grader, Failure> {
+    let prepared = prepared_recipe(task_dir, python, &mut TerminalReporter)?;
+    let task = Task::load(
+        prepared.as_deref().unwrap_or(task_dir),
+        task_arguments.registry.as_deref(),
+    )
+    .map_err(Failure::bad_input)?;
     Grader::for_task(&task).map_err(Failure::bad_input)
 }
 
@@ -32,9 +47,10 @@ fn grade_one(
     task_dir: &Path,
     submission: &Path,
     task_arguments: &TaskArguments,
+    python: Option<&Path>,
     json: bool,
 ) -> CommandResult {
-    let grader = load_grader(task_dir, task_arguments)?;
+    let grader = load_grader(task_dir, task_arguments, python)?;
     let report = grader.grade_file(submission);
     if json {
         println!(
@@ -42,7 +58,7 @@ fn grade_one(
             serde_json::to_string_pretty(&report).map_err(Failure::job)?
         );
     } else {
-        eprint!("{}", describe(&report));
+        print!("{}", describe(&report));
     }
     if report.valid_submission {
         Ok(())
@@ -73,10 +89,7 @@ fn grade_many(batch: &Path, output_dir: &Path, arguments: &GradeArguments) -> Co
     std::fs::write(&path, text)
         .with_context(|| format!("{}: cannot write the report", path.display()))
         .map_err(Failure::job)?;
-    if arguments.json {
-        println!("{}", serde_json::to_string(&report).map_err(Failure::job)?);
-    }
-    eprintln!(
+    let summary = format!(
         "Graded {} submissions: {} present, {} valid, {} medals ({} gold, {} silver, {} bronze), {} above median",
         report.total_runs,
         report.total_runs_with_submissions,
@@ -87,11 +100,18 @@ fn grade_many(batch: &Path, output_dir: &Path, arguments: &GradeArguments) -> Co
         report.total_bronze_medals,
         report.total_above_median
     );
+    // stdout carries the result: the JSON object with --json, else the human summary.
+    if arguments.json {
+        println!("{}", serde_json::to_string(&report).map_err(Failure::job)?);
+        eprintln!("{summary}");
+    } else {
+        println!("{summary}");
+    }
     eprintln!("Saved the report to {}", path.display());
     Ok(())
 }
 
-/// The human form of a report, for stderr.
+/// The human form of a report, for stdout.
 fn describe(report: &CompetitionReport) -> String {
     let mut text = format!("{}: {}\n", report.competition_id, report.submission_path);
     match (&report.score, &report.invalid_reason) {

@@ -1,8 +1,9 @@
 //! `ml-master prepare RECIPE_DIR`: runs a recipe's prepare.py in the managed environment and checks that
-//! what it wrote is a competition the grader accepts.
+//! what it wrote is a competition the grader accepts; a competition already prepared from the recipe as
+//! it is now is left alone unless `--force`.
 
 use anyhow::anyhow;
-use mlm_agent::{default_out, prepare_into, ready_environment};
+use mlm_agent::{default_out, prepare_recipe, ready_environment, Preparation, Rebuild};
 use mlm_exec::Profile;
 use mlm_task::Recipe;
 
@@ -25,7 +26,21 @@ pub fn run(arguments: PrepareArguments) -> CommandResult {
     let environment =
         ready_environment(arguments.python.python.as_deref(), Profile::Base, reporter)
             .map_err(Failure::from)?;
-    let task = prepare_into(&recipe, &out, &environment, reporter).map_err(Failure::from)?;
+    let rebuild = if arguments.force {
+        Rebuild::Always
+    } else {
+        Rebuild::WhenChanged
+    };
+    let (task, preparation) =
+        prepare_recipe(&recipe, &out, &environment, rebuild, reporter).map_err(Failure::from)?;
+    match preparation {
+        Preparation::Built => {}
+        Preparation::AlreadyPrepared => eprintln!(
+            "`{}` is already prepared in {} from the recipe as it is now; --force prepares it again",
+            task.id,
+            out.display()
+        ),
+    }
     eprintln!(
         "Grade a submission with: ml-master grade --task {} --submission {}",
         out.display(),

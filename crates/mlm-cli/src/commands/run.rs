@@ -3,7 +3,7 @@
 
 use anyhow::anyhow;
 use mlm_agent::config::{ConfigLayer, RunLayer};
-use mlm_agent::{Assembly, NewRun, Sources};
+use mlm_agent::{Assembly, Extension, NewRun, Sources};
 use mlm_engine::{Op, StopReason};
 use mlm_exec::Launcher;
 use tokio::sync::mpsc;
@@ -44,17 +44,25 @@ pub fn run(arguments: RunArguments) -> CommandResult {
 pub fn resume(arguments: ResumeArguments) -> CommandResult {
     let runtime = tokio::runtime::Runtime::new().map_err(Failure::job)?;
     let sources = sources(&arguments.task_arguments, &arguments.python)?;
+    let extension = Extension {
+        steps: arguments.steps,
+        seconds: arguments.time_limit,
+    };
     let assembly = Assembly::resume(
         &arguments.run_dir,
+        extension,
         sources,
         &mut TerminalReporter,
         runtime.handle(),
     )?;
     if !arguments.json {
         let (nodes, seconds) = assembly.earlier_sessions()?;
+        let settings = &assembly.config.settings;
         eprintln!(
-            "Resuming {} ({nodes} nodes so far, {seconds:.0} s spent)",
+            "Resuming {} ({nodes} of {} nodes so far, {seconds:.0} of {:.0} s spent)",
             assembly.layout.root.display(),
+            settings.steps,
+            settings.time_limit.as_secs_f64(),
         );
     }
     drive(assembly, &runtime, arguments.json, &arguments.dashboard)

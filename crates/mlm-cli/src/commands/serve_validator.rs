@@ -12,7 +12,7 @@ pub fn run(arguments: ServeValidatorArguments) -> CommandResult {
     let graders = arguments
         .task
         .iter()
-        .map(|task_dir| load_grader(task_dir, &arguments.task_arguments))
+        .map(|task_dir| load_grader(task_dir, &arguments.task_arguments, None))
         .collect::<Result<Vec<_>, Failure>>()?;
     let competition_ids: Vec<String> = graders
         .iter()

@@ -1,6 +1,7 @@
 //! A small headless-Chromium driver over the DevTools protocol (one WebSocket, flat sessions): enough to
 //! load a page, evaluate JavaScript and click with the mouse. It uses Debian's `chromium` (or `CHROME`).
-//! Without a browser the tests that need it say so and pass, unless `ML_MASTER_REQUIRE_CHROMIUM=1` (CI).
+//! Without a browser when the tests were built, the tests that need it are ignored with that reason (the
+//! build script decides), unless `ML_MASTER_REQUIRE_CHROMIUM=1` (CI), where they run and fail.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -12,13 +13,9 @@ use serde_json::{json, Value};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
-/// The browser to use: `CHROME`, else the usual install paths. When there is none, `None` after a note on
-/// stderr, or a failure when `ML_MASTER_REQUIRE_CHROMIUM=1`.
-#[expect(
-    clippy::print_stderr,
-    reason = "the skip note is for the person running the tests"
-)]
-pub fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+/// The browser to use: `CHROME`, else the usual install paths (the build script looks in the same
+/// places); a test that needs one fails without it.
+pub fn chromium() -> PathBuf {
     let candidates = std::env::var_os("CHROME")
         .map(PathBuf::from)
         .into_iter()
@@ -32,15 +29,10 @@ pub fn chromium_or_skip(test: &str) -> Option<PathBuf> {
         );
     for candidate in candidates {
         if candidate.is_file() {
-            return Some(candidate);
+            return candidate;
         }
     }
-    assert!(
-        std::env::var("ML_MASTER_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
-        "{test}: no Chromium found (set CHROME or install Debian's `chromium`), and ML_MASTER_REQUIRE_CHROMIUM=1 requires it"
-    );
-    eprintln!("skipping {test}: no Chromium found (set CHROME or `apt-get install chromium`)");
-    None
+    panic!("no Chromium found: set CHROME or install Debian's `chromium`");
 }
 
 /// A headless Chromium with one page attached; killed when dropped.

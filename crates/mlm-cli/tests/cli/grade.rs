@@ -2,10 +2,46 @@
 
 use std::path::Path;
 
-use crate::support::{copy_of_prepared_task, path, prepared_task, redact, run};
+use crate::support::{copy_of_prepared_task, ml_master, path, prepared_task, redact, run};
 
 fn sample_submission(task: &Path) -> std::path::PathBuf {
     task.join("prepared/public/sample_submission.csv")
+}
+
+/// `grade --task tasks/titanic` takes the recipe path `run --task` takes: prepared once, then reused.
+#[test]
+fn grade_accepts_a_recipe_as_run_does() {
+    let home = tempfile::tempdir().unwrap();
+    let recipe = mlm_test_support::repository_root().join("tasks/titanic");
+    let submission = sample_submission(&prepared_task("titanic"));
+    let grade = || {
+        ml_master()
+            .env("ML_MASTER_HOME", home.path())
+            .env("ML_MASTER_PYTHON", mlm_test_support::python())
+            .args([
+                "grade",
+                "--task",
+                path(&recipe),
+                "--submission",
+                path(&submission),
+            ])
+            .output()
+            .unwrap()
+    };
+    let first = grade();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&first.stderr),
+    );
+    assert_eq!(first.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("valid submission"), "{stdout}");
+    assert!(stderr.contains("Prepared `titanic`"), "{stderr}");
+    let again = grade();
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("Prepared"),
+        "the prepared copy is reused"
+    );
 }
 
 #[test]
@@ -69,14 +105,14 @@ fn grade_edited(edit: impl Fn(&mut Vec<String>)) -> (i32, String) {
     edit(&mut lines);
     let submission = scratch.path().join("submission.csv");
     std::fs::write(&submission, lines.join("\n") + "\n").unwrap();
-    let (code, _, stderr) = run(&[
+    let (code, stdout, _) = run(&[
         "grade",
         "--task",
         path(&task),
         "--submission",
         path(&submission),
     ]);
-    (code, redact(&stderr, scratch.path(), "[scratch]"))
+    (code, redact(&stdout, scratch.path(), "[scratch]"))
 }
 
 #[test]

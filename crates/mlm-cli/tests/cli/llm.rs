@@ -301,7 +301,7 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
         finished.calls.len() as u64 * (fake_llm::PROMPT_TOKENS + fake_llm::COMPLETION_TOKENS)
     );
     assert!(
-        finished.stderr.contains(&format!("{total_tokens} tokens")),
+        finished.stdout.contains(&format!("{total_tokens} tokens")),
         "the run reports its tokens: {}",
         finished.stderr
     );
@@ -510,7 +510,7 @@ fn the_token_budget_stops_the_run() {
     let finished = fake.run("", "token_budget = 700", "20");
     assert!(finished.nodes.len() < 20, "{} nodes", finished.nodes.len());
     assert!(
-        finished.stderr.contains("token budget"),
+        finished.stdout.contains("token budget"),
         "{}",
         finished.stderr
     );

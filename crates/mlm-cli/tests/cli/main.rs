@@ -15,6 +15,8 @@ mod grade;
 mod llm;
 mod output;
 mod prepare;
+mod ray;
+mod readme;
 mod run;
 mod support;
 mod validator;

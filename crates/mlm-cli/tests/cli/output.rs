@@ -1,9 +1,10 @@
 //! Snapshots of what a user reads: `grade`'s report, `exec --json`, the start and end of a `run`, and a
-//! bad input of each, with temporary paths, timings and scores filtered out.
+//! bad input of each, with temporary paths, timings and scores filtered out. Results go to stdout, the
+//! log and errors to stderr.
 
 use std::path::Path;
 
-use crate::support::{path, prepared_task, run};
+use crate::support::{ml_master, path, prepared_task, run};
 
 /// Filters for the parts of the output that change from run to run.
 fn settings_for(task: &Path, scratch: &Path) -> insta::Settings {
@@ -95,7 +96,7 @@ fn run_names_what_it_does_and_refuses_bad_input_with_a_hint() {
     let task = prepared_task("titanic");
     let scratch = tempfile::tempdir().unwrap();
     let run_dir = scratch.path().join("run");
-    let (code, _, stderr) = run(&[
+    let (code, stdout, stderr) = run(&[
         "run",
         "--task",
         path(&task),
@@ -109,12 +110,9 @@ fn run_names_what_it_does_and_refuses_bad_input_with_a_hint() {
         path(&run_dir),
     ]);
     assert_eq!(code, 0, "{stderr}");
-    // The first line says what runs; the last lines what came of it.
+    // The log's first line says what runs; stdout what came of it.
     let first = stderr.lines().next().unwrap_or_default().to_string();
-    let ending: Vec<&str> = stderr
-        .lines()
-        .skip_while(|line| !line.starts_with("Finished") && !line.starts_with("Stopped"))
-        .collect();
+    let ending: Vec<&str> = stdout.lines().collect();
     let (missing_code, _, missing_stderr) =
         run(&["run", "--task", path(&scratch.path().join("no-such-task"))]);
     let (again_code, _, again_stderr) =
@@ -125,4 +123,67 @@ fn run_names_what_it_does_and_refuses_bad_input_with_a_hint() {
             ending.join("\n")
         ));
     });
+}
+
+#[test]
+fn env_check_of_a_profile_not_set_up_names_the_command_that_sets_it_up() {
+    let home = tempfile::tempdir().unwrap();
+    let output = ml_master()
+        .env("ML_MASTER_HOME", home.path())
+        .env_remove("ML_MASTER_PYTHON")
+        .args(["env", "check", "--profile", "automl"])
+        .output()
+        .unwrap();
+    let stderr = redact_home(&String::from_utf8_lossy(&output.stderr), home.path());
+    insta::assert_snapshot!(format!("exit {:?}\n{stderr}", output.status.code()));
+}
+
+fn redact_home(text: &str, home: &Path) -> String {
+    text.replace(path(home), "[home]")
+}
+
+/// `--time-limit -5` and `--time-limit=-5` get the same message: the value, what is accepted.
+#[test]
+fn a_negative_count_gets_one_message_whichever_way_it_is_written() {
+    let (code, _, apart) = run(&["run", "--task", "tasks/titanic", "--time-limit", "-5"]);
+    let (joined_code, _, joined) = run(&["run", "--task", "tasks/titanic", "--time-limit=-5"]);
+    assert_eq!((code, joined_code), (2, 2));
+    assert_eq!(apart, joined);
+    let (_, _, steps) = run(&["resume", "runs/x", "--steps", "0"]);
+    insta::assert_snapshot!(format!("{apart}--- resume --steps 0\n{steps}"));
+}
+
+/// `exec … > result.txt` and `env check > packages.txt` keep the result; the script's output and notes
+/// stay on stderr.
+#[test]
+fn exec_and_env_check_print_their_results_on_stdout() {
+    let task = prepared_task("titanic");
+    let scratch = tempfile::tempdir().unwrap();
+    let script = scratch.path().join("hello.py");
+    std::fs::write(&script, "print('hello')\n").unwrap();
+    let node_dir = scratch.path().join("node");
+    let (code, stdout, stderr) = run(&[
+        "exec",
+        "--task",
+        path(&task),
+        path(&script),
+        "--node-dir",
+        path(&node_dir),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("node directory:"), "{stdout}");
+    assert!(
+        stderr.contains("| hello") && !stdout.contains("| hello"),
+        "{stderr}"
+    );
+    let checked = ml_master()
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .args(["env", "check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        stdout.contains("every package of the base profile is present"),
+        "{stdout}"
+    );
 }

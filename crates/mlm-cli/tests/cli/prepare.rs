@@ -139,3 +139,29 @@ fn a_recipe_of_ones_own_uses_the_helper_module_and_its_mistakes_are_named() {
         "{stderr}"
     );
 }
+
+/// A competition prepared from the recipe as it is now is not built again: `prepare` says so, and
+/// `--force` builds it anew.
+#[test]
+fn preparing_again_says_the_competition_is_prepared_and_force_rebuilds_it() {
+    let scratch = tempfile::tempdir().unwrap();
+    let recipe = mlm_test_support::repository_root().join("tasks/titanic");
+    let out = scratch.path().join("titanic");
+    let prepare = |extra: &[&str]| {
+        let mut arguments = vec!["prepare", path(&recipe), "--out", path(&out)];
+        arguments.extend_from_slice(extra);
+        let (code, _, stderr) = run(&arguments);
+        assert_eq!(code, 0, "{stderr}");
+        stderr
+    };
+    assert!(prepare(&[]).contains("Prepared `titanic`"));
+    let again = prepare(&[]);
+    assert!(
+        !again.contains("Preparing")
+            && again.contains("already prepared")
+            && again.contains("--force"),
+        "{again}"
+    );
+    let forced = prepare(&["--force"]);
+    assert!(forced.contains("Prepared `titanic`"), "{forced}");
+}

@@ -98,6 +98,17 @@ fn a_run_with_the_builtin_coder_ends_with_a_graded_best_submission() {
     ] {
         assert!(run_dir.join(file).is_file(), "{file} is missing");
     }
+    // The exported entry carries the test score the final grading gave the selected node.
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("best/node.json")).unwrap())
+            .unwrap();
+    assert_eq!(best["id"], selected, "{best}");
+    assert_eq!(
+        best["test_score"].as_f64(),
+        nodes[selected].test_score,
+        "{best}"
+    );
+    assert!(best["test_score"].as_f64().is_some(), "{best}");
 }
 
 #[test]
@@ -229,4 +240,66 @@ fn a_second_resume_of_a_run_being_resumed_exits_2_naming_the_holder() {
             && stderr.contains("hint:"),
         "{stderr}"
     );
+}
+
+/// `resume --steps N --time-limit SECS` gives a finished run N more nodes and SECS more seconds, on the
+/// same tree, and the journal keeps the new budget for later resumes.
+#[test]
+fn resume_extends_a_finished_run_with_more_steps_and_time() {
+    let scratch = tempfile::tempdir().unwrap();
+    let run_dir = scratch.path().join("run");
+    let task = prepared_task("titanic");
+    let ml_master_run = |arguments: &[&str]| {
+        let output = ml_master()
+            .env("ML_MASTER_PYTHON", mlm_test_support::python())
+            .args(arguments)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(0), "{arguments:?}: {stderr}");
+        stderr
+    };
+    ml_master_run(&[
+        "run",
+        "--task",
+        path(&task),
+        "--steps",
+        "2",
+        "--slots",
+        "1",
+        "--workers",
+        "1",
+        "--time-limit",
+        "600",
+        "--run-dir",
+        path(&run_dir),
+    ]);
+    let recorded = |run_dir: &Path| {
+        let journal = Journal::open(&run_dir.join("journal.sqlite")).unwrap();
+        let layer: ConfigLayer = toml::from_str(&journal.run().unwrap().config_toml).unwrap();
+        (
+            journal.node_count().unwrap(),
+            layer.run.steps,
+            layer.run.time_limit_seconds,
+            journal.run().unwrap().elapsed_seconds,
+        )
+    };
+    let (nodes, _, _, spent) = recorded(&run_dir);
+    assert_eq!(nodes, 2);
+    let stderr = ml_master_run(&[
+        "resume",
+        path(&run_dir),
+        "--steps",
+        "2",
+        "--time-limit",
+        "900",
+    ]);
+    assert!(stderr.contains("2 of 4 nodes so far"), "{stderr}");
+    let (nodes, steps, time_limit, _) = recorded(&run_dir);
+    assert_eq!((nodes, steps), (4, Some(4)), "{stderr}");
+    assert_eq!(time_limit, Some(spent.ceil() as u64 + 900));
+    assert_tree_follows_the_rules(&run_dir, 4);
+    // A plain resume of the extended run keeps its budget: nothing is left to do.
+    ml_master_run(&["resume", path(&run_dir)]);
+    assert_eq!(recorded(&run_dir).0, 4);
 }

@@ -305,14 +305,17 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
         Setting::EarlyStopping => {
             if let (Some(Switch::Off), Some(trees)) = (parameters.early_stopping, parameters.trees)
             {
+                // One setting, "trees with early stopping": the allowance grows with the switch, and
+                // `trees` records the most rounds the model may train.
+                let most = trees * 4;
                 let what = format!(
                     "stop boosting early on a tenth of each fold's training rows (after 50 rounds \
-                     without progress), allowing up to {} trees instead of a fixed {trees}",
-                    trees * 4
+                     without progress), allowing up to {most} trees instead of a fixed {trees}"
                 );
                 // Measured: two to five times the fixed-tree run, most with many classes.
                 builder.push(what, 3.0, |next| {
-                    next.hyperparameters.early_stopping = Some(Switch::On)
+                    next.hyperparameters.early_stopping = Some(Switch::On);
+                    next.hyperparameters.trees = Some(most);
                 });
             }
         }

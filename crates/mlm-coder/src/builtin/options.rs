@@ -107,11 +107,11 @@ pub(crate) enum SubmissionChecks {
 /// Model settings; each family uses some of them and the others stay absent.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub(crate) struct Hyperparameters {
-    /// Boosting rounds or forest trees.
+    /// Boosting rounds or forest trees; with early stopping, the most rounds boosting may train.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) trees: Option<u32>,
-    /// On: boosting may use up to four times `trees` rounds and stops after 50 without progress; a
-    /// network stops when a held-out tenth of the rows stops improving.
+    /// On: boosting trains up to `trees` rounds and stops after 50 without progress (switching it on
+    /// raises `trees` fourfold); a network stops when a held-out tenth of the rows stops improving.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) early_stopping: Option<Switch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -287,7 +287,7 @@ impl ScriptOptions {
         let mut parts = Vec::new();
         if let Some(trees) = parameters.trees {
             parts.push(match parameters.early_stopping {
-                Some(Switch::On) => format!("up to {} trees with early stopping", trees * 4),
+                Some(Switch::On) => format!("up to {trees} trees with early stopping"),
                 Some(Switch::Off) | None => format!("{trees} trees"),
             });
         }

@@ -157,7 +157,51 @@ pub(crate) fn render(
     environment
         .get_template("builtin/solution.py.j2")
         .and_then(|template| template.render(&context))
+        .map(|script| without_unused_imports(&script))
         .map_err(|error| template_failure(&error))
+}
+
+/// The script with each name that a `from … import …` line brings in, and no other line mentions, left
+/// out; a line left with no name goes. The import template names what any combination of options may
+/// need, and which of it a script uses follows from functions the other templates define or leave out.
+fn without_unused_imports(script: &str) -> String {
+    let is_import = |line: &str| line.starts_with("from ") && line.contains(" import ");
+    let code: Vec<&str> = script
+        .lines()
+        .filter(|line| !is_import(line) && !line.trim_start().starts_with('#'))
+        .collect();
+    // A mention is the whole identifier, not part of a longer one.
+    let identifier = |character: char| character.is_alphanumeric() || character == '_';
+    let mentions = |line: &str, name: &str| {
+        line.match_indices(name).any(|(start, _)| {
+            !line[..start].chars().next_back().is_some_and(identifier)
+                && !line[start + name.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(identifier)
+        })
+    };
+    let used = |name: &str| code.iter().any(|line| mentions(line, name));
+    let mut kept = String::with_capacity(script.len());
+    for line in script.split_inclusive('\n') {
+        let Some((module, names)) = line
+            .strip_prefix("from ")
+            .and_then(|rest| rest.split_once(" import "))
+        else {
+            kept.push_str(line);
+            continue;
+        };
+        let names: Vec<&str> = names
+            .trim()
+            .split(',')
+            .map(str::trim)
+            .filter(|name| used(name.rsplit(' ').next().unwrap_or(name)))
+            .collect();
+        if !names.is_empty() {
+            kept.push_str(&format!("from {module} import {}\n", names.join(", ")));
+        }
+    }
+    kept
 }
 
 fn template_failure(error: &minijinja::Error) -> CoderError {
@@ -168,11 +212,10 @@ fn template_failure(error: &minijinja::Error) -> CoderError {
 
 fn member(family: Family, hyperparameters: &Hyperparameters) -> MemberContext {
     let stops_early = family.is_boosting() && hyperparameters.early_stopping == Some(Switch::On);
-    let trees = hyperparameters.trees.unwrap_or(0);
     MemberContext {
         family,
         flavour: family.flavour(),
-        rounds: if stops_early { trees * 4 } else { trees },
+        rounds: hyperparameters.trees.unwrap_or(0),
         stops_early,
         hyperparameters: hyperparameters.clone(),
     }

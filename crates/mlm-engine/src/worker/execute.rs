@@ -56,9 +56,9 @@ pub(super) async fn execute(
     drop(slot);
     let execution = match execution {
         Ok(execution) => execution,
-        Err(message) => {
+        Err(error) => {
             run.emit(Event::Warning {
-                message: format!("the executor failed: {message}"),
+                message: format!("the executor failed: {error}"),
             });
             run.abandon(expansion.ticket, calls)?;
             return Ok(None);

@@ -60,7 +60,8 @@ pub(super) async fn judge(
     let validation_message = execution
         .submission
         .as_deref()
-        .and_then(|path| run.check.check(path).err());
+        .and_then(|path| run.check.check(path).err())
+        .map(|rejected| rejected.reason);
     let review_request = ReviewRequest {
         node: NodeView {
             node: expansion.ticket.0 as u32,

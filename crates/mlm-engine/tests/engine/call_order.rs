@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mlm_coder::TokenUsage;
-use mlm_engine::{run_engine, EngineParts, RunLayout};
+use mlm_engine::{run_engine, EngineParts, RunLayout, SubmissionRejected};
 use mlm_journal::Journal;
 use tokio::sync::mpsc;
 
@@ -114,7 +114,7 @@ impl mlm_engine::Executor for RecordingExecutor {
     async fn execute(
         &self,
         job: mlm_engine::ExecutionJob,
-    ) -> Result<mlm_engine::Execution, String> {
+    ) -> Result<mlm_engine::Execution, mlm_engine::ExecutorError> {
         self.trace
             .lock()
             .expect("a test thread panicked")
@@ -135,14 +135,16 @@ impl mlm_engine::Executor for RecordingExecutor {
 struct RejectsEveryFourth;
 
 impl mlm_engine::SubmissionCheck for RejectsEveryFourth {
-    fn check(&self, submission: &std::path::Path) -> Result<(), String> {
+    fn check(&self, submission: &std::path::Path) -> Result<(), SubmissionRejected> {
         let attempt = submission
             .ancestors()
             .filter_map(|path| path.file_name()?.to_str()?.strip_prefix("attempt-"))
             .find_map(|ticket| ticket.parse::<u64>().ok())
             .expect("the submission lies in an attempt directory");
         match attempt % 4 {
-            3 => Err(format!("attempt {attempt}: missing column(s) `y`")),
+            3 => Err(SubmissionRejected {
+                reason: format!("attempt {attempt}: missing column(s) `y`"),
+            }),
             _ => Ok(()),
         }
     }

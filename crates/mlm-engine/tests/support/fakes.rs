@@ -10,7 +10,10 @@ use mlm_coder::{
     Coder, CoderError, ExecutionStatus, Proposal, ProposalRequest, Review, ReviewRequest,
     TaskBrief, TokenUsage,
 };
-use mlm_engine::{Execution, ExecutionJob, Executor, RunLayout, SubmissionCheck};
+use mlm_engine::{
+    Execution, ExecutionJob, Executor, ExecutorError, RunLayout, SubmissionCheck,
+    SubmissionRejected,
+};
 use mlm_journal::{Journal, RunRecord, RunStatus};
 
 /// Writes scripts whose "result" is encoded in the code: every third proposal is buggy, the others report
@@ -71,7 +74,7 @@ pub struct FakeExecutor {
 
 #[async_trait::async_trait]
 impl Executor for FakeExecutor {
-    async fn execute(&self, job: ExecutionJob) -> Result<Execution, String> {
+    async fn execute(&self, job: ExecutionJob) -> Result<Execution, ExecutorError> {
         // tokio's clock: a test on its paused clock runs scripts of any length at once.
         let started = tokio::time::Instant::now();
         while started.elapsed() < self.duration {
@@ -89,16 +92,17 @@ impl Executor for FakeExecutor {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         std::fs::create_dir_all(job.node_dir.join("submission"))
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| ExecutorError::Sandbox(Box::new(error)))?;
         std::fs::write(job.node_dir.join("solution.py"), &job.code)
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| ExecutorError::Sandbox(Box::new(error)))?;
         let metric = job
             .code
             .strip_prefix("metric = ")
             .and_then(|value| value.parse::<f64>().ok());
         let submission = job.node_dir.join("submission/submission.csv");
         if metric.is_some() {
-            std::fs::write(&submission, "id,y\n1,0\n").map_err(|error| error.to_string())?;
+            std::fs::write(&submission, "id,y\n1,0\n")
+                .map_err(|error| ExecutorError::Sandbox(Box::new(error)))?;
         }
         Ok(Execution {
             status: Some(if metric.is_some() {
@@ -119,7 +123,7 @@ impl Executor for FakeExecutor {
 pub struct AlwaysValid;
 
 impl SubmissionCheck for AlwaysValid {
-    fn check(&self, _submission: &Path) -> Result<(), String> {
+    fn check(&self, _submission: &Path) -> Result<(), SubmissionRejected> {
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use mlm_search::Stage;
 use super::{changed_keys, family_of, propose};
 use crate::builtin::family::{Family, ALL_FAMILIES};
 use crate::builtin::fixtures::{memory, node, passengers, request, schema_of};
-use crate::builtin::moves::candidates;
+use crate::builtin::moves::{candidates, Setting};
 use crate::builtin::options::ScriptOptions;
 use crate::operator::ExecutionStatus;
 
@@ -154,7 +154,11 @@ fn every_improve_move_changes_exactly_the_option_it_names() {
             let moves = candidates(&options, &schema);
             assert!(!moves.is_empty(), "{family:?} has no move");
             for candidate in &moves {
-                let changed = changed_keys(&options, &candidate.options);
+                let mut changed = changed_keys(&options, &candidate.options);
+                // "Trees with early stopping" is one setting: switching it on raises the allowance.
+                if candidate.setting == Setting::EarlyStopping {
+                    changed.remove("trees");
+                }
                 assert_eq!(
                     changed,
                     BTreeSet::from([candidate.setting.key().to_string()]),
@@ -185,8 +189,13 @@ fn an_improve_changes_one_option_that_the_childs_header_and_plan_record() {
     let after = ScriptOptions::from_code(&child.code).unwrap();
     assert_eq!(
         changed_keys(&before, &after),
-        BTreeSet::from(["early_stopping".to_string()])
+        BTreeSet::from(["early_stopping".to_string(), "trees".to_string()])
     );
+    // The first line records the rounds the model may train, as the plan says.
+    assert_eq!(after.hyperparameters.trees, Some(1200));
+    assert!(child
+        .code
+        .contains("\"rounds\": 1200, \"stops_early\": True"));
 
     // A sibling already tried that: the next improve changes something else.
     let sibling = memory(5, &child.plan, Some(0.81));

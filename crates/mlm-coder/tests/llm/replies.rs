@@ -3,25 +3,20 @@
 //! reasoning before the code, unfenced scripts, the same bad reply again and again, servers that refuse
 //! tools, reviews written as text, huge scripts, and prompts that share their static prefix.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a failed step should fail the test loudly"
-)]
-
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mlm_coder::{
     Budget, Coder, CoderError, ExecutionStatus, FailureCause, LlmCoder, LlmOptions, MemoryEntry,
     NodeView, PromptMode, Prompts, ProposalRequest, ReviewFormat, ReviewRequest, SyntaxCheck,
-    SyntaxError, TaskBrief,
+    SyntaxError,
 };
-use mlm_llm::{ChatTemplate, Client, ClientConfig, Provider, RetryPolicy};
+use mlm_llm::Client;
 use mlm_search::Stage;
+
+use crate::support::{chat_reply, task, Fixture};
 use serde_json::{json, Value};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 /// Compiles with the managed environment's interpreter, as a run does.
 struct PythonCompile;
@@ -56,24 +51,6 @@ impl SyntaxCheck for PythonCompile {
                 compiler_output: lines[lines.len().saturating_sub(4)..].join("\n"),
             })
         }
-    }
-}
-
-fn task() -> TaskBrief {
-    TaskBrief {
-        competition_id: "titanic".to_string(),
-        description: "Predict who survived the Titanic.".to_string(),
-        data_preview: "-> input/train.csv has 712 rows and 12 columns: PassengerId, Survived, ..."
-            .to_string(),
-        metric: mlm_grade::Metric::Accuracy,
-        train_sample: None,
-        test_sample: None,
-        public_dir: PathBuf::from("/nonexistent"),
-        id_column: "PassengerId".to_string(),
-        target_columns: vec!["Survived".to_string()],
-        sample_submission_file: "sample_submission.csv".to_string(),
-        hardware: "2 CPU core(s) per script, no GPU, 8.0 GB of memory".to_string(),
-        installed_packages: vec!["pandas".to_string()],
     }
 }
 
@@ -117,82 +94,24 @@ fn review_request(code: &str) -> ReviewRequest {
     }
 }
 
-fn chat_reply(content: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 20}
-    }))
-}
-
 const JSON_VERDICT: &str = "{\"is_bug\": false, \"has_csv_submission\": true, \"summary\": \"Reached 0.78.\", \"metric\": 0.78, \"lower_is_better\": false}";
 
-struct Fixture {
-    runtime: tokio::runtime::Runtime,
-    server: MockServer,
-}
-
-impl Fixture {
-    /// A server answering with `replies` in order, the last one for every later request.
-    fn new(replies: Vec<ResponseTemplate>) -> Fixture {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let count = replies.len();
-        let server = runtime.block_on(async {
-            let server = MockServer::start().await;
-            for (index, reply) in replies.into_iter().enumerate() {
-                let mock = Mock::given(method("POST"))
-                    .respond_with(reply)
-                    .with_priority(u8::try_from(index + 1).unwrap());
-                let mock = if index + 1 < count {
-                    mock.up_to_n_times(1)
-                } else {
-                    mock
-                };
-                mock.mount(&server).await;
-            }
-            server
-        });
-        Fixture { runtime, server }
-    }
-
-    fn coder(&self, mode: PromptMode) -> LlmCoder {
-        let mut config = ClientConfig::new(
-            Provider::OpenAi,
-            "fake-model",
-            format!("{}/v1", self.server.uri()),
-        );
-        config.retry = RetryPolicy {
-            max_attempts: 1,
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(1),
-        };
-        config.temperature = Some(0.0);
-        config.chat_template = Some(ChatTemplate::Qwen);
-        let client = Client::new(config).unwrap();
-        LlmCoder::new(
-            client.clone(),
-            client,
-            Prompts::load(None).unwrap(),
-            LlmOptions {
-                mode,
-                review_format: ReviewFormat::Tool,
-                max_reasks: 2,
-            },
-            Arc::new(PythonCompile),
-        )
-    }
-
-    fn bodies(&self) -> Vec<Value> {
-        self.runtime
-            .block_on(self.server.received_requests())
-            .unwrap()
-            .iter()
-            .map(|request| serde_json::from_slice(&request.body).unwrap())
-            .collect()
-    }
-
-    fn block_on<T>(&self, future: impl std::future::Future<Output = T>) -> T {
-        self.runtime.block_on(future)
-    }
+/// The LLM coder on the fixture's server at temperature 0, compiling with the real interpreter.
+fn coder(fixture: &Fixture, mode: PromptMode) -> LlmCoder {
+    let mut config = fixture.client_config();
+    config.temperature = Some(0.0);
+    let client = Client::new(config).unwrap();
+    LlmCoder::new(
+        client.clone(),
+        client,
+        Prompts::load(None).unwrap(),
+        LlmOptions {
+            mode,
+            review_format: ReviewFormat::Tool,
+            max_reasks: 2,
+        },
+        Arc::new(PythonCompile),
+    )
 }
 
 /// Qwen2.5-Coder-1.5B's answer to the draft prompt: the prompt's headings copied, a helper block,
@@ -224,13 +143,9 @@ I will train a logistic regression on a few numeric columns.
 
 #[test]
 fn a_qwen_reply_with_the_script_in_list_indented_blocks_is_joined_and_dedented() {
-    let fixture = Fixture::new(vec![chat_reply(QWEN_LIST_REPLY)]);
+    let fixture = Fixture::repeating_last(vec![chat_reply(QWEN_LIST_REPLY)]);
     let proposal = fixture
-        .block_on(
-            fixture
-                .coder(PromptMode::Chat)
-                .propose(&task(), &draft(Vec::new(), 60, 1)),
-        )
+        .block_on(coder(&fixture, PromptMode::Chat).propose(&task(), &draft(Vec::new(), 60, 1)))
         .unwrap();
     assert_eq!(fixture.bodies().len(), 1, "no re-ask was needed");
     assert!(
@@ -258,8 +173,8 @@ fn a_qwen_reply_with_the_script_in_list_indented_blocks_is_joined_and_dedented()
 fn deepseek_r1_reasoning_before_the_code_is_not_read_as_code_and_an_unfenced_script_runs() {
     let reasoning_first = "<think>\nMaybe ```python\nprint(\n``` no. Plain logistic regression.\n</think>\n\nLogistic regression.\n```python\nimport sys\nprint('Validation accuracy: 0.7')\n```";
     let unfenced = "import pandas as pd\nprint('Validation accuracy:', 0.7)\n";
-    let fixture = Fixture::new(vec![chat_reply(reasoning_first), chat_reply(unfenced)]);
-    let coder = fixture.coder(PromptMode::Chat);
+    let fixture = Fixture::repeating_last(vec![chat_reply(reasoning_first), chat_reply(unfenced)]);
+    let coder = coder(&fixture, PromptMode::Chat);
     let first = fixture
         .block_on(coder.propose(&task(), &draft(Vec::new(), 60, 1)))
         .unwrap();
@@ -280,13 +195,9 @@ fn the_same_bad_reply_gets_requests_that_differ_and_the_proposal_stops_after_thr
     // The 1.5B model's second failure: it echoed the memory's format instead of writing code.
     let echo =
         "Design: Logistic regression.\nResults: This solution has bugs.\n-----------------------";
-    let fixture = Fixture::new(vec![chat_reply(echo)]);
+    let fixture = Fixture::repeating_last(vec![chat_reply(echo)]);
     let error = fixture
-        .block_on(
-            fixture
-                .coder(PromptMode::Chat)
-                .propose(&task(), &draft(Vec::new(), 60, 40)),
-        )
+        .block_on(coder(&fixture, PromptMode::Chat).propose(&task(), &draft(Vec::new(), 60, 40)))
         .unwrap_err();
     let CoderError::Failed { cause, calls } = error else {
         panic!("{error}")
@@ -329,12 +240,10 @@ fn steerable_mode_asks_again_with_the_correction_before_the_reasoning_and_a_new_
         "choices": [{"index": 0, "text": "done.\n</think>\n\nPlan.\n```python\ndef broken(:\n```", "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 10, "completion_tokens": 5}
     }));
-    let fixture = Fixture::new(vec![completion]);
+    let fixture = Fixture::repeating_last(vec![completion]);
     fixture
         .block_on(
-            fixture
-                .coder(PromptMode::Steerable)
-                .propose(&task(), &draft(Vec::new(), 60, 1)),
+            coder(&fixture, PromptMode::Steerable).propose(&task(), &draft(Vec::new(), 60, 1)),
         )
         .unwrap_err();
     let bodies = fixture.bodies();
@@ -354,8 +263,8 @@ fn a_server_that_refuses_tools_switches_the_run_to_json_reviews_and_says_so_once
     let refusal = ResponseTemplate::new(400).set_body_json(json!({
         "error": {"message": "deepseek-reasoner does not support tool_choice", "type": "invalid_request_error"}
     }));
-    let fixture = Fixture::new(vec![refusal, chat_reply(JSON_VERDICT)]);
-    let coder = fixture.coder(PromptMode::Chat);
+    let fixture = Fixture::repeating_last(vec![refusal, chat_reply(JSON_VERDICT)]);
+    let coder = coder(&fixture, PromptMode::Chat);
     let first = fixture
         .block_on(coder.review(&task(), &review_request("print(1)\n")))
         .unwrap();
@@ -388,13 +297,9 @@ fn a_server_that_refuses_tools_switches_the_run_to_json_reviews_and_says_so_once
 #[test]
 fn a_review_written_as_text_without_the_tool_is_read() {
     let text = "The script ran fine.\n\n- **is_bug**: false\n- **has_csv_submission**: true\n- **summary**: Logistic regression reached 0.78 on validation.\n- **metric**: 0.78\n- **lower_is_better**: false\n";
-    let fixture = Fixture::new(vec![chat_reply(text)]);
+    let fixture = Fixture::repeating_last(vec![chat_reply(text)]);
     let review = fixture
-        .block_on(
-            fixture
-                .coder(PromptMode::Chat)
-                .review(&task(), &review_request("print(1)\n")),
-        )
+        .block_on(coder(&fixture, PromptMode::Chat).review(&task(), &review_request("print(1)\n")))
         .unwrap();
     assert!(!review.is_bug);
     assert_eq!(review.metric, Some(0.78));
@@ -412,11 +317,11 @@ fn a_400_kb_script_keeps_its_head_and_tail_in_improve_and_review_prompts() {
         "weights = [0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0]\n".repeat(7_500)
     );
     assert!(huge.len() > 400_000);
-    let fixture = Fixture::new(vec![
+    let fixture = Fixture::repeating_last(vec![
         chat_reply("Plan.\n```python\nprint(1)\n```"),
         chat_reply(JSON_VERDICT),
     ]);
-    let coder = fixture.coder(PromptMode::Chat);
+    let coder = coder(&fixture, PromptMode::Chat);
     let mut improve = draft(
         vec![MemoryEntry {
             node: 1,
@@ -450,8 +355,8 @@ fn a_400_kb_script_keeps_its_head_and_tail_in_improve_and_review_prompts() {
 #[test]
 fn consecutive_prompts_share_a_prefix_covering_the_task_and_the_data_preview() {
     let reply = "Plan.\n```python\nprint(1)\n```";
-    let fixture = Fixture::new(vec![chat_reply(reply)]);
-    let coder = fixture.coder(PromptMode::Chat);
+    let fixture = Fixture::repeating_last(vec![chat_reply(reply)]);
+    let coder = coder(&fixture, PromptMode::Chat);
     let remembered = MemoryEntry {
         node: 0,
         plan: "Logistic regression.".to_string(),

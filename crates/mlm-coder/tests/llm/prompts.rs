@@ -2,25 +2,20 @@
 //! sections for each operator in chat and steerable mode, snapshot-tested; re-asks; reviews with a tool
 //! call or a JSON fallback; and user overrides of the templates.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a failed step should fail the test loudly"
-)]
-
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mlm_coder::{
     Budget, CodeProblem, Coder, CoderError, ExecutionStatus, FailureCause, LlmCoder, LlmOptions,
     MemoryEntry, NodeView, PromptMode, Prompts, ProposalRequest, ReviewFormat, ReviewRequest,
-    SyntaxCheck, SyntaxError, TaskBrief,
+    SyntaxCheck, SyntaxError,
 };
-use mlm_llm::{ChatTemplate, Client, ClientConfig, Provider, RetryPolicy};
+use mlm_llm::Client;
 use mlm_search::Stage;
+
+use crate::support::{chat_reply, task, Fixture};
 use serde_json::{json, Value};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 /// Accepts any code but the marker of a syntax error, as `python -m py_compile` would refuse it.
 struct MarkerSyntaxCheck;
@@ -35,29 +30,6 @@ impl SyntaxCheck for MarkerSyntaxCheck {
         } else {
             Ok(())
         }
-    }
-}
-
-fn task() -> TaskBrief {
-    TaskBrief {
-        competition_id: "titanic".to_string(),
-        description: "Predict who survived the Titanic.".to_string(),
-        data_preview:
-            "-> input/train.csv has 712 rows and 12 columns: PassengerId, Survived, Pclass, ..."
-                .to_string(),
-        metric: mlm_grade::Metric::Accuracy,
-        train_sample: None,
-        test_sample: None,
-        public_dir: PathBuf::from("/nonexistent"),
-        id_column: "PassengerId".to_string(),
-        target_columns: vec!["Survived".to_string()],
-        sample_submission_file: "sample_submission.csv".to_string(),
-        hardware: "2 CPU core(s) per script, no GPU, 8.0 GB of memory".to_string(),
-        installed_packages: vec![
-            "numpy".to_string(),
-            "pandas".to_string(),
-            "lightgbm".to_string(),
-        ],
     }
 }
 
@@ -112,13 +84,6 @@ fn request(
     }
 }
 
-fn chat_reply(content: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 1000, "completion_tokens": 200}
-    }))
-}
-
 /// A reply cut at the output limit in the middle of its script.
 fn cut_reply() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({
@@ -130,63 +95,25 @@ fn cut_reply() -> ResponseTemplate {
 const GOOD_REPLY: &str =
     "Fit a gradient-boosted model.\n\n```python\nprint('Validation accuracy: 0.8')\n```\n";
 
-struct Fixture {
-    runtime: tokio::runtime::Runtime,
-    server: MockServer,
-}
-
-impl Fixture {
-    fn new(replies: Vec<ResponseTemplate>) -> Fixture {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let server = runtime.block_on(async {
-            let server = MockServer::start().await;
-            for (index, reply) in replies.into_iter().enumerate() {
-                Mock::given(method("POST"))
-                    .respond_with(reply)
-                    .up_to_n_times(1)
-                    .with_priority(u8::try_from(index + 1).unwrap())
-                    .mount(&server)
-                    .await;
-            }
-            server
-        });
-        Fixture { runtime, server }
-    }
-
-    fn coder(&self, mode: PromptMode, review_format: ReviewFormat, prompts: Prompts) -> LlmCoder {
-        let mut config = ClientConfig::new(
-            Provider::OpenAi,
-            "fake-model",
-            format!("{}/v1", self.server.uri()),
-        );
-        config.retry = RetryPolicy {
-            max_attempts: 1,
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(1),
-        };
-        config.chat_template = Some(ChatTemplate::Qwen);
-        let client = Client::new(config).unwrap();
-        LlmCoder::new(
-            client.clone(),
-            client,
-            prompts,
-            LlmOptions {
-                mode,
-                review_format,
-                max_reasks: 2,
-            },
-            Arc::new(MarkerSyntaxCheck),
-        )
-    }
-
-    fn bodies(&self) -> Vec<Value> {
-        self.runtime
-            .block_on(self.server.received_requests())
-            .unwrap()
-            .iter()
-            .map(|request| serde_json::from_slice(&request.body).unwrap())
-            .collect()
-    }
+/// The LLM coder on the fixture's server, compiling with the marker check.
+fn coder(
+    fixture: &Fixture,
+    mode: PromptMode,
+    review_format: ReviewFormat,
+    prompts: Prompts,
+) -> LlmCoder {
+    let client = Client::new(fixture.client_config()).unwrap();
+    LlmCoder::new(
+        client.clone(),
+        client,
+        prompts,
+        LlmOptions {
+            mode,
+            review_format,
+            max_reasks: 2,
+        },
+        Arc::new(MarkerSyntaxCheck),
+    )
 }
 
 /// The messages of a chat body, as one readable text.
@@ -264,7 +191,8 @@ fn chat_prompts_have_ml_masters_sections_for_each_operator() {
         chat_reply(GOOD_REPLY),
         chat_reply(GOOD_REPLY),
     ]);
-    let coder = fixture.coder(
+    let coder = coder(
+        &fixture,
         PromptMode::Chat,
         ReviewFormat::Tool,
         Prompts::load(None).unwrap(),
@@ -309,7 +237,8 @@ fn steerable_prompts_end_inside_the_models_reasoning() {
         "usage": {"prompt_tokens": 10, "completion_tokens": 5}
     }));
     let fixture = Fixture::new(vec![completion]);
-    let coder = fixture.coder(
+    let coder = coder(
+        &fixture,
         PromptMode::Steerable,
         ReviewFormat::Tool,
         Prompts::load(None).unwrap(),
@@ -337,7 +266,8 @@ fn broken_code_is_asked_again_with_the_compiler_message_and_then_fails_cleanly()
         chat_reply("No code, sorry."),
         chat_reply(broken),
     ]);
-    let coder = fixture.coder(
+    let coder = coder(
+        &fixture,
         PromptMode::Chat,
         ReviewFormat::Tool,
         Prompts::load(None).unwrap(),
@@ -385,7 +315,8 @@ fn broken_code_is_asked_again_with_the_compiler_message_and_then_fails_cleanly()
 #[test]
 fn a_reply_cut_at_the_output_limit_is_asked_once_for_a_shorter_script() {
     let fixture = Fixture::new(vec![cut_reply(), chat_reply(GOOD_REPLY)]);
-    let coder = fixture.coder(
+    let coder = coder(
+        &fixture,
         PromptMode::Chat,
         ReviewFormat::Tool,
         Prompts::load(None).unwrap(),
@@ -420,7 +351,8 @@ fn a_second_reply_cut_at_the_output_limit_fails_the_proposal_as_such() {
         cut_reasoning(),
         chat_reply(GOOD_REPLY),
     ]);
-    let coder = fixture.coder(
+    let coder = coder(
+        &fixture,
         PromptMode::Steerable,
         ReviewFormat::Tool,
         Prompts::load(None).unwrap(),
@@ -480,7 +412,8 @@ fn a_prompt_too_long_is_cut_older_memory_first_then_the_data_preview() {
         context_overflow(),
         chat_reply(GOOD_REPLY),
     ]);
-    let coder = fixture.coder(
+    let coder = coder(
+        &fixture,
         PromptMode::Chat,
         ReviewFormat::Tool,
         Prompts::load(None).unwrap(),
@@ -509,7 +442,8 @@ fn a_prompt_too_long_is_cut_older_memory_first_then_the_data_preview() {
 #[test]
 fn a_prompt_too_long_even_cut_down_fails_the_proposal_as_such() {
     let fixture = Fixture::new((0..6).map(|_| context_overflow()).collect());
-    let coder = fixture.coder(
+    let coder = coder(
+        &fixture,
         PromptMode::Chat,
         ReviewFormat::Tool,
         Prompts::load(None).unwrap(),
@@ -565,7 +499,8 @@ fn a_review_is_a_forced_tool_call_with_output_trimmed_at_both_ends() {
         "usage": {"prompt_tokens": 7, "completion_tokens": 3}
     }));
     let fixture = Fixture::new(vec![reply]);
-    let coder = fixture.coder(
+    let coder = coder(
+        &fixture,
         PromptMode::Chat,
         ReviewFormat::Tool,
         Prompts::load(None).unwrap(),
@@ -597,7 +532,8 @@ fn a_server_without_tools_reviews_in_json() {
         chat_reply("I think it went fine."),
         chat_reply("```json\n{\"is_bug\": true, \"has_csv_submission\": false, \"summary\": \"No submission was written.\", \"metric\": null, \"lower_is_better\": false}\n```"),
     ]);
-    let coder = fixture.coder(
+    let coder = coder(
+        &fixture,
         PromptMode::Chat,
         ReviewFormat::Json,
         Prompts::load(None).unwrap(),
@@ -627,7 +563,8 @@ fn a_users_template_replaces_the_built_in_one_and_a_typo_is_an_error() {
     )
     .unwrap();
     let fixture = Fixture::new(vec![chat_reply(GOOD_REPLY)]);
-    let coder = fixture.coder(
+    let coder = coder(
+        &fixture,
         PromptMode::Chat,
         ReviewFormat::Tool,
         Prompts::load(Some(dir.path())).unwrap(),
@@ -662,7 +599,8 @@ fn steerable_mode_keeps_the_reasoning_last_when_it_asks_again_after_broken_code(
         completion("Plan.\n```python\ndef broken(:\n```"),
         completion(GOOD_REPLY),
     ]);
-    let coder = fixture.coder(
+    let coder = coder(
+        &fixture,
         PromptMode::Steerable,
         ReviewFormat::Tool,
         Prompts::load(None).unwrap(),
