@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use merge::Merge;
-use mlm_engine::RunSettings;
+use mlm_engine::{RunSettings, Workers};
 use mlm_env_vars::EnvVars;
 use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess, SandboxTier};
 use serde::{Deserialize, Serialize};
@@ -79,7 +79,8 @@ pub struct RunLayer {
     pub time_limit_seconds: Option<u64>,
     pub node_timeout_seconds: Option<u64>,
     pub slots: Option<usize>,
-    pub workers: Option<usize>,
+    /// `"auto"` (the default): as many as keep the slots busy at the measured latencies.
+    pub workers: Option<Workers>,
     pub seed: Option<u64>,
     pub token_budget: Option<u64>,
     pub cost_budget_usd: Option<f64>,
@@ -172,7 +173,7 @@ impl ConfigLayer {
     }
 
     /// Decides every value. Defaults: the built-in coder, 20 steps, one hour, ten minutes per script,
-    /// one slot per core, two workers per slot, seed 0.
+    /// one slot per core, `auto` workers, seed 0.
     pub fn resolve(
         &self,
         cores: usize,
@@ -180,7 +181,7 @@ impl ConfigLayer {
     ) -> Result<ResolvedConfig> {
         let steps = self.run.steps.unwrap_or(20);
         let slots = self.run.slots.unwrap_or(cores.max(1));
-        let workers = self.run.workers.unwrap_or(slots * 2);
+        let workers = self.run.workers.unwrap_or(Workers::Auto);
         let search = self.search.resolve(steps);
         let settings = RunSettings {
             steps,
@@ -363,7 +364,7 @@ mod tests {
             "the exploration schedule reads the same step budget"
         );
         assert_eq!(resolved.settings.slots, 1);
-        assert_eq!(resolved.settings.workers, 2);
+        assert_eq!(resolved.settings.workers, Workers::Auto);
         assert_eq!(resolved.memory_bytes_per_slot, Some(1024 * 1024 * 1024));
         assert_eq!(resolved.network, NetworkAccess::Denied);
     }
@@ -431,7 +432,7 @@ mod tests {
         let layer = ConfigLayer {
             run: RunLayer {
                 slots: Some(4),
-                workers: Some(2),
+                workers: Some(Workers::Fixed(2)),
                 ..RunLayer::default()
             },
             ..ConfigLayer::default()

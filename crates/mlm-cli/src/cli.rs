@@ -123,9 +123,10 @@ pub struct RunOptions {
     /// Scripts a run runs at once (a bench's FLAML threads) [default: one per core]
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub slots: Option<usize>,
-    /// Trajectories a run works on at once [default: two per slot]
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
-    pub workers: Option<usize>,
+    /// Trajectories a run works on at once: a number, or `auto` to follow the model's latency and the
+    /// scripts' run time [default: auto]
+    #[arg(long, value_name = "N|auto", allow_negative_numbers = true)]
+    pub workers: Option<mlm_engine::Workers>,
 }
 
 /// `--dashboard` for commands that run the engine.

@@ -1,6 +1,7 @@
 //! The terminal's live view: a few lines at the bottom of stderr, redrawn on every event and every
-//! second, saying how far the run is (steps, time used and left), the best validation score and its node,
-//! what each worker is doing (thinking, running a script, reviewing, idle) and for how long, how many nodes
+//! second, saying how far the run is (steps, time used and left), how many workers are active (with
+//! `workers = "auto"` the engine grows and shrinks that number), the best validation score and its node,
+//! what each active worker is doing (thinking, running a script, reviewing, idle) and for how long, how many nodes
 //! are valid or buggy, and the tokens and cost so far. Log lines (one per node) scroll above it.
 //!
 //! The state is built from the engine's events only; drawing is a pure function of the state and the
@@ -52,6 +53,8 @@ pub struct LiveView {
     completion_tokens: u64,
     cost_usd: f64,
     workers: BTreeMap<u32, WorkerState>,
+    /// Workers working on trajectories; the others are parked and not listed.
+    active_workers: usize,
     /// Lines of the block now on screen, erased before the next draw.
     drawn: usize,
     width: usize,
@@ -77,6 +80,7 @@ impl LiveView {
             completion_tokens: 0,
             cost_usd: 0.0,
             workers: BTreeMap::new(),
+            active_workers: 0,
             drawn: 0,
             width,
         }
@@ -97,11 +101,9 @@ impl LiveView {
                 self.steps = *steps;
                 self.time_limit_seconds = *time_limit_seconds;
                 self.done = *resumed_nodes;
-                for worker in 0..*workers {
-                    let worker = u32::try_from(worker).unwrap_or(u32::MAX);
-                    self.workers.entry(worker).or_insert(WorkerState::Idle);
-                }
+                self.list_active_workers(*workers);
             }
+            Event::WorkersChanged { active } => self.list_active_workers(*active),
             Event::Proposing {
                 worker,
                 stage,
@@ -160,12 +162,24 @@ impl LiveView {
         }
     }
 
+    /// Lists workers `0..active`; a parked worker is idle with a number past them (a worker over the
+    /// number that is still finishing its trajectory stays listed while it works).
+    fn list_active_workers(&mut self, active: usize) {
+        self.active_workers = active;
+        let active = u32::try_from(active).unwrap_or(u32::MAX);
+        self.workers
+            .retain(|worker, state| *worker < active || *state != WorkerState::Idle);
+        for worker in 0..active {
+            self.workers.entry(worker).or_insert(WorkerState::Idle);
+        }
+    }
+
     /// The block's lines at `now` (time since the run started).
     pub fn render(&self, now: Duration) -> Vec<String> {
         let elapsed = now.as_secs_f64();
         let left = (self.time_limit_seconds - elapsed).max(0.0);
         let mut lines = vec![format!(
-            "── {} · step {}/{} · {} elapsed, {} left",
+            "── {} · step {}/{} · {} workers · {} elapsed, {} left",
             if self.task_id.is_empty() {
                 "ml-master"
             } else {
@@ -173,6 +187,7 @@ impl LiveView {
             },
             self.done,
             self.steps,
+            self.active_workers,
             clock(elapsed),
             clock(left)
         )];
@@ -354,12 +369,25 @@ mod tests {
             view.update(event, Duration::from_secs(*at));
         }
         insta::assert_snapshot!(view.render(Duration::from_secs(87)).join("\n"), @r"
-        ── titanic · step 2/20 · 1m 27s elapsed, 58m 33s left
+        ── titanic · step 2/20 · 4 workers · 1m 27s elapsed, 58m 33s left
            best accuracy 0.81619 (node 0) · 1 valid, 1 buggy · 3000 tokens · $0.0250
            worker 0: thinking about an improve of node 0 for 47 s
            worker 1: running a debug of node 1 in slot 1 for 37 s
            worker 2: reviewing for 1 s
            worker 3: idle
+        ");
+        // Fewer workers are wanted: the idle one past the number is parked and goes from the list; a
+        // busy one stays while it finishes its trajectory.
+        view.update(
+            &Event::WorkersChanged { active: 2 },
+            Duration::from_secs(88),
+        );
+        insta::assert_snapshot!(view.render(Duration::from_secs(88)).join("\n"), @r"
+        ── titanic · step 2/20 · 2 workers · 1m 28s elapsed, 58m 32s left
+           best accuracy 0.81619 (node 0) · 1 valid, 1 buggy · 3000 tokens · $0.0250
+           worker 0: thinking about an improve of node 0 for 48 s
+           worker 1: running a debug of node 1 in slot 1 for 38 s
+           worker 2: reviewing for 2 s
         ");
     }
 

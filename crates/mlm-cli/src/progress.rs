@@ -173,6 +173,7 @@ impl Progress {
             }
             Event::Warning { message } => lines.push(format!("{clock} warning: {message}")),
             Event::RunStarted { .. }
+            | Event::WorkersChanged { .. }
             | Event::Proposing { .. }
             | Event::Executing { .. }
             | Event::Reviewing { .. }

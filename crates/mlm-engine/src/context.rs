@@ -1,7 +1,8 @@
 //! What every worker of one run holds, restored from the journal when the run starts: the run's parts
 //! (settings, task, coder, executor, submission check, layout), its state behind one lock, its slot
-//! pool, and the stop signal with what a stop sets off (killing running scripts, waking waiting
-//! workers). The lock is taken for short sections that never await.
+//! pool, the stop signal with what a stop sets off (killing running scripts, waking waiting workers),
+//! and which workers park between trajectories (`workers = "auto"`). The lock is taken for short
+//! sections that never await.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use mlm_coder::{Coder, ModelCall, TaskBrief, TokenUsage};
 use mlm_journal::{Journal, NodeEntry, RunStatus};
-use mlm_search::{ExpansionId, NodeId, Search};
+use mlm_search::{ExpansionId, NodeId, Search, WorkerId};
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::error::{Error, Result};
@@ -23,6 +24,14 @@ use crate::traits::{CancelFlag, Executor, SubmissionCheck};
 
 /// How long a worker with nothing to do waits before asking again, when nothing wakes it sooner.
 const WAIT_PERIOD: Duration = Duration::from_millis(500);
+
+/// Whether a worker works on, as [`RunContext::staff`] decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Staffing {
+    Working,
+    /// Fewer trajectories are wanted: wait for a change and ask again.
+    Parked,
+}
 
 /// Everything a run is made of.
 pub struct EngineParts {
@@ -92,6 +101,10 @@ impl RunContext {
         journal.set_status(RunStatus::Running)?;
         let counters = Counters::from_journal(entries.values(), &journal.llm_calls()?);
         let resumed_nodes = counters.steps_done;
+        let active = settings.active_workers(counters.measured().as_ref());
+        let parked = (active..settings.max_workers())
+            .map(|worker| WorkerId(worker as u32))
+            .collect();
         let state = RunState {
             search,
             journal,
@@ -99,6 +112,7 @@ impl RunContext {
             counters,
             proposals: HashMap::new(),
             failure_streak: FailureStreak::default(),
+            parked,
         };
         let context = RunContext {
             slots: SlotPool::new(settings.slots),
@@ -137,6 +151,38 @@ impl RunContext {
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
             .journal
+    }
+
+    /// Workers working on trajectories now (not parked).
+    pub fn active_workers(&self) -> Result<usize> {
+        Ok(self.settings.max_workers() - self.state()?.parked.len())
+    }
+
+    /// Whether `worker`, holding no expansion, works on or parks. Between two trajectories it parks
+    /// while the settings want fewer active workers than its number, and comes back once they want
+    /// more. Within a trajectory it always works on: parked there, it would keep its draft locked and
+    /// leave other workers waiting on that subtree for good.
+    pub fn staff(&self, worker: WorkerId) -> Result<Staffing> {
+        let (staffing, active) = {
+            let mut state = self.state()?;
+            if state.search.position(worker).is_some() {
+                return Ok(Staffing::Working);
+            }
+            let wanted = self
+                .settings
+                .active_workers(state.counters.measured().as_ref());
+            let (staffing, changed) = if (worker.0 as usize) < wanted {
+                (Staffing::Working, state.parked.remove(&worker))
+            } else {
+                (Staffing::Parked, state.parked.insert(worker))
+            };
+            let active = self.settings.max_workers() - state.parked.len();
+            (staffing, changed.then_some(active))
+        };
+        if let Some(active) = active {
+            self.emit(Event::WorkersChanged { active });
+        }
+        Ok(staffing)
     }
 
     /// Journals `event` and sends it to the front end.

@@ -35,11 +35,17 @@ pub enum Event {
         task_id: String,
         coder: String,
         slots: usize,
+        /// Workers active at the start (with `workers = "auto"`, more or fewer later).
         workers: usize,
         steps: u32,
         time_limit_seconds: f64,
         /// Nodes already in the journal (a resumed run).
         resumed_nodes: u32,
+    },
+    /// The number of workers working on trajectories changed (`workers = "auto"`); the others wait
+    /// between two trajectories.
+    WorkersChanged {
+        active: usize,
     },
     /// A worker asked the coder for a script.
     Proposing {
@@ -104,6 +110,7 @@ impl Event {
     pub fn kind(&self) -> &'static str {
         match self {
             Event::RunStarted { .. } => "run_started",
+            Event::WorkersChanged { .. } => "workers_changed",
             Event::Proposing { .. } => "proposing",
             Event::ProposalFailed { .. } => "proposal_failed",
             Event::Executing { .. } => "executing",

@@ -27,7 +27,7 @@ pub use error::{Error, Result};
 pub use event::{Event, Op, StopReason};
 pub use layout::RunLayout;
 pub use run::{run_engine, FinishedRun, RunSummary};
-pub use settings::RunSettings;
+pub use settings::{RunSettings, Workers, MAX_AUTO_WORKERS_PER_SLOT};
 pub use traits::{
     CancelFlag, Execution, ExecutionJob, Executor, ExecutorError, SubmissionCheck,
     SubmissionRejected,

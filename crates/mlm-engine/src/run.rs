@@ -50,14 +50,14 @@ pub async fn run_engine(
         task_id: run.task.competition_id.clone(),
         coder: run.coder.name(),
         slots: run.settings.slots,
-        workers: run.settings.workers,
+        workers: run.active_workers()?,
         steps: run.settings.steps,
         time_limit_seconds: run.settings.time_limit.as_secs_f64(),
         resumed_nodes,
     });
 
     let mut workers = tokio::task::JoinSet::new();
-    for worker in 0..run.settings.workers {
+    for worker in 0..run.settings.max_workers() {
         let run = run.clone();
         workers.spawn(async move { worker_loop(run, mlm_search::WorkerId(worker as u32)).await });
     }

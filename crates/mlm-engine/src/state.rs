@@ -6,11 +6,12 @@
 use chrono::Utc;
 use mlm_coder::{ModelCall, TokenUsage};
 use mlm_journal::{Journal, LlmCallRecord, NodeEntry};
-use mlm_search::{ExpansionId, NodeId, Search};
-use std::collections::HashMap;
+use mlm_search::{ExpansionId, NodeId, Search, WorkerId};
+use std::collections::{BTreeSet, HashMap};
 
 use crate::error::Result;
 use crate::memory::PendingProposal;
+use crate::settings::Measured;
 
 /// Budget counters across the run (and its earlier sessions).
 #[derive(Debug, Clone, Default)]
@@ -22,6 +23,10 @@ pub(crate) struct Counters {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost_usd: f64,
+    /// Seconds the coder took to write the completed nodes' scripts, summed.
+    pub propose_seconds: f64,
+    /// Seconds the completed nodes' scripts ran, summed.
+    pub execute_seconds: f64,
 }
 
 impl Counters {
@@ -32,7 +37,7 @@ impl Counters {
         calls: &[LlmCallRecord],
     ) -> Counters {
         let mut counters = entries.fold(Counters::default(), |mut counters, entry| {
-            counters.steps_done += 1;
+            counters.completed(entry.propose_seconds, entry.execute_seconds);
             counters.add_usage(TokenUsage {
                 prompt_tokens: entry.prompt_tokens,
                 completion_tokens: entry.completion_tokens,
@@ -54,6 +59,30 @@ impl Counters {
         self.prompt_tokens += usage.prompt_tokens;
         self.completion_tokens += usage.completion_tokens;
         self.cost_usd += usage.cost_usd;
+    }
+
+    /// Counts a completed node that took `propose_seconds` to write and `execute_seconds` to run.
+    pub fn completed(&mut self, propose_seconds: f64, execute_seconds: f64) {
+        self.steps_done += 1;
+        self.propose_seconds += propose_seconds;
+        self.execute_seconds += execute_seconds;
+    }
+
+    /// What the completed nodes measured, once there is one.
+    pub fn measured(&self) -> Option<Measured> {
+        let nodes = match self.steps_done {
+            0 => return None,
+            nodes => f64::from(nodes),
+        };
+        let tokens_spent = self.prompt_tokens + self.completion_tokens;
+        Some(Measured {
+            propose_seconds: self.propose_seconds / nodes,
+            execute_seconds: self.execute_seconds / nodes,
+            tokens_per_node: tokens_spent as f64 / nodes,
+            cost_per_node: self.cost_usd / nodes,
+            tokens_spent,
+            cost_spent: self.cost_usd,
+        })
     }
 
     /// Steps neither done nor in flight, out of `steps`.
@@ -82,6 +111,9 @@ pub(crate) struct RunState {
     pub proposals: HashMap<ExpansionId, ProposalInFlight>,
     /// The latest proposals of the run, all failed the same way; empty once one succeeds.
     pub failure_streak: FailureStreak,
+    /// Workers waiting between two trajectories because fewer are wanted (`workers = "auto"`); they
+    /// hold no expansion, position or draft lock.
+    pub parked: BTreeSet<WorkerId>,
 }
 
 /// Proposals in a row, across workers, that failed with the same kind of cause.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use mlm_search::{Expansion, Next, WorkerId};
 use tokio::sync::watch;
 
-use crate::context::{stopped, RunContext};
+use crate::context::{stopped, RunContext, Staffing};
 use crate::error::Result;
 use crate::event::StopReason;
 
@@ -45,7 +45,8 @@ enum Attempt {
     ProposalFailed,
 }
 
-/// A worker: expands until the run stops or nothing is left for it. After a failed proposal it waits
+/// A worker: expands until the run stops or nothing is left for it; between two trajectories it parks
+/// while fewer workers are wanted (see [`RunContext::staff`]). After a failed proposal it waits
 /// before asking again, twice as long after each further failure in a row, so a model or server that
 /// keeps failing is not asked in a tight loop.
 pub(crate) async fn worker_loop(run: Arc<RunContext>, worker: WorkerId) -> Result<()> {
@@ -54,6 +55,13 @@ pub(crate) async fn worker_loop(run: Arc<RunContext>, worker: WorkerId) -> Resul
     loop {
         if run.stop_reason().is_some() {
             return Ok(());
+        }
+        match run.staff(worker)? {
+            Staffing::Working => {}
+            Staffing::Parked => {
+                run.wait_for_change(&mut stop).await;
+                continue;
+            }
         }
         match next_work(&run, worker)? {
             Work::Expand(expansion) => match expand(&run, &mut stop, expansion).await? {

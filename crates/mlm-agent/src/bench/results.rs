@@ -187,7 +187,7 @@ pub struct BenchSettings {
     pub time_limit_seconds: u64,
     pub steps: Option<u32>,
     pub slots: usize,
-    pub workers: Option<usize>,
+    pub workers: Option<mlm_engine::Workers>,
     pub coder: Option<CoderChoice>,
     pub config: Option<String>,
     pub baselines: Vec<BaselineKind>,

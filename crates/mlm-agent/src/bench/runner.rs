@@ -40,7 +40,7 @@ pub struct BenchRequest {
     pub time_limit_seconds: Option<u64>,
     pub steps: Option<u32>,
     pub slots: Option<usize>,
-    pub workers: Option<usize>,
+    pub workers: Option<mlm_engine::Workers>,
     pub coder: Option<CoderChoice>,
     pub config_file: Option<PathBuf>,
     /// Baselines beside the simple one that every competition with a baseline script gets.

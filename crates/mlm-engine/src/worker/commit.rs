@@ -102,7 +102,9 @@ pub(super) fn commit(run: &RunContext, judged: Judged) -> Result<()> {
         state.proposals.remove(&expansion.ticket);
         state.record_calls(Some(entry.id), &calls);
         state.counters.steps_in_flight = state.counters.steps_in_flight.saturating_sub(1);
-        state.counters.steps_done += 1;
+        state
+            .counters
+            .completed(entry.propose_seconds, entry.execute_seconds);
         (entry, completion.best_change)
     };
     run.emit(Event::NodeFinished {

@@ -3,8 +3,6 @@
 //! run when going on would only repeat it: at once when the server refused the request for good, or
 //! once `max_consecutive_failures` proposals in a row failed the same way.
 
-use std::time::Instant;
-
 use chrono::{DateTime, Utc};
 use mlm_coder::{Budget, CoderError, Proposal, ProposalRequest, TokenUsage};
 use mlm_search::Expansion;
@@ -42,7 +40,8 @@ pub(super) async fn propose(
     let worker = expansion.worker.0;
     let ticket = expansion.ticket;
     let proposed_at = Utc::now();
-    let propose_started = Instant::now();
+    // tokio's clock, so a test on its paused clock measures the latency it scripted.
+    let propose_started = tokio::time::Instant::now();
     let request = {
         let mut state = run.state()?;
         // Counted and registered in one section, so two workers never get the same count.

@@ -11,13 +11,14 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use mlm_coder::TokenUsage;
-use mlm_engine::RunSettings;
+use mlm_engine::{RunSettings, Workers};
 use mlm_search::SearchConfig;
 
 #[path = "../support/fakes.rs"]
 mod fakes;
 use fakes::ScriptedCoder;
 
+mod auto_workers;
 mod call_order;
 mod failures;
 mod runs;
@@ -28,7 +29,7 @@ fn settings(steps: u32, slots: usize, workers: usize) -> RunSettings {
         time_limit: Duration::from_secs(600),
         node_timeout: Duration::from_secs(60),
         slots,
-        workers,
+        workers: Workers::Fixed(workers),
         token_budget: None,
         cost_budget: None,
         search: SearchConfig {
