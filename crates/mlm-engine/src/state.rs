@@ -20,6 +20,7 @@ pub(crate) struct Counters {
     /// Expansions reserved and not yet completed or abandoned.
     pub steps_in_flight: u32,
     pub prompt_tokens: u64,
+    pub cached_prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost_usd: f64,
 }
@@ -35,6 +36,7 @@ impl Counters {
             counters.steps_done += 1;
             counters.add_usage(TokenUsage {
                 prompt_tokens: entry.prompt_tokens,
+                cached_prompt_tokens: entry.cached_prompt_tokens,
                 completion_tokens: entry.completion_tokens,
                 cost_usd: entry.cost_usd,
             });
@@ -43,6 +45,7 @@ impl Counters {
         for call in calls.iter().filter(|call| call.node.is_none()) {
             counters.add_usage(TokenUsage {
                 prompt_tokens: call.prompt_tokens,
+                cached_prompt_tokens: call.cached_prompt_tokens,
                 completion_tokens: call.completion_tokens,
                 cost_usd: call.cost_usd,
             });
@@ -52,6 +55,7 @@ impl Counters {
 
     pub fn add_usage(&mut self, usage: TokenUsage) {
         self.prompt_tokens += usage.prompt_tokens;
+        self.cached_prompt_tokens += usage.cached_prompt_tokens;
         self.completion_tokens += usage.completion_tokens;
         self.cost_usd += usage.cost_usd;
     }
@@ -124,7 +128,9 @@ impl RunState {
                 model: call.model.clone(),
                 request_json: call.request.to_string(),
                 response_json: call.response.to_string(),
+                reasoning: call.reasoning.clone(),
                 prompt_tokens: call.usage.prompt_tokens,
+                cached_prompt_tokens: call.usage.cached_prompt_tokens,
                 completion_tokens: call.usage.completion_tokens,
                 latency_seconds: call.latency.as_secs_f64(),
                 cost_usd: call.usage.cost_usd,
