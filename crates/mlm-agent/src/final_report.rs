@@ -18,6 +18,8 @@ pub struct FinalReport {
     pub nodes: u32,
     pub elapsed_seconds: f64,
     pub prompt_tokens: u64,
+    /// The part of `prompt_tokens` read from the providers' prompt caches.
+    pub cached_prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost_usd: f64,
     /// The node whose submission is handed back: the best valid node by validation metric.
@@ -76,6 +78,7 @@ pub fn write_final_report(
         nodes: summary.nodes,
         elapsed_seconds: summary.elapsed.as_secs_f64(),
         prompt_tokens: summary.prompt_tokens,
+        cached_prompt_tokens: summary.cached_prompt_tokens,
         completion_tokens: summary.completion_tokens,
         cost_usd: summary.cost_usd,
         selected: summary.best_node,

@@ -212,8 +212,11 @@ impl Progress {
         let tokens = summary.prompt_tokens + summary.completion_tokens;
         if tokens > 0 {
             println!(
-                "Model usage: {tokens} tokens ({} prompt, {} completion), ${:.4}",
-                summary.prompt_tokens, summary.completion_tokens, summary.cost_usd
+                "Model usage: {tokens} tokens ({} prompt, {} of them cached; {} completion), ${:.4}",
+                summary.prompt_tokens,
+                summary.cached_prompt_tokens,
+                summary.completion_tokens,
+                summary.cost_usd
             );
         }
         match (&report.selected, &report.grading) {

@@ -107,6 +107,10 @@ pub struct ProposalRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct TokenUsage {
     pub prompt_tokens: u64,
+    /// The part of `prompt_tokens` the provider read from its prompt cache (billed cheaper, served
+    /// faster).
+    #[serde(default)]
+    pub cached_prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost_usd: f64,
 }
@@ -118,6 +122,7 @@ impl TokenUsage {
             .into_iter()
             .fold(TokenUsage::default(), |sum, usage| TokenUsage {
                 prompt_tokens: sum.prompt_tokens + usage.prompt_tokens,
+                cached_prompt_tokens: sum.cached_prompt_tokens + usage.cached_prompt_tokens,
                 completion_tokens: sum.completion_tokens + usage.completion_tokens,
                 cost_usd: sum.cost_usd + usage.cost_usd,
             })
@@ -153,6 +158,10 @@ pub struct ModelCall {
     pub model: String,
     pub request: serde_json::Value,
     pub response: serde_json::Value,
+    /// The model's reasoning, when the reply carried any: a `<think>` block (steerable mode or a
+    /// server without a reasoning parser), a `reasoning_content`/`reasoning` field, Anthropic thinking
+    /// blocks.
+    pub reasoning: Option<String>,
     pub usage: TokenUsage,
     pub latency: Duration,
 }

@@ -25,6 +25,8 @@ pub struct RunSummary {
     /// Across every session of the run.
     pub elapsed: Duration,
     pub prompt_tokens: u64,
+    /// The part of `prompt_tokens` read from the providers' prompt caches.
+    pub cached_prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost_usd: f64,
 }
@@ -101,6 +103,7 @@ pub async fn run_engine(
             best_metric: best.and_then(|(_, metric)| metric.map(|metric| metric.value)),
             elapsed: run.elapsed(),
             prompt_tokens: state.counters.prompt_tokens,
+            cached_prompt_tokens: state.counters.cached_prompt_tokens,
             completion_tokens: state.counters.completion_tokens,
             cost_usd: state.counters.cost_usd,
         };

@@ -21,6 +21,7 @@ pub(crate) struct Counters {
     /// Expansions reserved and not yet completed or abandoned.
     pub steps_in_flight: u32,
     pub prompt_tokens: u64,
+    pub cached_prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost_usd: f64,
     /// Seconds the coder took to write the completed nodes' scripts, summed.
@@ -40,6 +41,7 @@ impl Counters {
             counters.completed(entry.propose_seconds, entry.execute_seconds);
             counters.add_usage(TokenUsage {
                 prompt_tokens: entry.prompt_tokens,
+                cached_prompt_tokens: entry.cached_prompt_tokens,
                 completion_tokens: entry.completion_tokens,
                 cost_usd: entry.cost_usd,
             });
@@ -48,6 +50,7 @@ impl Counters {
         for call in calls.iter().filter(|call| call.node.is_none()) {
             counters.add_usage(TokenUsage {
                 prompt_tokens: call.prompt_tokens,
+                cached_prompt_tokens: call.cached_prompt_tokens,
                 completion_tokens: call.completion_tokens,
                 cost_usd: call.cost_usd,
             });
@@ -57,6 +60,7 @@ impl Counters {
 
     pub fn add_usage(&mut self, usage: TokenUsage) {
         self.prompt_tokens += usage.prompt_tokens;
+        self.cached_prompt_tokens += usage.cached_prompt_tokens;
         self.completion_tokens += usage.completion_tokens;
         self.cost_usd += usage.cost_usd;
     }
@@ -156,7 +160,9 @@ impl RunState {
                 model: call.model.clone(),
                 request_json: call.request.to_string(),
                 response_json: call.response.to_string(),
+                reasoning: call.reasoning.clone(),
                 prompt_tokens: call.usage.prompt_tokens,
+                cached_prompt_tokens: call.usage.cached_prompt_tokens,
                 completion_tokens: call.usage.completion_tokens,
                 latency_seconds: call.latency.as_secs_f64(),
                 cost_usd: call.usage.cost_usd,

@@ -15,19 +15,27 @@ use crate::records::{EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus
 /// misread.
 const SCHEMA_VERSION: i64 = 2;
 
-/// Version 1 kept a node's outcome as two flags (`buggy`, `valid`) and its execution status unchecked;
-/// version 2 keeps the outcome's name. A writer upgrades a version-1 journal in place when it opens it.
+/// Version 1 kept a node's outcome as two flags (`buggy`, `valid`) and its execution status unchecked,
+/// and neither a call's reasoning nor cached prompt tokens; version 2 keeps the outcome's name and both.
+/// A writer upgrades a version-1 journal in place when it opens it.
 const UPGRADE_FROM_VERSION_1: &str = "
 ALTER TABLE nodes ADD COLUMN outcome TEXT NOT NULL DEFAULT 'buggy';
 UPDATE nodes SET outcome = CASE WHEN buggy THEN 'buggy' WHEN valid THEN 'valid' ELSE 'invalid' END;
 ALTER TABLE nodes DROP COLUMN buggy;
 ALTER TABLE nodes DROP COLUMN valid;
+ALTER TABLE nodes ADD COLUMN cached_prompt_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE llm_calls ADD COLUMN reasoning TEXT;
+ALTER TABLE llm_calls ADD COLUMN cached_prompt_tokens INTEGER NOT NULL DEFAULT 0;
 PRAGMA user_version = 2;
 ";
 
 /// How a reader selects a version-1 journal's outcome (a reader never upgrades a file).
 const VERSION_1_OUTCOME: &str =
     "CASE WHEN buggy THEN 'buggy' WHEN valid THEN 'valid' ELSE 'invalid' END AS outcome";
+
+/// What a reader selects for the columns a version-1 journal lacks: no cached tokens, no reasoning.
+const VERSION_1_CACHED_PROMPT_TOKENS: &str = "0 AS cached_prompt_tokens";
+const VERSION_1_REASONING: &str = "NULL AS reasoning";
 
 const SCHEMA: &str = "
 CREATE TABLE run (
@@ -68,7 +76,9 @@ CREATE TABLE nodes (
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     cost_usd REAL NOT NULL,
-    test_score REAL
+    test_score REAL,
+    -- The part of prompt_tokens read from the provider's prompt cache.
+    cached_prompt_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE search_records (
     sequence INTEGER PRIMARY KEY,
@@ -85,7 +95,10 @@ CREATE TABLE llm_calls (
     completion_tokens INTEGER NOT NULL,
     latency_seconds REAL NOT NULL,
     cost_usd REAL NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    -- The model's reasoning, when the reply carried any.
+    reasoning TEXT,
+    cached_prompt_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE events (
     sequence INTEGER PRIMARY KEY,
@@ -97,7 +110,12 @@ CREATE TABLE events (
 
 const NODE_COLUMNS: &str = "id, parent_id, stage, operator, plan, code, output, execution_status, exit_code, outcome, \
      metric, lower_is_better, validation_message, review_summary, submission_path, worker, slot, proposed_at, \
-     finished_at, propose_seconds, execute_seconds, prompt_tokens, completion_tokens, cost_usd, test_score";
+     finished_at, propose_seconds, execute_seconds, prompt_tokens, completion_tokens, cost_usd, test_score, \
+     cached_prompt_tokens";
+
+const LLM_CALL_COLUMNS: &str =
+    "node_id, purpose, model, request_json, response_json, prompt_tokens, \
+     completion_tokens, latency_seconds, cost_usd, created_at, reasoning, cached_prompt_tokens";
 
 /// An open journal. Only one process writes a run's journal at a time: a journal opened for writing holds
 /// the run directory's lock until it is dropped.
@@ -394,7 +412,7 @@ impl Journal {
             .execute(
                 &format!(
                     "INSERT INTO nodes ({NODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-                     ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+                     ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
                 ),
                 params![
                     node.id.0,
@@ -424,6 +442,7 @@ impl Journal {
                     node.completion_tokens as i64,
                     node.cost_usd,
                     node.test_score,
+                    node.cached_prompt_tokens as i64,
                 ],
             )
             .map_err(database)?;
@@ -472,7 +491,9 @@ impl Journal {
             .prepare(&format!(
                 "SELECT {} FROM nodes ORDER BY id",
                 match self.schema_version {
-                    1 => NODE_COLUMNS.replacen("outcome", VERSION_1_OUTCOME, 1),
+                    1 => NODE_COLUMNS
+                        .replacen("outcome", VERSION_1_OUTCOME, 1)
+                        .replacen("cached_prompt_tokens", VERSION_1_CACHED_PROMPT_TOKENS, 1),
                     _ => NODE_COLUMNS.to_string(),
                 }
             ))
@@ -505,8 +526,10 @@ impl Journal {
     pub fn record_llm_call(&self, call: &LlmCallRecord) -> Result<()> {
         self.connection
             .execute(
-                "INSERT INTO llm_calls (node_id, purpose, model, request_json, response_json, prompt_tokens,
-                 completion_tokens, latency_seconds, cost_usd, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                &format!(
+                    "INSERT INTO llm_calls ({LLM_CALL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+                     ?11, ?12)"
+                ),
                 params![
                     call.node.map(|node| node.0),
                     call.purpose,
@@ -517,7 +540,9 @@ impl Journal {
                     call.completion_tokens as i64,
                     call.latency_seconds,
                     call.cost_usd,
-                    call.created_at.to_rfc3339()
+                    call.created_at.to_rfc3339(),
+                    call.reasoning,
+                    call.cached_prompt_tokens as i64,
                 ],
             )
             .map_err(self.database_error())?;
@@ -527,10 +552,15 @@ impl Journal {
     pub fn llm_calls(&self) -> Result<Vec<LlmCallRecord>> {
         let mut statement = self
             .connection
-            .prepare(
-                "SELECT node_id, purpose, model, request_json, response_json, prompt_tokens, completion_tokens,
-                 latency_seconds, cost_usd, created_at FROM llm_calls ORDER BY id",
-            )
+            .prepare(&format!(
+                "SELECT {} FROM llm_calls ORDER BY id",
+                match self.schema_version {
+                    1 => LLM_CALL_COLUMNS
+                        .replacen("reasoning", VERSION_1_REASONING, 1)
+                        .replacen("cached_prompt_tokens", VERSION_1_CACHED_PROMPT_TOKENS, 1),
+                    _ => LLM_CALL_COLUMNS.to_string(),
+                }
+            ))
             .map_err(self.database_error())?;
         let rows = statement
             .query_map([], |row| {
@@ -545,6 +575,8 @@ impl Journal {
                     row.get::<_, f64>(7)?,
                     row.get::<_, f64>(8)?,
                     row.get::<_, String>(9)?,
+                    row.get::<_, Option<String>>(10)?,
+                    row.get::<_, i64>(11)?,
                 ))
             })
             .map_err(self.database_error())?
@@ -563,6 +595,8 @@ impl Journal {
                     latency,
                     cost,
                     created,
+                    reasoning,
+                    cached,
                 )| {
                     Ok(LlmCallRecord {
                         node: node.map(NodeId),
@@ -571,10 +605,12 @@ impl Journal {
                         request_json,
                         response_json,
                         prompt_tokens: prompt as u64,
+                        cached_prompt_tokens: cached as u64,
                         completion_tokens: completion as u64,
                         latency_seconds: latency,
                         cost_usd: cost,
                         created_at: self.timestamp(&created)?,
+                        reasoning,
                     })
                 },
             )
@@ -685,6 +721,7 @@ impl Journal {
             propose_seconds: raw.propose_seconds,
             execute_seconds: raw.execute_seconds,
             prompt_tokens: raw.prompt_tokens as u64,
+            cached_prompt_tokens: raw.cached_prompt_tokens as u64,
             completion_tokens: raw.completion_tokens as u64,
             cost_usd: raw.cost_usd,
             test_score: raw.test_score,
@@ -745,6 +782,7 @@ struct RawNode {
     completion_tokens: i64,
     cost_usd: f64,
     test_score: Option<f64>,
+    cached_prompt_tokens: i64,
 }
 
 fn raw_node(row: &Row<'_>) -> rusqlite::Result<RawNode> {
@@ -774,5 +812,6 @@ fn raw_node(row: &Row<'_>) -> rusqlite::Result<RawNode> {
         completion_tokens: row.get(22)?,
         cost_usd: row.get(23)?,
         test_score: row.get(24)?,
+        cached_prompt_tokens: row.get(25)?,
     })
 }

@@ -80,6 +80,9 @@ pub struct NodeEntry {
     pub propose_seconds: f64,
     pub execute_seconds: f64,
     pub prompt_tokens: u64,
+    /// The part of `prompt_tokens` read from the provider's prompt cache.
+    #[serde(default)]
+    pub cached_prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost_usd: f64,
     /// The real test score, graded after the run for analysis only; never used for selection.
@@ -96,7 +99,12 @@ pub struct LlmCallRecord {
     pub model: String,
     pub request_json: String,
     pub response_json: String,
+    /// The model's reasoning, when the reply carried any (a `<think>` block, a `reasoning_content` or
+    /// `reasoning` field, Anthropic thinking blocks).
+    pub reasoning: Option<String>,
     pub prompt_tokens: u64,
+    /// The part of `prompt_tokens` read from the provider's prompt cache.
+    pub cached_prompt_tokens: u64,
     pub completion_tokens: u64,
     pub latency_seconds: f64,
     pub cost_usd: f64,

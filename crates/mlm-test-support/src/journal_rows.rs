@@ -57,6 +57,7 @@ pub fn node_entry(id: u32, parent: Option<u32>, outcome: Outcome) -> NodeEntry {
         propose_seconds: 0.1,
         execute_seconds: 1.5,
         prompt_tokens: 10,
+        cached_prompt_tokens: 4,
         completion_tokens: 20,
         cost_usd: 0.001,
         test_score: None,

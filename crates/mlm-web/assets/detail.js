@@ -29,6 +29,25 @@ function responseText(responseJson) {
   return JSON.stringify(response, null, 2);
 }
 
+// A reasoning can run to tens of thousands of characters: the pane shows its head and tail, and the
+// journal's llm_calls table keeps all of it.
+const REASONING_SHOWN = 20000;
+
+function headAndTail(text, limit) {
+  if (text.length <= limit) return text;
+  const half = Math.floor(limit / 2);
+  return `${text.slice(0, half)}\n… ${text.length - 2 * half} characters left out (the journal's llm_calls table keeps them) …\n${text.slice(text.length - half)}`;
+}
+
+function reasoningBlock(reasoning) {
+  if (!reasoning) return "";
+  return `<details class="reasoning"><summary>reasoning (${reasoning.length} characters)</summary><pre class="wrap">${escapeHtml(headAndTail(reasoning, REASONING_SHOWN))}</pre></details>`;
+}
+
+function cachedPart(cached) {
+  return cached ? ` (${cached} cached)` : "";
+}
+
 function renderCalls(detail) {
   if (!detail.calls.length) {
     const builtin = page.snapshot && page.snapshot.run.coder === "builtin";
@@ -37,8 +56,8 @@ function renderCalls(detail) {
   return detail.calls.map((call) => {
     const prompt = promptBlocks(call.request_json).map(([role, text]) =>
       `<div class="role">${escapeHtml(role)}</div><pre class="wrap">${escapeHtml(text)}</pre>`).join("");
-    return `<div class="call"><b>${escapeHtml(call.purpose)}</b> · ${escapeHtml(call.model)} · ${call.prompt_tokens} prompt + ${call.completion_tokens} completion tokens · ${call.latency_seconds.toFixed(1)} s · ${usd(call.cost_usd)}
-      ${prompt}<div class="role">response</div><pre class="wrap">${escapeHtml(responseText(call.response_json))}</pre>
+    return `<div class="call"><b>${escapeHtml(call.purpose)}</b> · ${escapeHtml(call.model)} · ${call.prompt_tokens} prompt${cachedPart(call.cached_prompt_tokens)} + ${call.completion_tokens} completion tokens · ${call.latency_seconds.toFixed(1)} s · ${usd(call.cost_usd)}
+      ${prompt}${reasoningBlock(call.reasoning)}<div class="role">response</div><pre class="wrap">${escapeHtml(responseText(call.response_json))}</pre>
       <details><summary class="muted">raw request and response JSON</summary><pre>${escapeHtml(call.request_json)}</pre><pre>${escapeHtml(call.response_json)}</pre></details></div>`;
   }).join("");
 }
@@ -46,10 +65,10 @@ function renderCalls(detail) {
 // The node's own token count, or its model calls' when the node recorded none.
 function tokenLine(n, calls) {
   const sum = (field) => calls.reduce((total, call) => total + call[field], 0);
-  const [prompt, completion, cost] = n.prompt_tokens + n.completion_tokens > 0 || !calls.length
-    ? [n.prompt_tokens, n.completion_tokens, n.cost_usd]
-    : [sum("prompt_tokens"), sum("completion_tokens"), sum("cost_usd")];
-  return `${prompt} prompt + ${completion} completion · ${usd(cost)}`;
+  const [prompt, cached, completion, cost] = n.prompt_tokens + n.completion_tokens > 0 || !calls.length
+    ? [n.prompt_tokens, n.cached_prompt_tokens, n.completion_tokens, n.cost_usd]
+    : [sum("prompt_tokens"), sum("cached_prompt_tokens"), sum("completion_tokens"), sum("cost_usd")];
+  return `${prompt} prompt${cachedPart(cached)} + ${completion} completion · ${usd(cost)}`;
 }
 
 function renderDetail(detail) {
@@ -104,7 +123,7 @@ function renderExtra() {
         ? [grading.gold_medal, grading.silver_medal, grading.bronze_medal].join(" / ") : undefined],
       ["above median", grading.above_median], ["medals note", grading.medals_note], ["best on test (analysis only)", report.best_on_test ? `node ${report.best_on_test.node}: ${fmt(report.best_on_test.score)}` : "—"],
       ["stopped because", report.stop_reason], ["nodes", report.nodes], ["elapsed", seconds(report.elapsed_seconds || 0)],
-      ["tokens", `${report.prompt_tokens} prompt + ${report.completion_tokens} completion`], ["cost", usd(report.cost_usd)]];
+      ["tokens", `${report.prompt_tokens} prompt${cachedPart(report.cached_prompt_tokens)} + ${report.completion_tokens} completion`], ["cost", usd(report.cost_usd)]];
     parts.push(`<div class="panel"><h2>Grading report</h2><table class="report">${rows.filter(([, v]) => v !== undefined && v !== null).map(([k, v]) =>
       `<tr><td class="muted">${escapeHtml(k)}</td><td>${escapeHtml(String(v))}</td></tr>`).join("")}</table></div>`);
   }

@@ -1,5 +1,6 @@
 //! The dashboard on a run that is still being written: the event stream sends a new snapshot when a node
-//! lands in the journal, and the API tells valid, buggy and best nodes apart.
+//! lands in the journal, the API tells valid, buggy and best nodes apart, and a node's detail carries
+//! each model call's reasoning and cached prompt tokens.
 
 #![expect(
     clippy::unwrap_used,
@@ -11,8 +12,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use chrono::Utc;
-use mlm_journal::{Journal, NodeEntry, RunRecord, RunStatus};
-use mlm_search::{Direction, Metric, Outcome};
+use mlm_journal::{Journal, LlmCallRecord, NodeEntry, RunRecord, RunStatus};
+use mlm_search::{Direction, Metric, NodeId, Outcome};
 use mlm_test_support::journal_rows::node_entry;
 use mlm_web::{serve_dashboard, DashboardSettings};
 use serde_json::Value;
@@ -123,6 +124,23 @@ async fn a_node_written_while_the_page_watches_arrives_in_the_next_snapshot() {
     assert_eq!(run["prompt_tokens"], 30);
     assert_eq!(latest["events"][0]["payload"]["node"], 2);
 
+    journal
+        .record_llm_call(&LlmCallRecord {
+            node: Some(NodeId(1)),
+            purpose: "draft".into(),
+            model: "reasoner".into(),
+            request_json: "{}".into(),
+            response_json: "{}".into(),
+            reasoning: Some("The target is skewed; <b>log</b> it first.".into()),
+            prompt_tokens: 2048,
+            cached_prompt_tokens: 1024,
+            completion_tokens: 300,
+            latency_seconds: 12.0,
+            cost_usd: 0.01,
+            created_at: Utc::now(),
+        })
+        .unwrap();
+
     let detail: Value = reqwest::get(format!("{base}/api/nodes/1"))
         .await
         .unwrap()
@@ -131,7 +149,14 @@ async fn a_node_written_while_the_page_watches_arrives_in_the_next_snapshot() {
         .unwrap();
     assert_eq!(detail["node"]["outcome"]["kind"], "buggy");
     assert_eq!(detail["node"]["plan"], "plan of node 1");
-    assert_eq!(detail["calls"].as_array().unwrap().len(), 0);
+    assert_eq!(detail["node"]["cached_prompt_tokens"], 4);
+    let calls = detail["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0]["reasoning"],
+        "The target is skewed; <b>log</b> it first."
+    );
+    assert_eq!(calls[0]["cached_prompt_tokens"], 1024);
 
     journal.set_status(RunStatus::Finished).unwrap();
     let mut finished = next_snapshot(&mut stream, &mut buffer).await;

@@ -68,6 +68,8 @@ pub struct CompetitionRow {
     pub buggy_rate: Option<f64>,
     pub seconds_to_first_valid: Option<MeanSem>,
     pub tokens: Option<MeanSem>,
+    /// Prompt tokens read from the provider's prompt cache, per run.
+    pub cached_prompt_tokens: Option<MeanSem>,
     pub cost_usd: Option<MeanSem>,
     pub baseline_score: Option<f64>,
     pub flaml_score: Option<f64>,
@@ -257,6 +259,7 @@ fn competition_row(competition: &str, recorded: &Recorded) -> CompetitionRow {
         buggy_rate: (nodes > 0).then(|| f64::from(buggy) / f64::from(nodes)),
         seconds_to_first_valid: collect(|run| run.seconds_to_first_valid),
         tokens: collect(|run| Some(run.tokens as f64)),
+        cached_prompt_tokens: collect(|run| Some(run.cached_prompt_tokens as f64)),
         cost_usd: collect(|run| Some(run.cost_usd)),
         baseline_score: baseline,
         flaml_score: flaml,

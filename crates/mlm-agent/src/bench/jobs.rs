@@ -155,6 +155,7 @@ pub fn execute_run(
         seconds_to_first_valid: statistics.seconds_to_first_valid,
         elapsed_seconds: statistics.elapsed_seconds,
         tokens: statistics.tokens,
+        cached_prompt_tokens: statistics.cached_prompt_tokens,
         cost_usd: statistics.cost_usd,
     }))
 }
@@ -284,6 +285,7 @@ struct RunStatistics {
     seconds_to_first_valid: Option<f64>,
     elapsed_seconds: f64,
     tokens: u64,
+    cached_prompt_tokens: u64,
     cost_usd: f64,
     validation_metric: Option<f64>,
 }
@@ -322,6 +324,7 @@ impl RunStatistics {
                 .iter()
                 .map(|node| node.prompt_tokens + node.completion_tokens)
                 .sum(),
+            cached_prompt_tokens: nodes.iter().map(|node| node.cached_prompt_tokens).sum(),
             cost_usd: nodes.iter().map(|node| node.cost_usd).sum(),
             validation_metric,
         }

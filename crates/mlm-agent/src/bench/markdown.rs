@@ -53,9 +53,9 @@ pub fn render(report: &BenchReport) -> String {
     }
     let _ = writeln!(
         text,
-        " validation | steps | buggy | first valid (s) | tokens | cost (USD) |"
+        " validation | steps | buggy | first valid (s) | tokens | cached tokens | cost (USD) |"
     );
-    let columns = if flaml { 14 } else { 12 };
+    let columns = if flaml { 15 } else { 13 };
     let _ = writeln!(text, "|{}", "---|".repeat(columns));
     for row in &report.competitions {
         let direction = if row.lower_is_better { " ↓" } else { "" };
@@ -80,13 +80,14 @@ pub fn render(report: &BenchReport) -> String {
         }
         let _ = writeln!(
             text,
-            " {} | {} | {} | {} | {} | {} |",
+            " {} | {} | {} | {} | {} | {} | {} |",
             score(row.validation_score),
             number(row.steps, 1),
             row.buggy_rate
                 .map_or("—".to_string(), |rate| format!("{:.0}%", rate * 100.0)),
             number(row.seconds_to_first_valid, 0),
             number(row.tokens, 0),
+            number(row.cached_prompt_tokens, 0),
             number(row.cost_usd, 2),
         );
     }
@@ -184,6 +185,7 @@ mod tests {
             seconds_to_first_valid: Some(30.0 + seed as f64 * 10.0),
             elapsed_seconds: 120.0,
             tokens: 0,
+            cached_prompt_tokens: 1024,
             cost_usd: 0.0,
         }
     }

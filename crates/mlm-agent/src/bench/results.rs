@@ -69,6 +69,10 @@ pub struct RunResult {
     pub seconds_to_first_valid: Option<f64>,
     pub elapsed_seconds: f64,
     pub tokens: u64,
+    /// The part of the prompt tokens read from the provider's prompt cache (0 in results written
+    /// before it was recorded).
+    #[serde(default)]
+    pub cached_prompt_tokens: u64,
     pub cost_usd: f64,
 }
 

@@ -17,6 +17,9 @@ use crate::support::{path, prepared_task, redact, run, LocalServer};
 /// The node the tests give recorded model calls.
 const CALLED_NODE: u32 = 1;
 
+/// The draft call's reasoning, with markup that must be shown as text.
+const DRAFT_REASONING: &str = "The <b>Age</b> column has gaps: impute it first.";
+
 /// A run of the built-in coder (3 nodes), finished and graded once for every test of this module, with
 /// two model calls recorded for node 1 as an LLM coder would have recorded them.
 fn finished_run() -> &'static Path {
@@ -58,7 +61,9 @@ fn finished_run() -> &'static Path {
                     response_json:
                         json!({"choices": [{"message": {"role": "assistant", "content": answer}}]})
                             .to_string(),
+                    reasoning: (purpose == "draft").then(|| DRAFT_REASONING.to_string()),
                     prompt_tokens: 120,
+                    cached_prompt_tokens: 96,
                     completion_tokens: 30,
                     latency_seconds: 1.5,
                     cost_usd: 0.002,
@@ -218,6 +223,9 @@ fn clicking_a_node_in_headless_chromium_shows_its_plan_and_code() {
            highlighted: document.querySelectorAll('#detail-code .hl-kw').length,
            calls: document.querySelectorAll('#detail .call').length,
            prompt: document.querySelector('#detail .call').textContent,
+           reasoning: [...document.querySelectorAll('#detail .call details.reasoning pre')].map((pre) => pre.textContent),
+           reasoningOpen: document.querySelector('#detail .call details.reasoning').open,
+           tokens: [...document.querySelectorAll('#detail dt')].find((dt) => dt.textContent === 'tokens').nextElementSibling.textContent,
            selected: document.querySelector('#tree .node.selected').dataset.node,
            hash: location.hash})",
     );
@@ -241,6 +249,16 @@ fn clicking_a_node_in_headless_chromium_shows_its_plan_and_code() {
             .unwrap()
             .contains("Write the draft <now>."),
         "the exact prompt, escaped as text: {shown}"
+    );
+    assert_eq!(
+        shown["reasoning"],
+        json!([DRAFT_REASONING]),
+        "the draft's reasoning, escaped as text; the review carried none: {shown}"
+    );
+    assert_eq!(shown["reasoningOpen"], false, "collapsed until asked for");
+    assert!(
+        shown["tokens"].as_str().unwrap().contains("192 cached"),
+        "the node's token line counts its calls' cached tokens: {shown}"
     );
     assert_eq!(shown["selected"], CALLED_NODE.to_string());
     assert_eq!(shown["hash"], format!("#node={CALLED_NODE}"));

@@ -14,6 +14,10 @@ pub const API_KEY: &str = "sk-test-SECRET-4242-do-not-leak";
 pub const API_KEY_ENV: &str = "ML_MASTER_TEST_LLM_KEY";
 pub const PROMPT_TOKENS: u64 = 100;
 pub const COMPLETION_TOKENS: u64 = 50;
+/// The part of a chat reply's prompt tokens the fake says it read from its prompt cache.
+pub const CACHED_PROMPT_TOKENS: u64 = 64;
+/// The reasoning every chat reply carries.
+pub const REASONING: &str = "Let me think about the data first.";
 
 /// Faults the server injects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +96,7 @@ impl FakeModel {
         tool_call: Option<Value>,
     ) -> ResponseTemplate {
         let mut message = json!({"role": "assistant", "content": content});
-        message[reasoning_field] = json!("Let me think about the data first.");
+        message[reasoning_field] = json!(REASONING);
         if let Some(call) = tool_call {
             message["tool_calls"] = json!([call]);
         }
@@ -102,7 +106,8 @@ impl FakeModel {
                 "id": "chatcmpl-fake",
                 "object": "chat.completion",
                 "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS}
+                "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
+                          "prompt_tokens_details": {"cached_tokens": CACHED_PROMPT_TOKENS}}
             }),
         )
     }

@@ -288,8 +288,22 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
             node.completion_tokens,
             calls.iter().map(|call| call.completion_tokens).sum::<u64>()
         );
+        assert_eq!(
+            node.cached_prompt_tokens,
+            calls.len() as u64 * fake_llm::CACHED_PROMPT_TOKENS
+        );
         let cost: f64 = calls.iter().map(|call| call.cost_usd).sum();
         assert!((node.cost_usd - cost).abs() < 1e-12);
+    }
+    // Every call keeps the reasoning its reply carried, in either field the servers use.
+    for call in &finished.calls {
+        assert_eq!(
+            call.reasoning.as_deref(),
+            Some(fake_llm::REASONING),
+            "{} call",
+            call.purpose
+        );
+        assert_eq!(call.cached_prompt_tokens, fake_llm::CACHED_PROMPT_TOKENS);
     }
     let total_tokens: u64 = finished
         .calls
@@ -303,8 +317,20 @@ fn a_run_with_the_llm_coder_drafts_debugs_and_improves_with_scoped_prompts() {
     assert!(
         finished.stdout.contains(&format!("{total_tokens} tokens")),
         "the run reports its tokens: {}",
-        finished.stderr
+        finished.stdout
     );
+    let cached_tokens = finished.calls.len() as u64 * fake_llm::CACHED_PROMPT_TOKENS;
+    assert!(
+        finished
+            .stdout
+            .contains(&format!("{cached_tokens} of them cached")),
+        "the run reports its cached tokens: {}",
+        finished.stdout
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(fake.run_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["cached_prompt_tokens"], cached_tokens);
 
     // The key went only into the Authorization header: not into a body, the journal, a file or a log.
     let requests = fake
@@ -377,6 +403,14 @@ fn steerable_reasoning_prefills_the_think_block_with_the_parents_code() {
         "the parent's code is in the reasoning: {thinking}"
     );
     assert!(thinking.contains("Validation accuracy:"), "and its output");
+    let reasoning = calls_of(&finished.calls, improve, "improve")[0]
+        .reasoning
+        .as_deref()
+        .unwrap_or_default();
+    assert!(
+        reasoning.contains(&parent.code) && reasoning.trim_end().ends_with("so that is the plan."),
+        "the call keeps the pre-filled reasoning and the model's continuation: {reasoning}"
+    );
     let (user_turn, _) = prompt.rsplit_once("<think>\n").unwrap();
     assert!(
         !user_turn.contains(&parent.code),

@@ -165,7 +165,13 @@ impl LlmCoder {
                     ..ChatRequest::new(messages.to_vec())
                 };
                 let response = client.chat(&request).await?;
-                let call = model_call(purpose, model, &response.exchange, response.usage);
+                let call = model_call(
+                    purpose,
+                    model,
+                    &response.exchange,
+                    response.reasoning,
+                    response.usage,
+                );
                 Ok((response.content, response.finish_reason, call))
             }
             Some(prefill) => {
@@ -176,7 +182,13 @@ impl LlmCoder {
                         resample,
                     })
                     .await?;
-                let call = model_call(purpose, model, &response.exchange, response.usage);
+                let call = model_call(
+                    purpose,
+                    model,
+                    &response.exchange,
+                    Some(response.reasoning),
+                    response.usage,
+                );
                 Ok((response.answer, response.finish_reason, call))
             }
         }
@@ -224,14 +236,23 @@ impl LlmCoder {
     }
 }
 
-fn model_call(purpose: CallPurpose, model: String, exchange: &Exchange, usage: Usage) -> ModelCall {
+fn model_call(
+    purpose: CallPurpose,
+    model: String,
+    exchange: &Exchange,
+    reasoning: Option<String>,
+    usage: Usage,
+) -> ModelCall {
     ModelCall {
         purpose,
         model,
         request: exchange.request.clone(),
         response: exchange.response.clone(),
+        // An empty `<think></think>` block says nothing worth showing.
+        reasoning: reasoning.filter(|reasoning| !reasoning.trim().is_empty()),
         usage: TokenUsage {
             prompt_tokens: usage.prompt_tokens,
+            cached_prompt_tokens: usage.cached_prompt_tokens,
             completion_tokens: usage.completion_tokens,
             cost_usd: usage.cost_usd,
         },
@@ -567,6 +588,7 @@ impl Coder for LlmCoder {
                 CallPurpose::Review,
                 model.clone(),
                 &response.exchange,
+                response.reasoning.clone(),
                 response.usage,
             ));
             let arguments = response

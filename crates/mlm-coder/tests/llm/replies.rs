@@ -183,10 +183,16 @@ fn deepseek_r1_reasoning_before_the_code_is_not_read_as_code_and_an_unfenced_scr
         "import sys\nprint('Validation accuracy: 0.7')\n"
     );
     assert_eq!(first.plan, "Logistic regression.");
+    assert_eq!(
+        first.calls[0].reasoning.as_deref(),
+        Some("Maybe ```python\nprint(\n``` no. Plain logistic regression."),
+        "the think block is kept as the call's reasoning"
+    );
     let second = fixture
         .block_on(coder.propose(&task(), &draft(Vec::new(), 60, 2)))
         .unwrap();
     assert_eq!(second.code, unfenced);
+    assert_eq!(second.calls[0].reasoning, None);
     assert_eq!(fixture.bodies().len(), 2, "one request per proposal");
 }
 

@@ -81,6 +81,7 @@ pub(super) fn commit(run: &RunContext, judged: Judged) -> Result<()> {
             propose_seconds,
             execute_seconds: execution.duration.as_secs_f64(),
             prompt_tokens: usage.prompt_tokens,
+            cached_prompt_tokens: usage.cached_prompt_tokens,
             completion_tokens: usage.completion_tokens,
             cost_usd: usage.cost_usd,
             test_score: None,

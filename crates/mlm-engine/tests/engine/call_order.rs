@@ -72,8 +72,10 @@ impl mlm_coder::Coder for RecordingCoder {
                     model: "fake".into(),
                     request: serde_json::json!({ "proposal": index }),
                     response: serde_json::json!({}),
+                    reasoning: None,
                     usage: TokenUsage {
                         prompt_tokens: 3,
+                        cached_prompt_tokens: 0,
                         completion_tokens: 1,
                         cost_usd: 0.0,
                     },

@@ -113,6 +113,7 @@ async fn an_interrupted_run_resumes_with_every_node_once_and_budgets_that_contin
         Duration::from_millis(40),
         TokenUsage {
             prompt_tokens: 10,
+            cached_prompt_tokens: 0,
             completion_tokens: 5,
             cost_usd: 0.0,
         },
@@ -146,6 +147,7 @@ async fn an_interrupted_run_resumes_with_every_node_once_and_budgets_that_contin
         Duration::from_millis(5),
         TokenUsage {
             prompt_tokens: 10,
+            cached_prompt_tokens: 0,
             completion_tokens: 5,
             cost_usd: 0.0,
         },
@@ -194,6 +196,7 @@ async fn a_token_budget_stops_the_run() {
         Duration::from_millis(1),
         TokenUsage {
             prompt_tokens: 20,
+            cached_prompt_tokens: 0,
             completion_tokens: 5,
             cost_usd: 0.01,
         },
@@ -261,8 +264,10 @@ impl mlm_coder::Coder for FirstProposalFails {
                     model: "fake".into(),
                     request: serde_json::json!({"messages": []}),
                     response: serde_json::json!({"choices": []}),
+                    reasoning: Some("The data is tabular; a gradient-boosted model first.".into()),
                     usage: TokenUsage {
                         prompt_tokens: 20,
+                        cached_prompt_tokens: 16,
                         completion_tokens: 10,
                         cost_usd: 0.5,
                     },
@@ -324,6 +329,15 @@ async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_
     assert_eq!(calls[0].node, None);
     assert_eq!(calls[0].purpose, "draft");
     assert_eq!(calls[0].prompt_tokens, 20);
+    assert_eq!(
+        (calls[0].cached_prompt_tokens, calls[0].reasoning.as_deref()),
+        (
+            16,
+            Some("The data is tabular; a gradient-boosted model first.")
+        ),
+        "the call's reasoning and cached tokens are journaled"
+    );
+    assert_eq!(summary.cached_prompt_tokens, 16);
     drop(journal);
 
     // A resumed run starts from what was spent, the failed proposal included.
@@ -339,6 +353,7 @@ async fn a_failed_proposal_costs_its_tokens_and_its_calls_are_journaled_without_
     .summary;
     assert_eq!(summary.nodes, 4);
     assert_eq!(summary.prompt_tokens + summary.completion_tokens, 30);
+    assert_eq!(summary.cached_prompt_tokens, 16);
 }
 
 /// Writes what the scripted coder writes, but panics when the engine asks its name a second time, which

@@ -91,14 +91,22 @@ fn events_and_llm_calls_are_kept_in_order() {
             model: "fake".into(),
             request_json: "{}".into(),
             response_json: "{}".into(),
+            reasoning: Some("The target is skewed, so a log transform first.".into()),
             prompt_tokens: 5,
+            cached_prompt_tokens: 3,
             completion_tokens: 6,
             latency_seconds: 0.2,
             cost_usd: 0.0,
             created_at: Utc::now(),
         })
         .unwrap();
-    assert_eq!(journal.llm_calls().unwrap()[0].completion_tokens, 6);
+    let call = &journal.llm_calls().unwrap()[0];
+    assert_eq!(call.completion_tokens, 6);
+    assert_eq!(call.cached_prompt_tokens, 3);
+    assert_eq!(
+        call.reasoning.as_deref(),
+        Some("The target is skewed, so a log transform first.")
+    );
 }
 
 #[test]

@@ -1,9 +1,10 @@
-//! A journal written by an earlier version (schema 1: a node's outcome as two flags) is read by readers
-//! as it is and upgraded in place by a writer, with every node's outcome kept.
+//! A journal written by an earlier version (schema 1: a node's outcome as two flags, no reasoning and no
+//! cached tokens) is read by readers as it is and upgraded in place by a writer, with every node's
+//! outcome and every model call kept.
 
 use std::path::Path;
 
-use mlm_journal::Journal;
+use mlm_journal::{Journal, LlmCallRecord};
 use mlm_search::{Direction, Metric, Outcome};
 use mlm_test_support::journal_rows::{node_entry, valid};
 use rusqlite::Connection;
@@ -36,6 +37,8 @@ INSERT INTO nodes VALUES
      0, 0, '2026-11-01T00:00:03+00:00', '2026-11-01T00:00:04+00:00', 0.1, 1.0, 0, 0, 0.0, NULL),
     (2, 1, 'debug', 'builtin', 'p2', 'c2', 'o2', 'error', 1, NULL, 1, 1, 0, NULL, 'r2', NULL, 0, 0,
      '2026-11-01T00:00:05+00:00', '2026-11-01T00:00:06+00:00', 0.1, 1.0, 0, 0, 0.0, NULL);
+INSERT INTO llm_calls VALUES (1, 0, 'draft', 'gpt', '{}', '{}', 100, 20, 1.5, 0.01,
+    '2026-11-01T00:00:01+00:00');
 PRAGMA user_version = 1;
 ";
 
@@ -72,6 +75,22 @@ fn version_1_outcomes() -> Vec<Outcome> {
     ]
 }
 
+/// What a version-1 journal's call reads as: no reasoning, nothing cached.
+fn assert_version_1_call(journal: &Journal) {
+    let calls = journal.llm_calls().unwrap();
+    assert_eq!(calls.len(), 1);
+    let LlmCallRecord {
+        prompt_tokens,
+        cached_prompt_tokens,
+        reasoning,
+        ..
+    } = &calls[0];
+    assert_eq!(
+        (*prompt_tokens, *cached_prompt_tokens, reasoning.as_deref()),
+        (100, 0, None)
+    );
+}
+
 fn schema_version(path: &Path) -> i64 {
     Connection::open(path)
         .unwrap()
@@ -85,6 +104,8 @@ fn a_reader_reads_a_version_1_journal_without_changing_it() {
     let path = version_1_journal(run_dir.path());
     let reader = Journal::open_read_only(&path).unwrap();
     assert_eq!(outcomes(&reader), version_1_outcomes());
+    assert_eq!(reader.nodes().unwrap()[0].cached_prompt_tokens, 0);
+    assert_version_1_call(&reader);
     drop(reader);
     assert_eq!(schema_version(&path), 1);
 }
@@ -107,4 +128,23 @@ fn a_writer_upgrades_a_version_1_journal_keeping_every_outcome() {
     expected.push(valid(0.2));
     assert_eq!(outcomes(&reopened), expected);
     assert_eq!(reopened.nodes().unwrap()[0].test_score, Some(0.3));
+    assert_eq!(reopened.nodes().unwrap()[3].cached_prompt_tokens, 4);
+    assert_version_1_call(&reopened);
+}
+
+#[test]
+fn an_upgraded_version_1_journal_stores_reasoning_and_cached_tokens() {
+    let run_dir = tempfile::tempdir().unwrap();
+    let path = version_1_journal(run_dir.path());
+    let writer = Journal::open(&path).unwrap();
+    let mut call = writer.llm_calls().unwrap().remove(0);
+    call.reasoning = Some("Try gradient boosting next.".into());
+    call.cached_prompt_tokens = 64;
+    writer.record_llm_call(&call).unwrap();
+    let stored = writer.llm_calls().unwrap().remove(1);
+    assert_eq!(
+        stored.reasoning.as_deref(),
+        Some("Try gradient boosting next.")
+    );
+    assert_eq!(stored.cached_prompt_tokens, 64);
 }
