@@ -11,6 +11,7 @@ mod chromium;
 mod dashboard;
 mod exec;
 mod fake_llm;
+mod gpus;
 mod grade;
 mod llm;
 mod output;
