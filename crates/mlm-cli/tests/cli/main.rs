@@ -13,6 +13,7 @@ mod exec;
 mod fake_llm;
 mod gpus;
 mod grade;
+mod images;
 mod llm;
 mod output;
 mod prepare;
