@@ -2,9 +2,10 @@
 //! that `cargo test` counts them as ignored, with the reason, instead of passing without checking:
 //! the browser tests without Chromium (`missing_chromium`), the FLAML baseline without the automl profile
 //! (`missing_flaml`), the missing-FLAML message when the base interpreter has FLAML
-//! (`base_python_has_flaml`), and the Ray executor's test without the cluster profile (`missing_ray`).
-//! `ML_MASTER_REQUIRE_CHROMIUM=1`, `ML_MASTER_REQUIRE_FLAML=1` and `ML_MASTER_REQUIRE_RAY=1` (CI) ignore
-//! nothing: the tests run and a missing tool fails them.
+//! (`base_python_has_flaml`), the Ray executor's test without the cluster profile (`missing_ray`), and
+//! the convolutional network's run without the deep profile's torch (`missing_torch`).
+//! `ML_MASTER_REQUIRE_CHROMIUM=1`, `ML_MASTER_REQUIRE_FLAML=1`, `ML_MASTER_REQUIRE_RAY=1` and
+//! `ML_MASTER_REQUIRE_TORCH=1` (CI) ignore nothing: the tests run and a missing tool fails them.
 //!
 //! Cargo runs this again when a variable below changes or one of the files or directories that decide
 //! changes (an install touches them), so installing Chromium or the automl profile takes effect on the
@@ -31,6 +32,7 @@ fn main() {
         "ML_MASTER_REQUIRE_CHROMIUM",
         "ML_MASTER_REQUIRE_FLAML",
         "ML_MASTER_REQUIRE_RAY",
+        "ML_MASTER_REQUIRE_TORCH",
     ] {
         println!("cargo::rerun-if-env-changed={variable}");
     }
@@ -39,6 +41,7 @@ fn main() {
         "missing_flaml",
         "base_python_has_flaml",
         "missing_ray",
+        "missing_torch",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -50,6 +53,9 @@ fn main() {
     }
     if !required("ML_MASTER_REQUIRE_RAY") && !imports(&interpreter("cluster"), "ray") {
         println!("cargo::rustc-cfg=missing_ray");
+    }
+    if !required("ML_MASTER_REQUIRE_TORCH") && !imports(&interpreter("deep"), "torch") {
+        println!("cargo::rustc-cfg=missing_torch");
     }
     if imports(&interpreter("base"), "flaml") {
         println!("cargo::rustc-cfg=base_python_has_flaml");

@@ -14,6 +14,7 @@ use merge::Merge;
 use mlm_engine::{RunSettings, Workers};
 use mlm_env_vars::EnvVars;
 use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess, SandboxTier};
+use mlm_exec::GpuSelection;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -81,6 +82,8 @@ pub struct RunLayer {
     pub slots: Option<usize>,
     /// `"auto"` (the default): as many as keep the slots busy at the measured latencies.
     pub workers: Option<Workers>,
+    /// `"auto"` (the default): every GPU `nvidia-smi` lists; `"none"`; or indices such as `"0,1"`.
+    pub gpus: Option<GpuSelection>,
     pub seed: Option<u64>,
     pub token_budget: Option<u64>,
     pub cost_budget_usd: Option<f64>,
@@ -109,6 +112,8 @@ pub struct ResolvedConfig {
     pub network: NetworkAccess,
     pub filesystem: FilesystemIsolation,
     pub memory_bytes_per_slot: Option<u64>,
+    /// Which GPUs the slots are dealt.
+    pub gpus: GpuSelection,
     /// `[sandbox] require`: tiers no node runs without.
     pub required_tiers: Vec<SandboxTier>,
     /// The LLM coder's models, when `[llm.code]` is configured.
@@ -216,6 +221,7 @@ impl ConfigLayer {
             coder,
             llm,
             settings,
+            gpus: self.run.gpus.clone().unwrap_or_default(),
             network: if self.sandbox.allow_network.unwrap_or(false) {
                 NetworkAccess::Allowed
             } else {
@@ -273,6 +279,7 @@ impl ResolvedConfig {
                 node_timeout_seconds: Some(settings.node_timeout.as_secs()),
                 slots: Some(settings.slots),
                 workers: Some(settings.workers),
+                gpus: Some(self.gpus.clone()),
                 seed: Some(settings.seed),
                 token_budget: settings.token_budget,
                 cost_budget_usd: settings.cost_budget,

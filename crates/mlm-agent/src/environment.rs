@@ -37,6 +37,23 @@ pub fn ready_environment(
     Ok(environment)
 }
 
+/// The interpreter a run's scripts use: the user's own when named; else the deep profile's when it is
+/// set up (it holds the base packages too, and torch and torchvision); else the base profile's, set up
+/// on first use.
+pub fn run_environment(
+    python: Option<&Path>,
+    reporter: &mut dyn Reporter,
+) -> Result<PythonEnvironment> {
+    let deep = PythonEnvironment::resolve(python.map(Path::to_path_buf), Profile::Deep)
+        .map_err(Error::Python)?;
+    match &deep.source {
+        PythonSource::Managed { .. } if deep.is_ready() => Ok(deep),
+        PythonSource::Managed { .. } | PythonSource::User { .. } => {
+            ready_environment(python, Profile::Base, reporter)
+        }
+    }
+}
+
 /// The interpreter that has FLAML: the automl profile's, or the user's own.
 pub fn flaml_python(python: Option<&Path>) -> Result<PathBuf> {
     const HINT: &str = "hint: run `ml-master env setup --profile automl`, which installs FLAML beside the base packages";

@@ -19,7 +19,7 @@ mod recipe;
 mod run;
 pub mod system;
 
-pub use brief::task_brief;
+pub use brief::{task_brief, Hardware};
 pub use environment::{flaml_python, ready_environment, Reporter};
 pub use error::{Error, ErrorKind, Result};
 pub use final_report::{FinalReport, TestScore};

@@ -12,8 +12,9 @@ use mlm_coder::{Coder, LlmCoder, LlmOptions, PromptMode, Prompts, TaskBrief};
 use mlm_engine::{run_engine, EngineParts, Event, FinishedRun, Op, RunLayout, RunSummary};
 use mlm_exec::sandbox::SandboxTiers;
 use mlm_exec::{
-    available_cpus, plan_slots, probe_node_sandbox, Launcher, NodeLayout, NodeLimits, NodeRun,
-    Profile, PythonInstallation, Slot,
+    available_cpus, importable_deep_learning_modules, plan_slots, probe_node_sandbox, select_gpus,
+    Gpu, GpuSelection, Launcher, NodeLayout, NodeLimits, NodeRun, Profile, PythonInstallation,
+    Slot,
 };
 use mlm_grade::Grader;
 use mlm_journal::{Journal, RunRecord, RunStatus};
@@ -23,9 +24,9 @@ use mlm_task::Task;
 use tokio::sync::mpsc;
 
 use crate::adapters::{GraderCheck, PythonSyntaxCheck, SandboxExecutor};
-use crate::brief::task_brief;
+use crate::brief::{task_brief, Hardware};
 use crate::config::{CoderChoice, ConfigLayer, ResolvedConfig};
-use crate::environment::{ready_environment, Reporter};
+use crate::environment::{run_environment, Reporter};
 use crate::error::{Error, Result};
 use crate::final_report::{write_final_report, FinalReport};
 use crate::recipe::prepared_recipe;
@@ -55,14 +56,17 @@ pub struct NewRun {
     pub run_dir: Option<PathBuf>,
 }
 
-/// More budget for a resumed run, counted from where it stands: `resume --steps N --time-limit SECS`.
-/// The new budget replaces the recorded one in the journal and `config.toml`, so later resumes keep it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// More budget for a resumed run, counted from where it stands, and other GPUs:
+/// `resume --steps N --time-limit SECS --gpus IDS`. The new values replace the recorded ones in the
+/// journal and `config.toml`, so later resumes keep them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extension {
     /// The step budget becomes the nodes completed so far plus this many.
     pub steps: Option<u32>,
     /// The time limit becomes the seconds spent so far (rounded up) plus this many.
     pub seconds: Option<u64>,
+    /// The GPUs the slots share from now on.
+    pub gpus: Option<GpuSelection>,
 }
 
 /// A run, put together and ready to drive.
@@ -100,7 +104,7 @@ impl Assembly {
             .unwrap_or_else(|| request.task.clone());
         let task = Task::load(&task_dir, sources.registry.as_deref())?;
         let grader = Grader::for_task(&task)?;
-        let environment = ready_environment(sources.python.as_deref(), Profile::Base, reporter)?;
+        let environment = run_environment(sources.python.as_deref(), reporter)?;
         let installation = environment.installation()?;
         let run_dir = request.run_dir.unwrap_or_else(|| {
             PathBuf::from("runs").join(format!(
@@ -119,7 +123,9 @@ impl Assembly {
                 layout.root.display()
             )));
         }
-        // Before the run directory exists: a model that cannot be reached leaves nothing behind.
+        // Before the run directory exists: a model that cannot be reached, or a GPU that is not there,
+        // leaves nothing behind.
+        let gpus = gpus_of(&config)?;
         let coder = make_coder(&config, &installation, &layout, runtime)?;
         std::fs::create_dir_all(&layout.root)
             .map_err(Error::io(&layout.root, "cannot create the run directory"))?;
@@ -150,6 +156,7 @@ impl Assembly {
             journal,
             layout,
             installation,
+            gpus,
             coder,
             sources,
         )
@@ -181,11 +188,15 @@ impl Assembly {
             let spent = run.elapsed_seconds.max(0.0).ceil() as u64;
             layer.run.time_limit_seconds = Some(spent.saturating_add(seconds));
         }
+        if let Some(gpus) = &extension.gpus {
+            layer.run.gpus = Some(gpus.clone());
+        }
         let config = layer.resolve(available_cpus().len(), physical_memory_bytes())?;
         let task = Task::load(Path::new(&run.task_dir), sources.registry.as_deref())?;
         let grader = Grader::for_task(&task)?;
-        let environment = ready_environment(sources.python.as_deref(), Profile::Base, reporter)?;
+        let environment = run_environment(sources.python.as_deref(), reporter)?;
         let installation = environment.installation()?;
+        let gpus = gpus_of(&config)?;
         let coder = make_coder(&config, &installation, &layout, runtime)?;
         // Recorded once everything else is ready: a resume refused above leaves the budget as it was.
         if extension != Extension::default() {
@@ -201,6 +212,7 @@ impl Assembly {
             journal,
             layout,
             installation,
+            gpus,
             coder,
             sources,
         )
@@ -217,12 +229,25 @@ impl Assembly {
         journal: Journal,
         layout: RunLayout,
         installation: PythonInstallation,
+        gpus: Vec<Gpu>,
         coder: Arc<dyn Coder>,
         sources: Sources,
     ) -> Result<Assembly> {
-        let slots = plan_slots(config.settings.slots, &available_cpus(), &[]);
+        let indices: Vec<u32> = gpus.iter().map(|gpu| gpu.index).collect();
+        let slots = plan_slots(config.settings.slots, &available_cpus(), &indices);
         let grader = Arc::new(grader);
-        let brief = task_brief(&task, &grader, &slots, config.memory_bytes_per_slot)?;
+        let mut packages = Profile::Base.modules();
+        packages.extend(importable_deep_learning_modules(&installation.python)?);
+        let brief = task_brief(
+            &task,
+            &grader,
+            &Hardware {
+                slots: &slots,
+                gpus: &gpus,
+                memory_bytes_per_slot: config.memory_bytes_per_slot,
+            },
+            packages,
+        )?;
         let executor = SandboxExecutor {
             public_dir: task.public_dir.clone(),
             python: installation,
@@ -313,6 +338,12 @@ impl Assembly {
         let report = write_final_report(&layout, &grader, &summary, &journal)?;
         Ok(Finished { summary, report })
     }
+}
+
+/// The GPUs the configuration selects on this machine: a named GPU the driver does not list is a
+/// configuration error.
+fn gpus_of(config: &ResolvedConfig) -> Result<Vec<Gpu>> {
+    select_gpus(&config.gpus).map_err(|error| Error::Invalid(error.to_string()))
 }
 
 /// The coder the configuration names. An LLM coder's endpoints are probed once here (one minimal request

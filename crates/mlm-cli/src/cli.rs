@@ -127,6 +127,10 @@ pub struct RunOptions {
     /// scripts' run time [default: auto]
     #[arg(long, value_name = "N|auto", allow_negative_numbers = true)]
     pub workers: Option<mlm_engine::Workers>,
+    /// GPUs the slots share: auto (every GPU nvidia-smi lists), none, or indices such as 0,1 [default:
+    /// auto]
+    #[arg(long, value_name = "auto|none|IDS")]
+    pub gpus: Option<mlm_exec::GpuSelection>,
 }
 
 /// `--dashboard` for commands that run the engine.
@@ -234,6 +238,9 @@ pub struct ResumeArguments {
     /// Give the run SECS more seconds: its time limit becomes the time spent so far plus SECS
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = at_least_one::<u64>)]
     pub time_limit: Option<u64>,
+    /// GPUs the slots share from now on: auto, none, or indices such as 0,1 [default: as recorded]
+    #[arg(long, value_name = "auto|none|IDS")]
+    pub gpus: Option<mlm_exec::GpuSelection>,
     #[command(flatten)]
     pub task_arguments: TaskArguments,
     #[command(flatten)]

@@ -31,9 +31,10 @@ pub struct TaskBrief {
     pub target_columns: Vec<String>,
     /// The sample submission's file name inside `./input/`.
     pub sample_submission_file: String,
-    /// One line describing the cores, memory and GPUs a script gets.
+    /// One line describing the cores, memory and GPUs a script gets; `no GPU` where it gets none.
     pub hardware: String,
-    /// The Python modules a script can import (the managed environment's profile).
+    /// The Python modules a script can import: the base profile's, and `torch` and `torchvision`
+    /// where the run's interpreter imports them.
     pub installed_packages: Vec<String>,
 }
 

@@ -41,4 +41,7 @@ impl EnvVars {
     pub const ML_MASTER_REQUIRE_BUBBLEWRAP: &'static str = "ML_MASTER_REQUIRE_BUBBLEWRAP";
     /// Tests only: set (as CI does) to make the Ray executor's test fail, not skip, without Ray.
     pub const ML_MASTER_REQUIRE_RAY: &'static str = "ML_MASTER_REQUIRE_RAY";
+    /// Tests only, read when they are built: `1` (as CI sets) makes the convolutional network's run
+    /// test run, and fail without the deep profile's torch, instead of being ignored.
+    pub const ML_MASTER_REQUIRE_TORCH: &'static str = "ML_MASTER_REQUIRE_TORCH";
 }

@@ -297,6 +297,32 @@ impl PythonEnvironment {
     }
 }
 
+/// The deep-learning modules among torch and torchvision that `python` imports. Importing, not only
+/// finding, is the test: PyPI's torch is found but fails to import without its CUDA libraries.
+pub fn importable_deep_learning_modules(python: &std::path::Path) -> Result<Vec<String>> {
+    let modules = Profile::Deep.modules();
+    let deep_only: Vec<&String> = modules
+        .iter()
+        .filter(|module| !Profile::Base.modules().contains(module))
+        .collect();
+    let script = format!(
+        "import importlib, importlib.util\nfor name in {deep_only:?}:\n    if importlib.util.find_spec(name) is None:\n        continue\n    try:\n        importlib.import_module(name)\n    except Exception:\n        continue\n    print(name)\n"
+    );
+    let request =
+        ProcessRequest::new(python, std::env::temp_dir()).args(["-c".to_string(), script]);
+    let mut importable = Vec::new();
+    let outcome = run_process(&request, &mut |line| importable.push(line.text))?;
+    if !outcome.success() {
+        return Err(Error::SetupStep {
+            what: format!("{} checking for torch", python.display()),
+            status: outcome.status.to_string(),
+            output_tail: outcome.output.last_lines(40),
+            hint: "check that the interpreter runs".to_string(),
+        });
+    }
+    Ok(importable)
+}
+
 /// What [`PythonEnvironment::setup`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetupOutcome {

@@ -8,6 +8,7 @@
 
 mod environment;
 mod error;
+mod gpu;
 mod node;
 mod node_files;
 mod output;
@@ -16,9 +17,11 @@ pub mod sandbox;
 mod slot;
 
 pub use environment::{
-    data_home, Profile, PythonEnvironment, PythonSource, SetupOutcome, SetupProgress,
+    data_home, importable_deep_learning_modules, Profile, PythonEnvironment, PythonSource,
+    SetupOutcome, SetupProgress,
 };
 pub use error::{Error, Result};
+pub use gpu::{discover_gpus, parse_gpu_list, select_gpus, Gpu, GpuSelection};
 pub use node::{
     build_node_request, probe_node_sandbox, run_node, script_environment, NodeLayout, NodeLimits,
     NodeMetrics, NodeResult, NodeRun, NodeStatus, PythonInstallation,

@@ -1,4 +1,4 @@
-//! The previews of the six bundled competitions: deterministic, within the cap, and snapshot-tested, since
+//! The previews of the seven bundled competitions: deterministic, within the cap, and snapshot-tested, since
 //! this is exactly what a coder is shown about each task.
 
 #![expect(
@@ -53,4 +53,10 @@ fn rotten_tomatoes() {
 #[test]
 fn digits() {
     insta::assert_snapshot!(preview_of("digits"));
+}
+
+/// Image files: the folders are summarised, not listed file by file.
+#[test]
+fn digit_images() {
+    insta::assert_snapshot!(preview_of("digit-images"));
 }

@@ -41,6 +41,8 @@ pub struct BenchRequest {
     pub steps: Option<u32>,
     pub slots: Option<usize>,
     pub workers: Option<mlm_engine::Workers>,
+    /// The GPUs every run's slots share (`auto` when absent).
+    pub gpus: Option<mlm_exec::GpuSelection>,
     pub coder: Option<CoderChoice>,
     pub config_file: Option<PathBuf>,
     /// Baselines beside the simple one that every competition with a baseline script gets.
@@ -209,6 +211,7 @@ pub fn run_bench(
                 time_limit_seconds: Some(time_limit),
                 slots: Some(slots),
                 workers: request.workers,
+                gpus: request.gpus.clone(),
                 ..RunLayer::default()
             },
             ..ConfigLayer::default()

@@ -31,6 +31,7 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
         steps: options.steps,
         slots: options.slots,
         workers: options.workers,
+        gpus: options.gpus,
         coder: options.coder,
         config_file: options.config,
         extra_baseline: arguments.baseline.map(|baseline| match baseline {

@@ -28,6 +28,7 @@ pub fn run(arguments: RunArguments) -> CommandResult {
                 time_limit_seconds: options.time_limit,
                 slots: options.slots,
                 workers: options.workers,
+                gpus: options.gpus,
                 seed: arguments.seed,
                 ..RunLayer::default()
             },
@@ -47,6 +48,7 @@ pub fn resume(arguments: ResumeArguments) -> CommandResult {
     let extension = Extension {
         steps: arguments.steps,
         seconds: arguments.time_limit,
+        gpus: arguments.gpus,
     };
     let assembly = Assembly::resume(
         &arguments.run_dir,
@@ -100,6 +102,16 @@ fn drive(
             settings.workers,
             assembly.layout.root.display()
         );
+        let torch = match assembly
+            .brief
+            .installed_packages
+            .iter()
+            .any(|package| package == "torch")
+        {
+            true => "PyTorch installed",
+            false => "no PyTorch",
+        };
+        eprintln!("Each script: {}; {torch}", assembly.brief.hardware);
     }
     let tiers = assembly.probe_sandbox()?;
     if json {

@@ -1,5 +1,6 @@
 //! Drafts: a first, untuned script of a family that none of the earlier drafts (the memory) used,
-//! the strongest families for the task first, and a plan whose first words name the family.
+//! the strongest families for the task first (a convolutional network first of all on image tasks
+//! whose run imports torch), and a plan whose first words name the family.
 
 use std::collections::BTreeSet;
 
@@ -13,7 +14,11 @@ const REPEAT_DRAFT_SEEDS: u32 = 3;
 
 /// The plan and options of a new draft.
 pub(crate) fn propose(schema: &TaskSchema, request: &ProposalRequest) -> (String, ScriptOptions) {
-    let order = Family::strength_order(schema.modality, schema.problem());
+    let tabular = Family::strength_order(schema.modality, schema.problem());
+    let network = schema
+        .convolutional_network_fits()
+        .then_some(Family::ConvolutionalNetwork);
+    let order: Vec<Family> = network.into_iter().chain(tabular).collect();
     let used: BTreeSet<Family> = request
         .memory
         .iter()
@@ -40,7 +45,7 @@ pub(crate) fn propose(schema: &TaskSchema, request: &ProposalRequest) -> (String
             (plan, options)
         }
         true => {
-            let family = order[request.siblings_being_written as usize % order.len()];
+            let family = tabular[request.siblings_being_written as usize % tabular.len()];
             let mut options = ScriptOptions::draft(family, schema);
             options.seeds = REPEAT_DRAFT_SEEDS;
             let mut plan = describe(schema, &options);
@@ -86,6 +91,10 @@ fn model(schema: &TaskSchema, options: &ScriptOptions) -> String {
         },
         Family::KNearestNeighbours => format!("a k-nearest-neighbours {estimator} ({settings})"),
         Family::MultilayerPerceptron => format!("a one-hidden-layer MLP {estimator} ({settings})"),
+        Family::ConvolutionalNetwork => format!(
+            "a three-stage PyTorch CNN {estimator} ({settings}), stopping when the hold-out score \
+             stalls, on the slot's GPU when it has one"
+        ),
     }
 }
 
@@ -131,6 +140,16 @@ fn features(schema: &TaskSchema, options: &ScriptOptions) -> String {
             .count()
     };
     let mut parts = Vec::new();
+    if let Some(images) = &schema.image_files {
+        let side = match options.family == Family::ConvolutionalNetwork {
+            true => super::schema::NETWORK_IMAGE_SIDE,
+            false => super::schema::TABULAR_IMAGE_SIDE,
+        };
+        parts.push(format!(
+            "the image files in {}/ and {}/ resized to {side}×{side} pixels",
+            images.train_dir, images.test_dir
+        ));
+    }
     let numeric = count(ColumnKind::Numeric);
     if numeric > 0 {
         parts.push(match schema.modality {

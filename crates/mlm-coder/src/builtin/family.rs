@@ -1,6 +1,8 @@
 //! Solution families: the kinds of model a built-in draft can be, how a plan names them (and how a
 //! plan's words are read back into one), which Python module each needs, how its inputs are
-//! encoded, and the order of expected strength for each kind of task.
+//! encoded, and the order of expected strength for each kind of task. The convolutional network is
+//! the one family outside that order: it is drafted first on image tasks whose run can import torch
+//! ([`TaskSchema::convolutional_network_fits`](super::schema::TaskSchema::convolutional_network_fits)).
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,9 @@ pub(crate) enum Family {
     KNearestNeighbours,
     #[serde(rename = "multilayer_perceptron")]
     MultilayerPerceptron,
+    /// A small PyTorch CNN on the images (pixel columns that form a square, or image files).
+    #[serde(rename = "convolutional_network")]
+    ConvolutionalNetwork,
 }
 
 /// How a family wants its inputs: what the script's `make_preprocessor(flavour)` builds.
@@ -39,6 +44,7 @@ pub(crate) enum Flavour {
     Scaled,
 }
 
+/// The families that fit any table, in every kind of task's strength order.
 pub(crate) const ALL_FAMILIES: [Family; 8] = [
     Family::LightGbm,
     Family::XgBoost,
@@ -62,6 +68,7 @@ impl Family {
             Family::Linear => "Linear model",
             Family::KNearestNeighbours => "k-nearest neighbours",
             Family::MultilayerPerceptron => "Multi-layer perceptron",
+            Family::ConvolutionalNetwork => "Convolutional network",
         }
     }
 
@@ -76,6 +83,7 @@ impl Family {
             | Family::Linear
             | Family::KNearestNeighbours
             | Family::MultilayerPerceptron => "sklearn",
+            Family::ConvolutionalNetwork => "torch",
         }
     }
 
@@ -83,9 +91,10 @@ impl Family {
         match self {
             Family::LightGbm | Family::XgBoost => Flavour::TreesSparse,
             Family::CatBoost | Family::RandomForest | Family::ExtraTrees => Flavour::TreesDense,
-            Family::Linear | Family::KNearestNeighbours | Family::MultilayerPerceptron => {
-                Flavour::Scaled
-            }
+            Family::Linear
+            | Family::KNearestNeighbours
+            | Family::MultilayerPerceptron
+            | Family::ConvolutionalNetwork => Flavour::Scaled,
         }
     }
 
@@ -96,7 +105,8 @@ impl Family {
             | Family::ExtraTrees
             | Family::Linear
             | Family::KNearestNeighbours
-            | Family::MultilayerPerceptron => false,
+            | Family::MultilayerPerceptron
+            | Family::ConvolutionalNetwork => false,
         }
     }
 
@@ -107,6 +117,7 @@ impl Family {
         let lowered = plan.trim_start().to_lowercase();
         if let Some(family) = ALL_FAMILIES
             .into_iter()
+            .chain([Family::ConvolutionalNetwork])
             .find(|family| lowered.starts_with(&family.plan_name().to_lowercase()))
         {
             return Some(family);
@@ -175,7 +186,7 @@ impl Family {
 }
 
 /// Words that name a family in free text, lowercase.
-const KEYWORDS: [(&str, Family); 19] = [
+const KEYWORDS: [(&str, Family); 21] = [
     ("lightgbm", Family::LightGbm),
     ("lgbm", Family::LightGbm),
     ("xgboost", Family::XgBoost),
@@ -192,6 +203,8 @@ const KEYWORDS: [(&str, Family); 19] = [
     ("k-nearest", Family::KNearestNeighbours),
     ("nearest neighbo", Family::KNearestNeighbours),
     ("knn", Family::KNearestNeighbours),
+    ("convolutional", Family::ConvolutionalNetwork),
+    ("cnn", Family::ConvolutionalNetwork),
     ("perceptron", Family::MultilayerPerceptron),
     ("mlp", Family::MultilayerPerceptron),
     ("neural network", Family::MultilayerPerceptron),
@@ -203,7 +216,10 @@ mod tests {
 
     #[test]
     fn plans_name_their_family_in_their_first_words_and_are_read_back() {
-        for family in ALL_FAMILIES {
+        for family in ALL_FAMILIES
+            .into_iter()
+            .chain([Family::ConvolutionalNetwork])
+        {
             let plan = format!(
                 "{}: a first model, validated with 5-fold CV.",
                 family.plan_name()

@@ -72,6 +72,52 @@ pub(crate) fn passengers(dir: &Path, metric: &str) -> TaskBrief {
     task(dir, metric, &train, &test, &sample)
 }
 
+/// Tiny 4x4 images as pixel columns `pixel0`…`pixel15` and a digit label; 40 training rows, 10 test
+/// rows.
+pub(crate) fn pixel_images(dir: &Path) -> TaskBrief {
+    let pixels = |row: usize| {
+        (0..16)
+            .map(|pixel| ((row * 7 + pixel * 3) % 17).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let names = (0..16)
+        .map(|pixel| format!("pixel{pixel}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut train = format!("id,{names},label\n");
+    for row in 0..40 {
+        train.push_str(&format!("{},{},{}\n", row + 1, pixels(row), row % 4));
+    }
+    let mut test = format!("id,{names}\n");
+    let mut sample = String::from("id,label\n");
+    for row in 40..50 {
+        test.push_str(&format!("{},{}\n", row + 1, pixels(row)));
+        sample.push_str(&format!("{},0\n", row + 1));
+    }
+    task(dir, "accuracy", &train, &test, &sample)
+}
+
+/// The same task with its images as files: `train/<id>.png` and `test/<id>.png` beside CSVs of ids
+/// (and labels), as MLE-bench's image competitions ship them. The files' content is not read here.
+pub(crate) fn image_files(dir: &Path) -> TaskBrief {
+    let mut train = String::from("id,label\n");
+    let mut test = String::from("id\n");
+    let mut sample = String::from("id,label\n");
+    std::fs::create_dir_all(dir.join("train")).unwrap();
+    std::fs::create_dir_all(dir.join("test")).unwrap();
+    for row in 0..40 {
+        train.push_str(&format!("{},{}\n", row + 1, row % 4));
+        std::fs::write(dir.join(format!("train/{}.png", row + 1)), b"png").unwrap();
+    }
+    for row in 40..50 {
+        test.push_str(&format!("{}\n", row + 1));
+        sample.push_str(&format!("{},0\n", row + 1));
+        std::fs::write(dir.join(format!("test/{}.png", row + 1)), b"png").unwrap();
+    }
+    task(dir, "accuracy", &train, &test, &sample)
+}
+
 pub(crate) fn schema_of(task: &TaskBrief) -> TaskSchema {
     schema::detect(task).unwrap()
 }

@@ -65,6 +65,19 @@ impl BuiltinCoder {
     }
 }
 
+/// A network trains for at most this share of the node timeout or of the run's time left, whichever is
+/// less: loading the images and predicting the test set take the rest.
+const TRAINING_SHARE: f64 = 0.5;
+/// …and never less than this, so that a nearly spent run still trains an epoch or two.
+const MINIMUM_TRAINING_SECONDS: f64 = 10.0;
+
+fn training_seconds(budget: &crate::operator::Budget) -> u32 {
+    let room = budget.node_timeout.min(budget.time_remaining).as_secs_f64();
+    (room * TRAINING_SHARE)
+        .max(MINIMUM_TRAINING_SECONDS)
+        .round() as u32
+}
+
 #[async_trait::async_trait]
 impl Coder for BuiltinCoder {
     fn name(&self) -> String {
@@ -77,11 +90,14 @@ impl Coder for BuiltinCoder {
         request: &ProposalRequest,
     ) -> Result<Proposal, CoderError> {
         let schema = self.schema(task)?;
-        let (plan, options) = match request.stage {
+        let (plan, mut options) = match request.stage {
             Stage::Draft => draft::propose(&schema, request),
             Stage::Improve => improve::propose(&schema, request)?,
             Stage::Debug => debug::propose(&schema, request)?,
         };
+        if options.family == family::Family::ConvolutionalNetwork {
+            options.training_seconds = Some(training_seconds(&request.budget));
+        }
         let code = render::render(&schema, &options, &plan)?;
         Ok(Proposal {
             plan,

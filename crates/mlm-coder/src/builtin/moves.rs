@@ -33,6 +33,9 @@ pub(crate) enum Setting {
     Neighbours,
     NeighbourWeights,
     HiddenUnits,
+    Channels,
+    Epochs,
+    Augmentation,
     CategoricalEncoding,
     MissingIndicators,
     DateParts,
@@ -47,7 +50,7 @@ pub(crate) enum Setting {
 }
 
 /// Every setting, for reading keys back.
-const ALL_SETTINGS: [Setting; 24] = [
+const ALL_SETTINGS: [Setting; 27] = [
     Setting::EarlyStopping,
     Setting::LearningRate,
     Setting::Trees,
@@ -61,6 +64,9 @@ const ALL_SETTINGS: [Setting; 24] = [
     Setting::Neighbours,
     Setting::NeighbourWeights,
     Setting::HiddenUnits,
+    Setting::Channels,
+    Setting::Epochs,
+    Setting::Augmentation,
     Setting::CategoricalEncoding,
     Setting::MissingIndicators,
     Setting::DateParts,
@@ -97,6 +103,9 @@ impl Setting {
             Setting::Neighbours => "neighbours",
             Setting::NeighbourWeights => "neighbour_weights",
             Setting::HiddenUnits => "hidden_units",
+            Setting::Channels => "channels",
+            Setting::Epochs => "epochs",
+            Setting::Augmentation => "augmentation",
             Setting::CategoricalEncoding => "categorical_encoding",
             Setting::MissingIndicators => "missing_indicators",
             Setting::DateParts => "date_parts",
@@ -207,6 +216,8 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             Validation,
             Blend,
         ],
+        // One setting at a time, as the issue asks: width, epochs, augmentation, learning rate.
+        (Family::ConvolutionalNetwork, _) => &[Augmentation, Channels, Epochs, LearningRate],
         (Family::MultilayerPerceptron, _) => &[
             HiddenUnits,
             EarlyStopping,
@@ -391,7 +402,8 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
                     | Family::RandomForest
                     | Family::ExtraTrees
                     | Family::Linear
-                    | Family::KNearestNeighbours => 5.0,
+                    | Family::KNearestNeighbours
+                    | Family::ConvolutionalNetwork => 5.0,
                 };
                 let stronger = round(l2 * factor);
                 let what = format!("strengthen the L2 regularisation from {l2} to {stronger}");
@@ -479,6 +491,36 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
                 });
             }
         }
+        Setting::Channels => {
+            if let Some(channels) = parameters.channels.filter(|channels| *channels <= 128) {
+                let wider = channels * 2;
+                let what = format!("widen the network from {channels} to {wider} channels");
+                builder.push(what, 2.5, |next| {
+                    next.hyperparameters.channels = Some(wider)
+                });
+            }
+        }
+        Setting::Epochs => {
+            if let Some(epochs) = parameters.epochs.filter(|epochs| *epochs <= 100) {
+                let more = epochs * 2;
+                let what = format!(
+                    "allow up to {more} epochs instead of {epochs} (training still stops when the \
+                     validation score stalls)"
+                );
+                builder.push(what, 1.5, |next| next.hyperparameters.epochs = Some(more));
+            }
+        }
+        Setting::Augmentation => match parameters.augmentation {
+            Some(Switch::Off) => builder.push(
+                "augment the training images with random shifts of up to an eighth of their side",
+                1.3,
+                |next| next.hyperparameters.augmentation = Some(Switch::On),
+            ),
+            Some(Switch::On) => builder.push("train on the images as they are", 0.8, |next| {
+                next.hyperparameters.augmentation = Some(Switch::Off)
+            }),
+            None => {}
+        },
         Setting::CategoricalEncoding => {
             if let Some(encoding) = features.categorical_encoding {
                 // Scaled families one-hot encode "ordinal" categories already.

@@ -140,6 +140,16 @@ pub(crate) struct Hyperparameters {
     /// CatBoost's histogram bins per feature (`border_count`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) bins: Option<u32>,
+    /// A convolutional network's width: the channels of its first stage (each later stage doubles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) channels: Option<u32>,
+    /// The most epochs a network trains; it stops earlier when the validation score stalls or the
+    /// time allowed for training runs out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) epochs: Option<u32>,
+    /// On: training images are shifted at random by up to an eighth of their side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) augmentation: Option<Switch>,
 }
 
 /// How columns become features.
@@ -188,6 +198,10 @@ pub(crate) struct ScriptOptions {
     /// The share of training rows used (1 = all).
     pub(crate) row_subsample: f64,
     pub(crate) submission_checks: SubmissionChecks,
+    /// Seconds a network may spend training, from the node timeout and the time left when the script
+    /// was written; the epochs stop before the next one would overrun it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) training_seconds: Option<u32>,
 }
 
 impl ScriptOptions {
@@ -211,6 +225,7 @@ impl ScriptOptions {
                 Modality::Tabular | Modality::Image,
                 Family::Linear | Family::MultilayerPerceptron,
             ) => 2_000,
+            (_, Family::ConvolutionalNetwork) => 300,
             (
                 Modality::Tabular | Modality::Image,
                 Family::LightGbm
@@ -239,9 +254,10 @@ impl ScriptOptions {
                 force_categorical: Vec::new(),
                 excluded_columns: Vec::new(),
             },
-            validation: match schema.train_rows < HOLDOUT_ROWS {
-                true => Validation::FiveFold,
-                false => Validation::Holdout,
+            // A network stops early on its hold-out rows; folds would train it five times.
+            validation: match (family, schema.train_rows < HOLDOUT_ROWS) {
+                (Family::ConvolutionalNetwork, _) | (_, false) => Validation::Holdout,
+                (_, true) => Validation::FiveFold,
             },
             class_weight: (problem == Problem::Classification).then_some(ClassWeight::Uniform),
             log_target: (problem == Problem::Regression && schema.target.non_negative).then_some(
@@ -264,6 +280,7 @@ impl ScriptOptions {
             blend: Vec::new(),
             row_subsample: 1.0,
             submission_checks: SubmissionChecks::Standard,
+            training_seconds: None,
         }
     }
 
@@ -316,6 +333,16 @@ impl ScriptOptions {
             "hidden units",
             parameters.hidden_units.map(|value| value.to_string()),
         );
+        push(
+            "channels",
+            parameters.channels.map(|value| value.to_string()),
+        );
+        if let Some(epochs) = parameters.epochs {
+            parts.push(format!("up to {epochs} epochs"));
+        }
+        if parameters.augmentation == Some(Switch::On) {
+            parts.push("random shifts".to_string());
+        }
         parts.push(self.validation.describe().to_string());
         if self.seeds > 1 {
             parts.push(format!("{} seeds", self.seeds));
@@ -353,6 +380,9 @@ impl Hyperparameters {
                 ColumnKind::Identifier | ColumnKind::Constant | ColumnKind::Grouping => 0,
             })
             .sum::<usize>()
+            .saturating_add(schema.image_files.as_ref().map_or(0, |_| {
+                super::schema::TABULAR_IMAGE_SIDE * super::schema::TABULAR_IMAGE_SIDE
+            }))
             .max(1);
         let forest_feature_fraction = match classification {
             true => round((features as f64).sqrt() / features as f64).clamp(0.1, 1.0),
@@ -425,6 +455,13 @@ impl Hyperparameters {
                     (Metric::LogLoss, _) | (_, Modality::Image) => Switch::Off,
                     (_, Modality::Tabular | Modality::Text) => Switch::On,
                 }),
+                ..none
+            },
+            Family::ConvolutionalNetwork => Hyperparameters {
+                channels: Some(16),
+                epochs: Some(20),
+                learning_rate: Some(0.002),
+                augmentation: Some(Switch::Off),
                 ..none
             },
         }

@@ -7,14 +7,27 @@ use serde::Serialize;
 use super::family::{Family, Flavour};
 use super::options::{Hyperparameters, ScriptOptions, Switch};
 use super::schema::{
-    sklearn_imports, ColumnKind, LabelSource, Modality, Problem, TargetKind, TaskSchema,
+    sklearn_imports, ColumnKind, ImageFiles, LabelSource, Modality, Problem, TargetKind,
+    TaskSchema, NETWORK_IMAGE_SIDE, TABULAR_IMAGE_SIDE,
 };
 use crate::operator::CoderError;
 
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 10] = [
     (
         "builtin/solution.py.j2",
         include_str!("../../templates/builtin/solution.py.j2"),
+    ),
+    (
+        "builtin/cnn.py.j2",
+        include_str!("../../templates/builtin/cnn.py.j2"),
+    ),
+    (
+        "builtin/images.py.j2",
+        include_str!("../../templates/builtin/images.py.j2"),
+    ),
+    (
+        "builtin/scoring.py.j2",
+        include_str!("../../templates/builtin/scoring.py.j2"),
     ),
     (
         "builtin/imports.py.j2",
@@ -64,6 +77,10 @@ struct ScriptContext<'a> {
     date_parts: Vec<&'static str>,
     text_min_df: u32,
     folds: u32,
+    tabular_image_side: usize,
+    network_image_side: usize,
+    /// The side of the square images the pixel columns form, for a network on pixel columns.
+    pixel_side: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -87,6 +104,7 @@ struct SchemaContext {
     outputs_per_column: bool,
     image: bool,
     modality_text: bool,
+    image_files: Option<ImageFiles>,
 }
 
 #[derive(Serialize)]
@@ -153,9 +171,17 @@ pub(crate) fn render(
         },
         text_min_df: if schema.train_rows >= 200 { 2 } else { 1 },
         folds: options.validation.folds(),
+        tabular_image_side: TABULAR_IMAGE_SIDE,
+        network_image_side: NETWORK_IMAGE_SIDE,
+        pixel_side: schema.pixel_side(),
+    };
+    // A network is a script of its own: it shares the target, scoring and submission parts only.
+    let template = match options.family == Family::ConvolutionalNetwork {
+        true => "builtin/cnn.py.j2",
+        false => "builtin/solution.py.j2",
     };
     environment
-        .get_template("builtin/solution.py.j2")
+        .get_template(template)
         .and_then(|template| template.render(&context))
         .map(|script| without_unused_imports(&script))
         .map_err(|error| template_failure(&error))
@@ -313,6 +339,7 @@ fn schema_context(schema: &TaskSchema, options: &ScriptOptions) -> SchemaContext
         },
         image: schema.modality == Modality::Image,
         modality_text: schema.modality == Modality::Text,
+        image_files: schema.image_files.clone(),
     }
 }
 

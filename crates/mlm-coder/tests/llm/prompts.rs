@@ -230,6 +230,36 @@ fn chat_prompts_have_ml_masters_sections_for_each_operator() {
     insta::assert_snapshot!("debug_chat", transcript(&bodies[2]));
 }
 
+/// The task section of a draft's system message for a slot that shares a GPU, in an environment with
+/// PyTorch: the model learns which GPU it gets, that others share it, and that torch is there.
+#[test]
+fn a_draft_prompt_names_the_scripts_gpu_and_the_deep_learning_packages() {
+    let fixture = Fixture::new(vec![chat_reply(GOOD_REPLY)]);
+    let coder = coder(
+        &fixture,
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let mut brief = task();
+    brief.hardware = "4 CPU core(s) per script, 1 GPU per script: NVIDIA H100 80GB HBM3 (79.6 GiB), shared by 2 scripts running at once, no fixed memory limit".to_string();
+    brief
+        .installed_packages
+        .extend(["torch".to_string(), "torchvision".to_string()]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(coder.propose(&brief, &request(Stage::Draft, None, Vec::new(), Vec::new())))
+        .unwrap();
+    let system = transcript(&fixture.bodies()[0]);
+    let task_section: String = system
+        .lines()
+        .skip_while(|line| !line.starts_with("- The competition data"))
+        .take_while(|line| !line.starts_with("## Competition"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("draft_gpu_task_section", task_section);
+}
+
 #[test]
 fn steerable_prompts_end_inside_the_models_reasoning() {
     let completion = ResponseTemplate::new(200).set_body_json(json!({

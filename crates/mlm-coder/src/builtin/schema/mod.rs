@@ -1,7 +1,8 @@
 //! The task's schema as the built-in coder sees it, computed from the brief and the first rows of
 //! `train.csv` and `test.csv` that it carries: the kind of every column, what the submission asks for, and
-//! the shape of the task (tabular, text or pixel images). Anything the templates could not handle
-//! is an error that names the file and the problem, never a broken script.
+//! the shape of the task (tabular, text, or images as pixel columns or as files), and whether the run
+//! can train a PyTorch network. Anything the templates could not handle is an error that names the
+//! file and the problem, never a broken script.
 
 mod columns;
 mod target;
@@ -23,6 +24,18 @@ const EXAMPLES_PER_COLUMN: usize = 200;
 const MINIMUM_PIXEL_COLUMNS: usize = 16;
 /// …and they make up at least this share of the features.
 const MINIMUM_PIXEL_SHARE: f64 = 0.8;
+/// Folder pairs (train, test) where image competitions keep their files, and the endings a file's
+/// name adds to its id.
+const IMAGE_FOLDERS: [(&str, &str); 3] = [
+    ("train", "test"),
+    ("train_images", "test_images"),
+    ("images", "images"),
+];
+const IMAGE_SUFFIXES: [&str; 4] = ["", ".png", ".jpg", ".jpeg"];
+/// Image files become this many pixels a side, grey, for the families that read a table.
+pub(crate) const TABULAR_IMAGE_SIDE: usize = 16;
+/// …and this many a side, in their own colours, for a convolutional network.
+pub(crate) const NETWORK_IMAGE_SIDE: usize = 32;
 /// A task is about text when it has text columns and at most this many other features.
 const MAXIMUM_OTHER_FEATURES_OF_TEXT_TASKS: usize = 2;
 
@@ -41,6 +54,22 @@ pub(crate) enum Modality {
     Text,
     /// Pixel columns of small images.
     Image,
+}
+
+/// Images shipped as files: `./input/<train_dir>/<id><suffix>` for each row of train.csv, and the same
+/// under `test_dir` for test.csv.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct ImageFiles {
+    pub(crate) train_dir: String,
+    pub(crate) test_dir: String,
+    pub(crate) suffix: String,
+}
+
+/// Whether the run's interpreter imports PyTorch, as the brief's installed packages say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Torch {
+    Importable,
+    Missing,
 }
 
 /// Everything the built-in coder knows about the task.
@@ -63,6 +92,9 @@ pub(crate) struct TaskSchema {
     pub(crate) has_missing_numbers: bool,
     /// Up to 200 distinct values per feature column, from both files.
     pub(crate) examples: BTreeMap<String, BTreeSet<String>>,
+    /// The images, when the task ships them as files instead of feature columns.
+    pub(crate) image_files: Option<ImageFiles>,
+    pub(crate) torch: Torch,
 }
 
 impl TaskSchema {
@@ -77,6 +109,34 @@ impl TaskSchema {
 
     pub(crate) fn problem(&self) -> Problem {
         self.target.kind.problem()
+    }
+
+    /// Whether a convolutional network can be drafted: torch imports, and the task classifies one
+    /// label column from images, given as files or as pixel columns that form a square.
+    pub(crate) fn convolutional_network_fits(&self) -> bool {
+        let one_label = matches!(self.target.source, LabelSource::Column(_))
+            && match self.target.kind {
+                TargetKind::BinaryProbability
+                | TargetKind::MulticlassProbability
+                | TargetKind::BinaryLabel
+                | TargetKind::MulticlassLabel => true,
+                TargetKind::MultilabelProbability
+                | TargetKind::Regression
+                | TargetKind::Ordinal => false,
+            };
+        let images = self.image_files.is_some() || self.pixel_side().is_some();
+        self.torch == Torch::Importable && self.modality == Modality::Image && one_label && images
+    }
+
+    /// The side of the square images that the numeric columns hold, row by row, when they do.
+    pub(crate) fn pixel_side(&self) -> Option<usize> {
+        let pixels = self
+            .columns
+            .iter()
+            .filter(|(_, kind)| *kind == ColumnKind::Numeric)
+            .count();
+        let side = (pixels as f64).sqrt().round() as usize;
+        (pixels >= MINIMUM_PIXEL_COLUMNS && side * side == pixels).then_some(side)
     }
 
     /// The feature column whose cells include `value`, if any.
@@ -193,14 +253,29 @@ pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
         columns.push((name.clone(), kind));
     }
     let usable = columns.iter().filter(|(_, kind)| is_feature(*kind)).count();
-    if usable == 0 {
+    let image_files = match usable {
+        0 => image_files(task, train, test),
+        _ => None,
+    };
+    if usable == 0 && image_files.is_none() {
         return Err(failure(
             &train_path,
             "no column shared with test.csv can serve as a feature (every one is the id, the target, an identifier or constant)",
             "the built-in coder learns from the columns train.csv and test.csv share",
         ));
     }
-    let modality = modality_of(&columns);
+    let modality = match image_files {
+        Some(_) => Modality::Image,
+        None => modality_of(&columns),
+    };
+    let torch = match task
+        .installed_packages
+        .iter()
+        .any(|package| package == "torch")
+    {
+        true => Torch::Importable,
+        false => Torch::Missing,
+    };
     Ok(TaskSchema {
         competition_id: task.competition_id.clone(),
         id_column: task.id_column.clone(),
@@ -217,6 +292,39 @@ pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
         train_rows: train.rows.len(),
         has_missing_numbers,
         examples,
+        image_files,
+        torch,
+    })
+}
+
+/// Where the images of a task without feature columns are: the first folder pair and file ending
+/// under which the first rows of train.csv and test.csv each have a file.
+fn image_files(
+    task: &TaskBrief,
+    train: &mlm_task::CsvTable,
+    test: &mlm_task::CsvTable,
+) -> Option<ImageFiles> {
+    let first_id = |table: &mlm_task::CsvTable| {
+        let index = table.column_index(&task.id_column)?;
+        table.column(index).next().map(str::to_string)
+    };
+    let (train_id, test_id) = (first_id(train)?, first_id(test)?);
+    IMAGE_FOLDERS.iter().find_map(|(train_dir, test_dir)| {
+        IMAGE_SUFFIXES.iter().find_map(|suffix| {
+            let train_file = task
+                .public_dir
+                .join(train_dir)
+                .join(format!("{train_id}{suffix}"));
+            let test_file = task
+                .public_dir
+                .join(test_dir)
+                .join(format!("{test_id}{suffix}"));
+            (train_file.is_file() && test_file.is_file()).then(|| ImageFiles {
+                train_dir: train_dir.to_string(),
+                test_dir: test_dir.to_string(),
+                suffix: suffix.to_string(),
+            })
+        })
     })
 }
 

@@ -7,7 +7,9 @@ use mlm_search::Stage;
 
 use super::{changed_keys, family_of, propose};
 use crate::builtin::family::{Family, ALL_FAMILIES};
-use crate::builtin::fixtures::{memory, node, passengers, request, schema_of};
+use crate::builtin::fixtures::{
+    image_files, memory, node, passengers, pixel_images, request, schema_of,
+};
 use crate::builtin::moves::{candidates, Setting};
 use crate::builtin::options::ScriptOptions;
 use crate::operator::ExecutionStatus;
@@ -303,4 +305,101 @@ fn an_improve_leaves_out_changes_the_time_budget_cannot_afford() {
     let child = propose(&task, &tight);
     // Early stopping (about twice the time) no longer fits in 60% of 150 s.
     assert!(!child.plan.contains("early_stopping"), "{}", child.plan);
+}
+
+#[test]
+fn image_tasks_draft_a_convolutional_network_first_only_where_torch_imports() {
+    for write in [pixel_images, image_files] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut task = write(dir.path());
+        let without_torch = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
+        assert_eq!(family_of(&without_torch), Family::MultilayerPerceptron);
+        assert!(!without_torch.code.contains("import torch"));
+
+        task.installed_packages.push("torch".to_string());
+        let first = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
+        assert_eq!(family_of(&first), Family::ConvolutionalNetwork);
+        assert!(
+            first.plan.starts_with("Convolutional network: "),
+            "{}",
+            first.plan
+        );
+        for needle in [
+            "torch.set_num_threads(THREADS)",
+            "torch.cuda.is_available()",
+            "TRAINING_SECONDS = 300",
+            "./metrics.json",
+            "./submission/submission.csv",
+        ] {
+            assert!(
+                first.code.contains(needle),
+                "the network's script lacks {needle}"
+            );
+        }
+        assert!(!first.code.contains("{{") && !first.code.contains("{%"));
+        let second = propose(
+            &task,
+            &request(
+                Stage::Draft,
+                None,
+                vec![memory(0, &first.plan, Some(0.9))],
+                0,
+            ),
+        );
+        assert_eq!(family_of(&second), Family::MultilayerPerceptron);
+    }
+}
+
+#[test]
+fn image_files_become_pixel_columns_for_the_table_families() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = image_files(dir.path());
+    let draft = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
+    assert!(draft
+        .code
+        .contains("IMAGE_FOLDERS = {\"train\": \"train\", \"test\": \"test\"}"));
+    assert!(draft.code.contains("IMAGE_SUFFIX = \".png\""));
+    assert!(draft
+        .code
+        .contains("train, NUMERIC_COLUMNS = with_pixels(train, \"train\")"));
+    assert!(
+        draft
+            .plan
+            .contains("the image files in train/ and test/ resized to 16×16 pixels"),
+        "{}",
+        draft.plan
+    );
+}
+
+#[test]
+fn a_networks_improves_change_width_epochs_augmentation_or_learning_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = pixel_images(dir.path());
+    task.installed_packages.push("torch".to_string());
+    let draft = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
+    let options = ScriptOptions::from_code(&draft.code).unwrap();
+    let settings: Vec<Setting> = candidates(&options, &schema_of(&task))
+        .iter()
+        .map(|candidate| candidate.setting)
+        .collect();
+    assert_eq!(
+        settings,
+        [
+            Setting::Augmentation,
+            Setting::Channels,
+            Setting::Epochs,
+            Setting::LearningRate
+        ]
+    );
+    let parent = node(1, &draft.plan, &draft.code, ExecutionStatus::Ok, "");
+    let child = propose(&task, &request(Stage::Improve, Some(parent), Vec::new(), 0));
+    assert!(
+        child.plan.ends_with("[option augmentation = on, was off]"),
+        "{}",
+        child.plan
+    );
+    assert_eq!(
+        changed_keys(&options, &ScriptOptions::from_code(&child.code).unwrap()),
+        BTreeSet::from(["augmentation".to_string()])
+    );
 }
