@@ -39,6 +39,7 @@ pub(crate) enum Setting {
     TextNgrams,
     TextCharacters,
     TextMaxFeatures,
+    TextStatistics,
     Validation,
     ClassWeight,
     LogTarget,
@@ -47,7 +48,7 @@ pub(crate) enum Setting {
 }
 
 /// Every setting, for reading keys back.
-const ALL_SETTINGS: [Setting; 24] = [
+const ALL_SETTINGS: [Setting; 25] = [
     Setting::EarlyStopping,
     Setting::LearningRate,
     Setting::Trees,
@@ -67,6 +68,7 @@ const ALL_SETTINGS: [Setting; 24] = [
     Setting::TextNgrams,
     Setting::TextCharacters,
     Setting::TextMaxFeatures,
+    Setting::TextStatistics,
     Setting::Validation,
     Setting::ClassWeight,
     Setting::LogTarget,
@@ -103,6 +105,7 @@ impl Setting {
             Setting::TextNgrams => "text_ngrams",
             Setting::TextCharacters => "text_characters",
             Setting::TextMaxFeatures => "text_max_features",
+            Setting::TextStatistics => "text_statistics",
             Setting::Validation => "validation",
             Setting::ClassWeight => "class_weight",
             Setting::LogTarget => "log_target",
@@ -131,12 +134,14 @@ pub(crate) struct Move {
 fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
     use Setting::*;
     match (family, modality) {
+        // Early stopping finds the rounds, so a lower learning rate mostly buys time for a gain in
+        // the fourth decimal: it comes last.
         (Family::LightGbm | Family::XgBoost | Family::CatBoost, _) => &[
             EarlyStopping,
-            LearningRate,
             CategoricalEncoding,
             TextCharacters,
             TextNgrams,
+            TextStatistics,
             NumLeaves,
             MaxDepth,
             L2Regularization,
@@ -152,6 +157,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             Blend,
             RowFraction,
             Trees,
+            LearningRate,
         ],
         (Family::RandomForest | Family::ExtraTrees, _) => &[
             Trees,
@@ -160,6 +166,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             CategoricalEncoding,
             TextCharacters,
             TextNgrams,
+            TextStatistics,
             DateParts,
             MissingIndicators,
             ClassWeight,
@@ -174,6 +181,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             TextCharacters,
             InverseRegularization,
             TextNgrams,
+            TextStatistics,
             TextMaxFeatures,
             CategoricalEncoding,
             MissingIndicators,
@@ -188,6 +196,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             CategoricalEncoding,
             TextCharacters,
             TextNgrams,
+            TextStatistics,
             TextMaxFeatures,
             MissingIndicators,
             DateParts,
@@ -201,6 +210,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             NeighbourWeights,
             CategoricalEncoding,
             TextNgrams,
+            TextStatistics,
             MissingIndicators,
             DateParts,
             LogTarget,
@@ -215,6 +225,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             Seeds,
             CategoricalEncoding,
             TextNgrams,
+            TextStatistics,
             MissingIndicators,
             DateParts,
             ClassWeight,
@@ -493,11 +504,21 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
                         CategoricalEncoding::Ordinal,
                         "encode categories as integers",
                     ),
+                    (
+                        CategoricalEncoding::Frequency,
+                        "encode categories by how often they occur, counted inside each fold",
+                    ),
                 ];
                 for (to, what) in alternatives {
                     let same_columns = scaled
-                        && to != CategoricalEncoding::Target
-                        && encoding != CategoricalEncoding::Target;
+                        && matches!(
+                            to,
+                            CategoricalEncoding::Ordinal | CategoricalEncoding::OneHot
+                        )
+                        && matches!(
+                            encoding,
+                            CategoricalEncoding::Ordinal | CategoricalEncoding::OneHot
+                        );
                     if to != encoding && !same_columns {
                         builder.push(what, 1.1, |next| {
                             next.features.categorical_encoding = Some(to)
@@ -540,6 +561,15 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
                 let what = "add TF-IDF features of character 2- to 5-grams";
                 builder.push(what, cost, |next| {
                     next.features.text_characters = Some(Switch::On)
+                });
+            }
+        }
+        Setting::TextStatistics => {
+            if features.text_statistics == Some(Switch::Off) {
+                let what = "add each text's length, word count and shares of capitals, digits and \
+                            punctuation as numeric features";
+                builder.push(what, 1.05, |next| {
+                    next.features.text_statistics = Some(Switch::On)
                 });
             }
         }
