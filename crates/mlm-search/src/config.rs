@@ -1,5 +1,6 @@
 //! The search configuration: which policy runs, its limits, and the exploration schedule of UCT. Defaults
-//! are ML-Master's (and AIDE's for the greedy policy's own two knobs).
+//! are ML-Master's (and AIDE's for the greedy policy's own two knobs), except where a trajectory goes
+//! after a loss ([`AfterLoss`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,19 @@ pub enum PolicyKind {
     Mcts,
     /// AIDE: draft, then debug a random buggy leaf or improve the best node.
     Greedy,
+}
+
+/// Where an MCTS trajectory goes after a valid improve that scored worse than its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterLoss {
+    /// Back to the parent, which the worker improves again while it has room for another child;
+    /// otherwise the trajectory ends there. A run that followed a loss spent its budget walking down
+    /// from it (issue 15: 8.70 → 9.43 → 9.78 → 10.31 on an error metric).
+    #[default]
+    Parent,
+    /// ML-Master's: on from the node that lost, until `max_improve_failure` steps without gain.
+    Node,
 }
 
 /// How UCT's exploration constant C changes with the number of nodes t (the virtual root included, as in
@@ -78,6 +92,9 @@ pub struct SearchConfig {
     pub metric_improvement_threshold: f64,
     /// Steps without improvement after which a trajectory's node is terminal and backpropagates (3).
     pub max_improve_failure: u32,
+    /// Where a trajectory goes after an improve scored worse than its parent (`parent`; ML-Master's is
+    /// `node`). A debug that fixed its parent ends the trajectory either way, as in ML-Master.
+    pub after_loss: AfterLoss,
     /// Debug depth from which a node that still needs fixing backpropagates instead of being debugged
     /// again by the same worker (3).
     pub back_debug_depth: u32,
@@ -102,6 +119,7 @@ impl Default for SearchConfig {
             num_improves: 3,
             metric_improvement_threshold: 1e-4,
             max_improve_failure: 3,
+            after_loss: AfterLoss::Parent,
             back_debug_depth: 3,
             max_debug_depth: 20,
             exploration: ExplorationSchedule::default(),

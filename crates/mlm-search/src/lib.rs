@@ -47,6 +47,9 @@
 //!   `visits = Σ drafts' visits`.
 //! - Outcomes: [`judge`] decides a finished expansion's [`Outcome`] from what the run saw (how the script
 //!   ended, its submission, its metric, the review's verdict).
+//! - The global best is the best valid node whose score is not suspicious ([`Metric::suspicion`]:
+//!   ≥ 0.999 where higher is better, ≤ 1e-6 for errors), or the best suspicious one while no other
+//!   exists.
 //! - Rewards: -1 for a buggy or invalid node, +1 for a valid one, +1 more if it beat the global best
 //!   that existed when it completed ([`BestChange::Improved`]), 0 for a terminal node selected again.
 //! - [`Search::take_records`] drains the log of every change to statistics; [`Search::restore`] replays
@@ -54,6 +57,12 @@
 //!
 //! # Where this differs from ML-Master's code, on purpose
 //!
+//! - A trajectory does not walk on from a loss ([`AfterLoss::Parent`], the default): a valid improve
+//!   that scored worse than its valid parent sends the worker back to the parent (another child of
+//!   it) while the parent has room, and otherwise ends the trajectory with the node's reward. The
+//!   failure still counts against the local best. ML-Master continues from the node it produced
+//!   whatever its score ([`AfterLoss::Node`]). AIDE's greedy policy improves the best node every
+//!   step, so it never walks from a loss.
 //! - The global-best bonus fires: ML-Master declares `best_metric` but never assigns it.
 //! - The `max_improve_failure`-th step without improvement ends the trajectory (ML-Master's check lets
 //!   one more step through: its counter reaches the limit on the 3rd failure and only the 4th is
@@ -80,12 +89,13 @@ mod policy;
 mod search;
 mod tree;
 
-pub use config::{ExplorationSchedule, PolicyKind, SearchConfig};
+pub use config::{AfterLoss, ExplorationSchedule, PolicyKind, SearchConfig};
 pub use error::{Error, Result};
 pub use judgement::{judge, Evidence, ExecutionStatus, ReviewVerdict, SubmissionState};
 pub use mcts::MAX_TERMINAL_REVISITS_PER_REQUEST;
 pub use node::{
     BestChange, Direction, ExpansionId, Metric, Node, NodeId, Outcome, Root, Stage, WorkerId,
+    SUSPICIOUS_ERROR, SUSPICIOUS_SCORE,
 };
 pub use search::{Completion, Expansion, Next, NodeRecord, NodeResult, Record, Search, Trajectory};
 pub use tree::Tree;

@@ -8,7 +8,9 @@
 //! again) or not fully expanded — unless it needs fixing and a fix was already found below it, or it
 //! continues improving and has children, in which case descend by UCT.
 //!
-//! Continuation (ML-Master's `check_improvement`) for a completed node:
+//! Continuation (ML-Master's `check_improvement`) for a completed node (where it goes on from follows
+//! [`crate::AfterLoss`]: by default a valid improve worse than its parent sends the worker back to the
+//! parent while it has room, and ends the trajectory otherwise):
 //! - valid: compare with the trajectory's local best; a gain ≥ `metric_improvement_threshold` makes it
 //!   the new local best, a smaller one counts a failure against the local best, and the
 //!   `max_improve_failure`-th failure makes the node terminal and backpropagates. A valid child of a node
@@ -25,7 +27,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::SearchConfig;
+use crate::config::{AfterLoss, SearchConfig};
 use crate::node::{NodeId, Outcome, Stage, WorkerId};
 use crate::policy::{Choice, Context, Decision, Policy};
 use crate::tree::{PathUpdate, Tree};
@@ -262,6 +264,31 @@ impl Mcts {
     }
 }
 
+impl Mcts {
+    /// Where a trajectory that goes on after `id` continues from: the node itself, or, when it is a
+    /// valid improve that scored worse than its valid parent and the configuration says so, the parent
+    /// while the parent can take another child. `None` ends the trajectory. "Worse" is as the best
+    /// node is chosen ([`crate::Metric::is_preferred_to`]): a child that is not suspiciously perfect
+    /// never loses to a parent that is.
+    fn continuation(tree: &Tree, config: &SearchConfig, id: NodeId) -> Option<NodeId> {
+        let node = tree.get(id);
+        let (Outcome::Valid { metric }, Some(parent)) = (node.outcome, node.parent) else {
+            return Some(id);
+        };
+        let lost_to_parent = tree
+            .get(parent)
+            .outcome
+            .valid_metric()
+            .is_some_and(|parent_metric| parent_metric.is_preferred_to(&metric));
+        match (config.after_loss, lost_to_parent) {
+            (AfterLoss::Node, _) | (AfterLoss::Parent, false) => Some(id),
+            (AfterLoss::Parent, true) => {
+                Self::can_expand(tree, config, Some(parent)).then_some(parent)
+            }
+        }
+    }
+}
+
 impl Policy for Mcts {
     fn choose(&mut self, context: &mut Context<'_>, worker: WorkerId) -> Choice {
         if let Some(node) = self.positions.remove(&worker) {
@@ -310,15 +337,22 @@ impl Policy for Mcts {
         if let (Stage::Draft, Some(worker)) = (tree.get(node).stage, worker) {
             tree.get_mut(node).lock = Some(worker);
         }
-        let decision = if Self::ends_trajectory(tree, config, node) {
-            let reward = tree.reward_of(node);
-            tree.backpropagate(node, PathUpdate::Reward(reward));
-            Decision::Backpropagated { reward }
-        } else {
-            if let Some(worker) = worker {
-                self.positions.insert(worker, node);
+        let continuation = match Self::ends_trajectory(tree, config, node) {
+            true => None,
+            false => Self::continuation(tree, config, node),
+        };
+        let decision = match continuation {
+            Some(from) => {
+                if let Some(worker) = worker {
+                    self.positions.insert(worker, from);
+                }
+                Decision::Continue { from }
             }
-            Decision::Continue
+            None => {
+                let reward = tree.reward_of(node);
+                tree.backpropagate(node, PathUpdate::Reward(reward));
+                Decision::Backpropagated { reward }
+            }
         };
         self.refresh_path(tree, config, node);
         self.refresh(tree, config, tree.get(node).parent);

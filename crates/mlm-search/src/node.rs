@@ -119,7 +119,41 @@ impl Metric {
     pub fn is_better_than(&self, other: &Metric) -> bool {
         self.improvement_over(other) > 0.0
     }
+
+    /// Why a validation score is too perfect to trust (MLE-STAR's leakage check), if it is: a score of
+    /// at least [`SUSPICIOUS_SCORE`] where higher is better (every such metric mlm-grade scores tops
+    /// out at 1), an error of at most [`SUSPICIOUS_ERROR`] where lower is better. Such a score usually
+    /// means the target leaked into the features or the validation rows were trained on.
+    pub fn suspicion(&self) -> Option<String> {
+        let (suspicious, bound) = match self.direction {
+            Direction::HigherIsBetter => (self.value >= SUSPICIOUS_SCORE, "≥ 0.999"),
+            Direction::LowerIsBetter => (self.value <= SUSPICIOUS_ERROR, "≤ 1e-6"),
+        };
+        suspicious.then(|| {
+            format!(
+                "Suspicious: a validation score of {} ({bound}) is too perfect to trust; the target may \
+                 leak into the features, or validation rows may be trained on. The node is not selected \
+                 as best while another valid node exists.",
+                self.value
+            )
+        })
+    }
+
+    /// Whether `self` should replace `other` as the best node's metric: a score that is not suspicious
+    /// (see [`Metric::suspicion`]) beats one that is; otherwise the strictly better one wins.
+    pub fn is_preferred_to(&self, other: &Metric) -> bool {
+        match (self.suspicion().is_some(), other.suspicion().is_some()) {
+            (false, true) => true,
+            (true, false) => false,
+            (false, false) | (true, true) => self.is_better_than(other),
+        }
+    }
 }
+
+/// A higher-is-better validation score from which a node is suspicious.
+pub const SUSPICIOUS_SCORE: f64 = 0.999;
+/// A lower-is-better validation error up to which a node is suspicious.
+pub const SUSPICIOUS_ERROR: f64 = 1e-6;
 
 /// What running a node's script showed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -187,8 +221,9 @@ impl Outcome {
 pub enum BestChange {
     /// Not a valid node, or not better than the best so far.
     Unchanged,
-    /// The first valid node of the search: it becomes the best, but earns no bonus (there was no best
-    /// to beat).
+    /// The first valid node of the search, or the first whose score is not suspicious after only
+    /// suspicious ones ([`Metric::suspicion`]): it becomes the best, but earns no bonus (there was no
+    /// trustworthy best to beat).
     First,
     /// Strictly better than the previous best: it becomes the best and earns the +1 bonus.
     Improved,

@@ -47,8 +47,8 @@ pub(crate) enum Choice {
 /// What happened to a worker's trajectory when a node completed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Decision {
-    /// The worker goes on from the node.
-    Continue,
+    /// The worker goes on from `from`: the node itself, or its parent when the node lost to it.
+    Continue { from: NodeId },
     /// The node's reward was backpropagated; the worker starts again from the root.
     Backpropagated { reward: i64 },
 }

@@ -51,7 +51,8 @@ pub struct NodeResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trajectory {
-    /// The worker's next request expands this node.
+    /// The worker's next request expands this node: the completed node, or under MCTS its parent when
+    /// the completed node scored worse than it (see [`crate::AfterLoss`]).
     Continues { from: NodeId },
     /// The node's reward went up to the root; the worker's next request selects from the root.
     Backpropagated { reward: i64 },
@@ -329,7 +330,7 @@ impl Search {
             node,
             stage: added.stage,
             trajectory: match decision {
-                Decision::Continue => Trajectory::Continues { from: node },
+                Decision::Continue { from } => Trajectory::Continues { from },
                 Decision::Backpropagated { reward } => Trajectory::Backpropagated { reward },
             },
             best_change: added.best_change,

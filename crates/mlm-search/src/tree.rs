@@ -213,7 +213,13 @@ impl Tree {
                 self.best = Some(id);
                 BestChange::First
             }
-            Some(best_metric) if metric.is_better_than(&best_metric) => {
+            Some(best_metric)
+                if best_metric.suspicion().is_some() && metric.suspicion().is_none() =>
+            {
+                self.best = Some(id);
+                BestChange::First
+            }
+            Some(best_metric) if metric.is_preferred_to(&best_metric) => {
                 self.best = Some(id);
                 BestChange::Improved
             }
@@ -374,6 +380,45 @@ mod tests {
         assert_eq!(tree.best().map(Node::id), Some(better));
         assert_eq!(tree.reward_of(first), 1);
         assert_eq!(tree.reward_of(better), 2);
+    }
+
+    #[test]
+    fn a_suspiciously_perfect_score_is_best_only_while_no_other_valid_node_exists() {
+        let mut tree = Tree::default();
+        let perfect = add(&mut tree, None, valid(1.0));
+        assert_eq!(tree.best().map(Node::id), Some(perfect));
+        let honest = add(&mut tree, None, valid(0.84));
+        let better_honest = add(&mut tree, None, valid(0.86));
+        let leaky = add(&mut tree, None, valid(0.9995));
+        let changes: Vec<_> = [perfect, honest, better_honest, leaky]
+            .iter()
+            .map(|id| tree.get(*id).best_change())
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                BestChange::First,
+                BestChange::First,
+                BestChange::Improved,
+                BestChange::Unchanged
+            ]
+        );
+        assert_eq!(tree.best().map(Node::id), Some(better_honest));
+        // Errors: zero error is as suspicious as a perfect score.
+        let mut tree = Tree::default();
+        let error = |value| Outcome::Valid {
+            metric: Metric::new(value, Direction::LowerIsBetter),
+        };
+        let honest = add(&mut tree, None, error(8.7));
+        add(&mut tree, None, error(0.0));
+        assert_eq!(tree.best().map(Node::id), Some(honest));
+        assert!(Metric::new(0.0, Direction::LowerIsBetter)
+            .suspicion()
+            .is_some_and(|reason| reason.contains("too perfect")));
+        assert_eq!(
+            Metric::new(0.998, Direction::HigherIsBetter).suspicion(),
+            None
+        );
     }
 
     #[test]

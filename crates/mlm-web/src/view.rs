@@ -269,7 +269,8 @@ impl RunFiles {
     }
 }
 
-/// The best valid node with a metric; the earliest wins a tie, as in the engine.
+/// The best valid node with a metric, suspiciously perfect scores last; the earliest wins a tie, as in
+/// the engine.
 fn best_node(nodes: &[NodeEntry]) -> Option<(NodeId, f64)> {
     let mut best: Option<(NodeId, Metric)> = None;
     for node in nodes {
@@ -280,7 +281,7 @@ fn best_node(nodes: &[NodeEntry]) -> Option<(NodeId, f64)> {
         else {
             continue;
         };
-        if best.is_none_or(|(_, current)| metric.is_better_than(&current)) {
+        if best.is_none_or(|(_, current)| metric.is_preferred_to(&current)) {
             best = Some((node.id, metric));
         }
     }

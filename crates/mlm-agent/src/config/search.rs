@@ -3,7 +3,7 @@
 //! the defaults of `mlm_search::SearchConfig`.
 
 use merge::Merge;
-use mlm_search::{ExplorationSchedule, PolicyKind, SearchConfig};
+use mlm_search::{AfterLoss, ExplorationSchedule, PolicyKind, SearchConfig};
 use serde::{Deserialize, Serialize};
 
 /// `[search]`: each key as `SearchConfig` documents it.
@@ -20,6 +20,7 @@ pub struct SearchLayer {
     pub num_improves: Option<u32>,
     pub metric_improvement_threshold: Option<f64>,
     pub max_improve_failure: Option<u32>,
+    pub after_loss: Option<AfterLoss>,
     pub back_debug_depth: Option<u32>,
     pub max_debug_depth: Option<u32>,
     pub exploration: Option<ExplorationSchedule>,
@@ -43,6 +44,7 @@ impl SearchLayer {
             max_improve_failure: self
                 .max_improve_failure
                 .unwrap_or(defaults.max_improve_failure),
+            after_loss: self.after_loss.unwrap_or(defaults.after_loss),
             back_debug_depth: self.back_debug_depth.unwrap_or(defaults.back_debug_depth),
             max_debug_depth: self.max_debug_depth.unwrap_or(defaults.max_debug_depth),
             exploration: self.exploration.unwrap_or(defaults.exploration),
@@ -64,6 +66,7 @@ impl From<&SearchConfig> for SearchLayer {
             num_improves: Some(config.num_improves),
             metric_improvement_threshold: Some(config.metric_improvement_threshold),
             max_improve_failure: Some(config.max_improve_failure),
+            after_loss: Some(config.after_loss),
             back_debug_depth: Some(config.back_debug_depth),
             max_debug_depth: Some(config.max_debug_depth),
             exploration: Some(config.exploration),

@@ -8,6 +8,7 @@ use super::family::{Family, Flavour};
 use super::options::{CategoricalEncoding, ScriptOptions, Switch, TextNgrams};
 use super::schema::{ColumnKind, LabelSource, Modality, Problem, TargetKind, TaskSchema};
 use crate::operator::ProposalRequest;
+use mlm_grade::Metric;
 
 /// Seeds of the ensemble drafted once every family has had a draft.
 const REPEAT_DRAFT_SEEDS: u32 = 3;
@@ -78,7 +79,11 @@ fn model(schema: &TaskSchema, options: &ScriptOptions) -> String {
     } else {
         "regressor"
     };
-    let settings = options.key_settings();
+    let mut settings = options.key_settings();
+    // Boosting can train on the loss the metric scores; the other families fit squared error.
+    if options.family.is_boosting() && schema.metric == Metric::Mae {
+        settings.push_str(", trained on absolute error as the metric scores it");
+    }
     match options.family {
         Family::LightGbm => format!("a LightGBM {estimator} ({settings})"),
         Family::XgBoost => format!("an XGBoost {estimator} ({settings})"),
@@ -126,7 +131,7 @@ fn target(schema: &TaskSchema, options: &ScriptOptions) -> String {
             Some(Switch::Off) | None => format!("predicting `{columns}`"),
         },
         TargetKind::Ordinal => {
-            format!("predicting the `{source}` grade (learnt as a number, rounded)")
+            format!("predicting the `{source}` grade (learnt as a number, cut into grades at thresholds tuned on out-of-fold predictions)")
         }
     }
 }
@@ -162,6 +167,7 @@ fn features(schema: &TaskSchema, options: &ScriptOptions) -> String {
         let encoding = match options.features.categorical_encoding {
             Some(CategoricalEncoding::Target) => "target-encoded within folds",
             Some(CategoricalEncoding::OneHot) => "one-hot encoded",
+            Some(CategoricalEncoding::Frequency) => "encoded by their frequency within folds",
             Some(CategoricalEncoding::Ordinal) | None => match options.family.flavour() {
                 Flavour::Scaled => "one-hot encoded",
                 Flavour::TreesSparse | Flavour::TreesDense => "ordinal-encoded",
@@ -175,7 +181,13 @@ fn features(schema: &TaskSchema, options: &ScriptOptions) -> String {
             Some(TextNgrams::UpToBigrams) => "word unigrams and bigrams",
             Some(TextNgrams::Unigrams) | None => "word unigrams",
         };
-        parts.push(format!("{text} text columns (TF-IDF of {grams})"));
+        let statistics = match options.features.text_statistics {
+            Some(Switch::On) => ", with length and character statistics",
+            Some(Switch::Off) | None => "",
+        };
+        parts.push(format!(
+            "{text} text columns (TF-IDF of {grams}{statistics})"
+        ));
     }
     let dates = count(ColumnKind::Date);
     if dates > 0 {

@@ -42,6 +42,7 @@ pub(crate) enum Setting {
     TextNgrams,
     TextCharacters,
     TextMaxFeatures,
+    TextStatistics,
     Validation,
     ClassWeight,
     LogTarget,
@@ -50,7 +51,7 @@ pub(crate) enum Setting {
 }
 
 /// Every setting, for reading keys back.
-const ALL_SETTINGS: [Setting; 27] = [
+const ALL_SETTINGS: [Setting; 28] = [
     Setting::EarlyStopping,
     Setting::LearningRate,
     Setting::Trees,
@@ -73,6 +74,7 @@ const ALL_SETTINGS: [Setting; 27] = [
     Setting::TextNgrams,
     Setting::TextCharacters,
     Setting::TextMaxFeatures,
+    Setting::TextStatistics,
     Setting::Validation,
     Setting::ClassWeight,
     Setting::LogTarget,
@@ -112,6 +114,7 @@ impl Setting {
             Setting::TextNgrams => "text_ngrams",
             Setting::TextCharacters => "text_characters",
             Setting::TextMaxFeatures => "text_max_features",
+            Setting::TextStatistics => "text_statistics",
             Setting::Validation => "validation",
             Setting::ClassWeight => "class_weight",
             Setting::LogTarget => "log_target",
@@ -140,12 +143,14 @@ pub(crate) struct Move {
 fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
     use Setting::*;
     match (family, modality) {
+        // Early stopping finds the rounds, so a lower learning rate mostly buys time for a gain in
+        // the fourth decimal: it comes last.
         (Family::LightGbm | Family::XgBoost | Family::CatBoost, _) => &[
             EarlyStopping,
-            LearningRate,
             CategoricalEncoding,
             TextCharacters,
             TextNgrams,
+            TextStatistics,
             NumLeaves,
             MaxDepth,
             L2Regularization,
@@ -161,6 +166,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             Blend,
             RowFraction,
             Trees,
+            LearningRate,
         ],
         (Family::RandomForest | Family::ExtraTrees, _) => &[
             Trees,
@@ -169,6 +175,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             CategoricalEncoding,
             TextCharacters,
             TextNgrams,
+            TextStatistics,
             DateParts,
             MissingIndicators,
             ClassWeight,
@@ -183,6 +190,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             TextCharacters,
             InverseRegularization,
             TextNgrams,
+            TextStatistics,
             TextMaxFeatures,
             CategoricalEncoding,
             MissingIndicators,
@@ -197,6 +205,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             CategoricalEncoding,
             TextCharacters,
             TextNgrams,
+            TextStatistics,
             TextMaxFeatures,
             MissingIndicators,
             DateParts,
@@ -210,6 +219,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             NeighbourWeights,
             CategoricalEncoding,
             TextNgrams,
+            TextStatistics,
             MissingIndicators,
             DateParts,
             LogTarget,
@@ -226,6 +236,7 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
             Seeds,
             CategoricalEncoding,
             TextNgrams,
+            TextStatistics,
             MissingIndicators,
             DateParts,
             ClassWeight,
@@ -535,11 +546,21 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
                         CategoricalEncoding::Ordinal,
                         "encode categories as integers",
                     ),
+                    (
+                        CategoricalEncoding::Frequency,
+                        "encode categories by how often they occur, counted inside each fold",
+                    ),
                 ];
                 for (to, what) in alternatives {
                     let same_columns = scaled
-                        && to != CategoricalEncoding::Target
-                        && encoding != CategoricalEncoding::Target;
+                        && matches!(
+                            to,
+                            CategoricalEncoding::Ordinal | CategoricalEncoding::OneHot
+                        )
+                        && matches!(
+                            encoding,
+                            CategoricalEncoding::Ordinal | CategoricalEncoding::OneHot
+                        );
                     if to != encoding && !same_columns {
                         builder.push(what, 1.1, |next| {
                             next.features.categorical_encoding = Some(to)
@@ -582,6 +603,15 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
                 let what = "add TF-IDF features of character 2- to 5-grams";
                 builder.push(what, cost, |next| {
                     next.features.text_characters = Some(Switch::On)
+                });
+            }
+        }
+        Setting::TextStatistics => {
+            if features.text_statistics == Some(Switch::Off) {
+                let what = "add each text's length, word count and shares of capitals, digits and \
+                            punctuation as numeric features";
+                builder.push(what, 1.05, |next| {
+                    next.features.text_statistics = Some(Switch::On)
                 });
             }
         }

@@ -18,6 +18,8 @@ pub(crate) const HEADER_PREFIX: &str = "# ml-master-builtin: ";
 const SMALL_DATA_ROWS: usize = 3_000;
 /// Above this many classes, multi-class boosting is kept cheap.
 const MANY_CLASSES: usize = 10;
+/// The most rounds a boosting draft may train; early stopping usually ends it well before.
+const EARLY_STOPPING_ROUNDS: u32 = 1_000;
 /// Above this many rows (or when train.csv was only sampled), a single hold-out split validates.
 const HOLDOUT_ROWS: usize = 20_000;
 
@@ -36,6 +38,8 @@ pub(crate) enum CategoricalEncoding {
     OneHot,
     /// The mean target per category, fitted inside each validation fold.
     Target,
+    /// Each category's share of the rows, counted inside each validation fold.
+    Frequency,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,8 +114,9 @@ pub(crate) struct Hyperparameters {
     /// Boosting rounds or forest trees; with early stopping, the most rounds boosting may train.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) trees: Option<u32>,
-    /// On: boosting trains up to `trees` rounds and stops after 50 without progress (switching it on
-    /// raises `trees` fourfold); a network stops when a held-out tenth of the rows stops improving.
+    /// On: boosting trains up to `trees` rounds and stops after 50 without progress (boosting drafts
+    /// start with it on; switching it on raises `trees` fourfold); a network stops when a held-out
+    /// tenth of the rows stops improving.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) early_stopping: Option<Switch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,6 +173,9 @@ pub(crate) struct FeatureOptions {
     pub(crate) text_characters: Option<Switch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) text_max_features: Option<u32>,
+    /// Per text column: its length, words, and shares of capitals, digits and punctuation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) text_statistics: Option<Switch>,
     /// Columns read as categories whatever the schema says (a debug found text in them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) force_categorical: Vec<String>,
@@ -251,6 +259,7 @@ impl ScriptOptions {
                 }),
                 text_characters: has_text.then_some(Switch::Off),
                 text_max_features: has_text.then_some(text_max_features),
+                text_statistics: has_text.then_some(Switch::Off),
                 force_categorical: Vec::new(),
                 excluded_columns: Vec::new(),
             },
@@ -390,9 +399,12 @@ impl Hyperparameters {
         };
         let none = Hyperparameters::default();
         match family {
+            // Boosting stops early from the first draft: each fold finds its number of rounds on
+            // rows set aside from its training rows, and the refit trains their mean (issue 15: most
+            // improves once only halved a learning rate that fixed rounds could not use).
             Family::LightGbm => Hyperparameters {
-                trees: Some(300),
-                early_stopping: Some(Switch::Off),
+                trees: Some(EARLY_STOPPING_ROUNDS),
+                early_stopping: Some(Switch::On),
                 learning_rate: Some(0.05),
                 num_leaves: Some(if small { 15 } else { 31 }),
                 min_leaf_samples: Some(if small { 10 } else { 20 }),
@@ -402,8 +414,8 @@ impl Hyperparameters {
                 ..none
             },
             Family::XgBoost => Hyperparameters {
-                trees: Some(300),
-                early_stopping: Some(Switch::Off),
+                trees: Some(EARLY_STOPPING_ROUNDS),
+                early_stopping: Some(Switch::On),
                 learning_rate: Some(0.05),
                 max_depth: Some(if small { 4 } else { 6 }),
                 feature_fraction: Some(0.8),
@@ -412,8 +424,8 @@ impl Hyperparameters {
                 ..none
             },
             Family::CatBoost => Hyperparameters {
-                trees: Some(if many_classes || text { 300 } else { 500 }),
-                early_stopping: Some(Switch::Off),
+                trees: Some(EARLY_STOPPING_ROUNDS),
+                early_stopping: Some(Switch::On),
                 learning_rate: Some(if many_classes { 0.15 } else { 0.08 }),
                 max_depth: Some(if many_classes { 4 } else { 6 }),
                 l2_regularization: Some(3.0),

@@ -132,6 +132,11 @@ pub(super) async fn judge(
         review: review_verdict,
         direction: run.task.direction(),
     });
+    // MLE-STAR's leakage check: the reason stays on the node for the dashboard, the report and memory.
+    let review_summary = match outcome.valid_metric().and_then(|metric| metric.suspicion()) {
+        Some(reason) => format!("{review_summary} {reason}"),
+        None => review_summary,
+    };
     let usage = TokenUsage::total([&proposal.usage, &review_usage]);
     let mut calls = proposal.calls;
     calls.extend(review_calls);

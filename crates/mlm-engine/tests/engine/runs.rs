@@ -515,3 +515,79 @@ async fn a_failed_review_is_named_on_its_node_but_its_error_never_enters_memory(
         "{seen:?}"
     );
 }
+
+/// Scores its first script a perfect 1.0 (a leak, say), every later one 0.8.
+struct LeakyFirst {
+    inner: ScriptedCoder,
+    proposals: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl mlm_coder::Coder for LeakyFirst {
+    fn name(&self) -> String {
+        "leaky-first".into()
+    }
+
+    async fn propose(
+        &self,
+        _task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ProposalRequest,
+    ) -> Result<mlm_coder::Proposal, mlm_coder::CoderError> {
+        let index = self
+            .proposals
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let metric = if index == 0 { 1.0 } else { 0.8 };
+        Ok(mlm_coder::Proposal {
+            plan: format!("{:?} #{index}", request.stage),
+            code: format!("metric = {metric}"),
+            usage: TokenUsage::default(),
+            calls: Vec::new(),
+        })
+    }
+
+    async fn review(
+        &self,
+        task: &mlm_coder::TaskBrief,
+        request: &mlm_coder::ReviewRequest,
+    ) -> Result<mlm_coder::Review, mlm_coder::CoderError> {
+        self.inner.review(task, request).await
+    }
+}
+
+#[tokio::test]
+async fn a_suspiciously_perfect_score_says_why_and_is_not_selected_while_another_valid_node_exists()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(dir.path().join("run"));
+    let coder = Arc::new(LeakyFirst {
+        inner: instant_coder(),
+        proposals: AtomicU64::new(0),
+    });
+    let (event_sender, _events) = mpsc::unbounded_channel();
+    let (_operations, operation_receiver) = mpsc::unbounded_channel();
+    let finished = run_engine(
+        toy_parts(&layout, 3, coder),
+        event_sender,
+        operation_receiver,
+    )
+    .await
+    .unwrap();
+    // The finished run hands its journal back locked; the test reads it as a user's tools would.
+    let summary = finished.summary;
+    drop(finished.journal);
+    assert_eq!(summary.best_metric, Some(0.8));
+    let journal = Journal::open(&layout.journal()).unwrap();
+    let nodes = journal.nodes().unwrap();
+    assert!(
+        nodes[0]
+            .review_summary
+            .contains("Suspicious: a validation score of 1"),
+        "{}",
+        nodes[0].review_summary
+    );
+    assert!(!nodes[1].review_summary.contains("Suspicious"));
+    assert_eq!(summary.best_node, Some(nodes[1].id));
+    // The exported best is the trustworthy node's.
+    let exported = std::fs::read_to_string(layout.best_dir().join("node.json")).unwrap();
+    assert!(exported.contains("\"id\": 1,"), "{exported}");
+}

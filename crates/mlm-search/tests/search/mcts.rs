@@ -1,8 +1,8 @@
 //! ML-Master's policy, rule by rule, on small scripted runs.
 
 use mlm_search::{
-    Direction, ExplorationSchedule, Metric, Next, NodeId, Outcome, Record, SearchConfig, Stage,
-    Trajectory, WorkerId,
+    AfterLoss, Direction, ExplorationSchedule, Metric, Next, NodeId, Outcome, Record, SearchConfig,
+    Stage, Trajectory, WorkerId,
 };
 
 use crate::support::{continues, expand, node, result, reward, search, step, valid, FIRST};
@@ -11,7 +11,11 @@ const N: fn(u32) -> NodeId = NodeId;
 
 #[test]
 fn reproduces_ml_master_tree_shape_for_a_scripted_run() {
-    let mut search = search(SearchConfig::default());
+    // ML-Master walks on from a node that lost to its parent.
+    let mut search = search(SearchConfig {
+        after_loss: AfterLoss::Node,
+        ..SearchConfig::default()
+    });
     let buggy = Outcome::Buggy;
     // Draft 0, then an improve chain: one improvement, then three steps without one.
     assert!(continues(&step(
@@ -210,7 +214,10 @@ fn reproduces_ml_master_tree_shape_for_a_scripted_run() {
 
 #[test]
 fn an_improve_chain_stops_after_max_improve_failure_steps_without_improvement() {
-    let mut search = search(SearchConfig::default());
+    let mut search = search(SearchConfig {
+        after_loss: AfterLoss::Node,
+        ..SearchConfig::default()
+    });
     step(&mut search, FIRST, None, Stage::Draft, valid(0.5));
     // Gains below the threshold (1e-4) are failures, counted against the local best (the draft).
     let first = step(
@@ -238,6 +245,71 @@ fn an_improve_chain_stops_after_max_improve_failure_steps_without_improvement() 
     assert_eq!(node(&search, N(0)).improve_failures(), 0);
     assert_eq!(search.position(FIRST), None);
     assert_eq!(expand(&mut search, FIRST).parent, None);
+}
+
+fn lower(value: f64) -> Outcome {
+    Outcome::Valid {
+        metric: Metric::new(value, Direction::LowerIsBetter),
+    }
+}
+
+#[test]
+fn an_improve_worse_than_its_parent_sends_the_trajectory_back_to_the_parent() {
+    // The run of issue 15 on an error metric: 8.70, then an improve that scored 9.43.
+    let mut search = search(SearchConfig::default());
+    step(&mut search, FIRST, None, Stage::Draft, lower(8.70));
+    let lost = step(&mut search, FIRST, Some(N(0)), Stage::Improve, lower(9.43));
+    assert_eq!(lost.trajectory, Trajectory::Continues { from: N(0) });
+    assert_eq!(search.position(FIRST), Some(N(0)));
+    // The loss still counts against the local best.
+    assert_eq!(node(&search, N(0)).improve_failures(), 1);
+    // The next improve is another child of the draft, and a gain continues from itself.
+    let gained = step(&mut search, FIRST, Some(N(0)), Stage::Improve, lower(8.10));
+    assert_eq!(gained.trajectory, Trajectory::Continues { from: N(2) });
+    assert_eq!(node(&search, N(1)).children(), &[] as &[NodeId]);
+}
+
+#[test]
+fn a_loss_under_a_parent_without_room_ends_the_trajectory() {
+    let config = SearchConfig {
+        num_improves: 2,
+        ..SearchConfig::default()
+    };
+    let mut search = search(config);
+    step(&mut search, FIRST, None, Stage::Draft, valid(0.5));
+    let first = step(&mut search, FIRST, Some(N(0)), Stage::Improve, valid(0.4));
+    assert_eq!(first.trajectory, Trajectory::Continues { from: N(0) });
+    // The draft's second and last improve loses too: nothing is left to try from the draft.
+    let second = step(&mut search, FIRST, Some(N(0)), Stage::Improve, valid(0.45));
+    assert_eq!(second.trajectory, Trajectory::Backpropagated { reward: 1 });
+    assert!(!second.terminal);
+    assert_eq!(search.position(FIRST), None);
+    assert_eq!(node(&search, N(0)).lock_holder(), None);
+}
+
+#[test]
+fn a_tie_with_the_parent_is_not_a_loss() {
+    let mut search = search(SearchConfig::default());
+    step(&mut search, FIRST, None, Stage::Draft, valid(0.5));
+    let same = step(&mut search, FIRST, Some(N(0)), Stage::Improve, valid(0.5));
+    assert_eq!(same.trajectory, Trajectory::Continues { from: N(1) });
+}
+
+#[test]
+fn a_debug_fix_that_scores_below_the_best_still_ends_its_trajectory() {
+    let mut search = search(SearchConfig::default());
+    step(&mut search, FIRST, None, Stage::Draft, valid(0.9));
+    step(
+        &mut search,
+        FIRST,
+        Some(N(0)),
+        Stage::Improve,
+        Outcome::Buggy,
+    );
+    // The worker went on debugging the buggy improve (not back to the draft): it needs fixing.
+    assert_eq!(search.position(FIRST), Some(N(1)));
+    let fixed = step(&mut search, FIRST, Some(N(1)), Stage::Debug, valid(0.2));
+    assert_eq!(fixed.trajectory, Trajectory::Backpropagated { reward: 1 });
 }
 
 #[test]

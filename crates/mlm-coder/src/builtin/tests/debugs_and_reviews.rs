@@ -234,9 +234,9 @@ fn reviews_call_a_run_buggy_unless_it_ended_well_with_a_metric_and_a_valid_submi
     assert_eq!(verdict.metric, Some(0.81));
     assert_eq!(verdict.lower_is_better, Some(false));
     assert!(
-        verdict
-            .summary
-            .starts_with("LightGBM gradient boosting (300 trees, learning rate 0.05"),
+        verdict.summary.starts_with(
+            "LightGBM gradient boosting (up to 1000 trees with early stopping, learning rate 0.05"
+        ),
         "{}",
         verdict.summary
     );

@@ -83,10 +83,11 @@ fn drafts_and_improves_written_in_parallel_take_the_next_choices() {
     let mut improve = request(Stage::Improve, Some(parent), Vec::new(), 0);
     improve.siblings_being_written = 1;
     let child = propose(&task, &improve);
+    // The first move is target encoding; the sibling written beside it takes the second.
     assert!(
         child
             .plan
-            .ends_with("[option categorical_encoding = target, was ordinal]"),
+            .ends_with("[option categorical_encoding = one_hot, was ordinal]"),
         "{}",
         child.plan
     );
@@ -185,21 +186,17 @@ fn an_improve_changes_one_option_that_the_childs_header_and_plan_record() {
     );
     assert_eq!(
         child.plan,
-        "Improve: Stop boosting early on a tenth of each fold's training rows (after 50 rounds without progress), allowing up to 1200 trees instead of a fixed 300. Everything else in the LightGBM gradient boosting script stays as it was. [option early_stopping = on, was off]"
+        "Improve: Encode categories by their mean target, fitted inside each fold. Everything else in the LightGBM gradient boosting script stays as it was. [option categorical_encoding = target, was ordinal]"
     );
     let before = ScriptOptions::from_code(&draft.code).unwrap();
     let after = ScriptOptions::from_code(&child.code).unwrap();
     assert_eq!(
         changed_keys(&before, &after),
-        BTreeSet::from(["early_stopping".to_string(), "trees".to_string()])
+        BTreeSet::from(["categorical_encoding".to_string()])
     );
-    // The first line records the rounds the model may train, as the plan says.
-    assert_eq!(after.hyperparameters.trees, Some(1200));
-    assert!(child
-        .code
-        .contains("\"rounds\": 1200, \"stops_early\": True"));
+    assert!(child.code.contains("TargetEncoder(random_state=SEED)"));
 
-    // A sibling already tried that: the next improve changes something else.
+    // A sibling already tried that: the next improve tries another encoding.
     let sibling = memory(5, &child.plan, Some(0.81));
     let next = propose(
         &task,
@@ -207,7 +204,7 @@ fn an_improve_changes_one_option_that_the_childs_header_and_plan_record() {
     );
     assert!(
         next.plan
-            .ends_with("[option categorical_encoding = target, was ordinal]"),
+            .ends_with("[option categorical_encoding = one_hot, was ordinal]"),
         "{}",
         next.plan
     );
@@ -216,6 +213,41 @@ fn an_improve_changes_one_option_that_the_childs_header_and_plan_record() {
         changed_keys(&before, &after),
         BTreeSet::from(["categorical_encoding".to_string()])
     );
+}
+
+#[test]
+fn boosting_drafts_stop_early_and_a_lower_learning_rate_is_the_last_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = schema_of(&passengers(dir.path(), "accuracy"));
+    for family in [Family::LightGbm, Family::XgBoost, Family::CatBoost] {
+        let options = ScriptOptions::draft(family, &schema);
+        assert_eq!(
+            options.hyperparameters.early_stopping,
+            Some(crate::builtin::options::Switch::On),
+            "{family:?}"
+        );
+        let code = crate::builtin::render::render(&schema, &options, "a draft").unwrap();
+        // The refit trains the rounds the folds' early stopping found.
+        assert!(
+            code.contains("\"rounds\": 1000, \"stops_early\": True"),
+            "{family:?}"
+        );
+        assert!(code.contains("final_rounds = {"), "{family:?}");
+        let moves = candidates(&options, &schema);
+        assert_eq!(
+            moves.last().map(|last| last.setting),
+            Some(Setting::LearningRate),
+            "{family:?}"
+        );
+        assert!(
+            moves
+                .iter()
+                .filter(|candidate| candidate.setting == Setting::LearningRate)
+                .count()
+                == 1,
+            "{family:?}"
+        );
+    }
 }
 
 #[test]
@@ -300,11 +332,24 @@ fn an_improve_leaves_out_changes_the_time_budget_cannot_afford() {
     let draft = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
     let mut parent = node(1, &draft.plan, &draft.code, ExecutionStatus::Ok, "");
     parent.duration = std::time::Duration::from_secs(100);
-    let mut tight = request(Stage::Improve, Some(parent), Vec::new(), 0);
+    let mut tight = request(Stage::Improve, Some(parent.clone()), Vec::new(), 0);
     tight.budget.node_timeout = std::time::Duration::from_secs(150);
     let child = propose(&task, &tight);
-    // Early stopping (about twice the time) no longer fits in 60% of 150 s.
-    assert!(!child.plan.contains("early_stopping"), "{}", child.plan);
+    // 60% of 150 s leaves 90 s: a new encoding (about 110 s) no longer fits, smaller trees (80 s) do.
+    assert!(
+        child.plan.ends_with("[option num_leaves = 7, was 15]"),
+        "{}",
+        child.plan
+    );
+    // The same when the run has 85 s left, whatever the node timeout.
+    let mut late = request(Stage::Improve, Some(parent), Vec::new(), 0);
+    late.budget.time_remaining = std::time::Duration::from_secs(85);
+    let child = propose(&task, &late);
+    assert!(
+        child.plan.ends_with("[option num_leaves = 7, was 15]"),
+        "{}",
+        child.plan
+    );
 }
 
 #[test]
