@@ -17,6 +17,8 @@ use mlm_grade::Grader;
 /// Runs each script in the sandbox, in the slot the engine hands it.
 pub struct SandboxExecutor {
     pub public_dir: PathBuf,
+    /// The run's folds, copied into each script's `input/` beside the public files.
+    pub folds_file: Option<PathBuf>,
     pub python: PythonInstallation,
     pub slots: Vec<Slot>,
     pub limits: NodeLimits,
@@ -34,6 +36,7 @@ impl Executor for SandboxExecutor {
             .cloned()
             .ok_or(ExecutorError::NoSlot(job.slot))?;
         let public_dir = self.public_dir.clone();
+        let folds_file = self.folds_file.clone();
         let python = self.python.clone();
         let limits = NodeLimits {
             timeout: job.timeout,
@@ -46,6 +49,10 @@ impl Executor for SandboxExecutor {
             layout
                 .prepare(&public_dir, &job.code)
                 .map_err(|error| ExecutorError::Sandbox(Box::new(error)))?;
+            if let Some(folds_file) = &folds_file {
+                copy_folds(folds_file, &layout.input_dir())
+                    .map_err(|error| ExecutorError::Sandbox(Box::new(error)))?;
+            }
             // Outside the node directory, so the script cannot forge its own exit status.
             let status_path = job.node_dir.with_extension("status.json");
             let run = NodeRun {
@@ -91,6 +98,18 @@ impl Executor for SandboxExecutor {
         .await
         .map_err(|error| ExecutorError::Sandbox(Box::new(error)))?
     }
+}
+
+/// The run's folds as the script's own `input/folds.csv`: a copy, so that a script that changes it
+/// changes only its own node, and any public file of that name it replaces.
+fn copy_folds(folds_file: &Path, input_dir: &Path) -> Result<(), crate::Error> {
+    let copy = input_dir.join(crate::folds::FOLDS_FILE);
+    if copy.symlink_metadata().is_ok() {
+        std::fs::remove_file(&copy).map_err(crate::Error::io(&copy, "cannot replace"))?;
+    }
+    std::fs::copy(folds_file, &copy)
+        .map(|_| ())
+        .map_err(crate::Error::io(&copy, "cannot copy the run's folds"))
 }
 
 /// The grader's validation, as the `/validate` endpoint answers it.

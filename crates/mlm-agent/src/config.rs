@@ -17,6 +17,7 @@ use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess, SandboxTier};
 use mlm_exec::GpuSelection;
 use serde::{Deserialize, Serialize};
 
+pub use crate::ensemble::Ensembling;
 use crate::error::{Error, Result};
 pub use llm::{LlmLayer, LlmSettings, ModelLayer, ModelSettings};
 pub use search::SearchLayer;
@@ -118,6 +119,8 @@ pub struct ResolvedConfig {
     pub required_tiers: Vec<SandboxTier>,
     /// The LLM coder's models, when `[llm.code]` is configured.
     pub llm: Option<LlmSettings>,
+    /// `[search] ensemble`: whether the run blends its valid nodes at the end.
+    pub ensembling: Ensembling,
 }
 
 impl ConfigLayer {
@@ -220,6 +223,10 @@ impl ConfigLayer {
         Ok(ResolvedConfig {
             coder,
             llm,
+            ensembling: match self.search.ensemble.unwrap_or(true) {
+                true => Ensembling::On,
+                false => Ensembling::Off,
+            },
             settings,
             gpus: self.run.gpus.clone().unwrap_or_default(),
             network: if self.sandbox.allow_network.unwrap_or(false) {
@@ -284,7 +291,10 @@ impl ResolvedConfig {
                 token_budget: settings.token_budget,
                 cost_budget_usd: settings.cost_budget,
             },
-            search: SearchLayer::from(&settings.search),
+            search: SearchLayer {
+                ensemble: Some(self.ensembling == Ensembling::On),
+                ..SearchLayer::from(&settings.search)
+            },
             sandbox: SandboxLayer {
                 allow_network: Some(matches!(self.network, NetworkAccess::Allowed)),
                 memory_mib: self

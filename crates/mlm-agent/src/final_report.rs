@@ -1,6 +1,7 @@
-//! The report written when a run ends: the selected node (best by validation metric) graded against the
-//! private answers, and, for analysis only, every valid node's test score and the node that was best on
-//! test, so users see the gap between validation and test. Test scores never influence selection.
+//! The report written when a run ends: the selected submission (the best node's by validation metric, or
+//! the ensemble's when its out-of-fold score is better) graded against the private answers, and, for
+//! analysis only, every valid node's test score and the node that was best on test, so users see the gap
+//! between validation and test. Test scores never influence selection.
 
 use serde::Serialize;
 
@@ -9,6 +10,7 @@ use mlm_grade::{CompetitionReport, Grader};
 use mlm_journal::Journal;
 use mlm_search::{Direction, Metric, NodeId};
 
+use crate::ensemble::Ensemble;
 use crate::error::{Error, Result};
 
 /// `<run>/report.json`.
@@ -22,13 +24,29 @@ pub struct FinalReport {
     pub cached_prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost_usd: f64,
-    /// The node whose submission is handed back: the best valid node by validation metric.
+    /// The best valid node by validation metric; its submission is handed back unless the ensemble is
+    /// selected.
     pub selected: Option<NodeId>,
+    /// The selected submission's validation score (the ensemble's out-of-fold score when it is selected).
     pub validation_metric: Option<f64>,
+    /// The run's ensemble, when one was built.
+    pub ensemble: Option<EnsembleReport>,
     /// MLE-bench's report for the selected submission (`best/submission.csv`).
     pub grading: Option<CompetitionReport>,
     /// Analysis only: the valid node with the best test score, and that score.
     pub best_on_test: Option<TestScore>,
+}
+
+/// The ensemble in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnsembleReport {
+    #[serde(flatten)]
+    pub ensemble: Ensemble,
+    /// Analysis only: its submission's test score.
+    pub test_score: Option<f64>,
+    /// Whether its submission is the one handed back (`best/submission.csv`): its out-of-fold score beat
+    /// the best node's validation score.
+    pub selected: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -38,12 +56,14 @@ pub struct TestScore {
 }
 
 /// Grades the selected submission and every valid node's, records test scores through the run's own
-/// journal (and in `best/node.json`), and writes `report.json`.
+/// journal (and in `best/node.json`), and writes `report.json`. An `ensemble` that beats the best node's
+/// validation score replaces `best/submission.csv` and is described in `best/ensemble.json`.
 pub fn write_final_report(
     layout: &RunLayout,
     grader: &Grader,
     summary: &RunSummary,
     journal: &Journal,
+    ensemble: Option<Ensemble>,
 ) -> Result<FinalReport> {
     let direction = Direction::from_lower_is_better(grader.metric.lower_is_better());
     let mut best_on_test: Option<TestScore> = None;
@@ -70,9 +90,17 @@ pub fn write_final_report(
         }
     }
     let best_submission = layout.best_dir().join("submission.csv");
-    let grading = summary
-        .best_node
-        .map(|_| grader.grade_file(&best_submission));
+    let ensemble = match ensemble {
+        Some(ensemble) => Some(select_ensemble(layout, grader, summary, journal, ensemble)?),
+        None => None,
+    };
+    let ensemble_selected = ensemble.as_ref().is_some_and(|ensemble| ensemble.selected);
+    let validation_metric = match &ensemble {
+        Some(ensemble) if ensemble.selected => Some(ensemble.ensemble.validation_metric),
+        Some(_) | None => summary.best_metric,
+    };
+    let grading = (summary.best_node.is_some() || ensemble_selected)
+        .then(|| grader.grade_file(&best_submission));
     let report = FinalReport {
         stop_reason: summary.reason,
         nodes: summary.nodes,
@@ -82,7 +110,8 @@ pub fn write_final_report(
         completion_tokens: summary.completion_tokens,
         cost_usd: summary.cost_usd,
         selected: summary.best_node,
-        validation_metric: summary.best_metric,
+        validation_metric,
+        ensemble,
         grading,
         best_on_test,
     };
@@ -90,5 +119,41 @@ pub fn write_final_report(
         Error::Failed(format!("cannot write the final report as JSON: {error}"))
     })?;
     std::fs::write(layout.report(), text).map_err(Error::io(layout.report(), "cannot write"))?;
+    Ok(report)
+}
+
+/// Grades the ensemble's submission and, when its out-of-fold score beats the best node's validation
+/// score, makes it the run's: `best/submission.csv` and `best/ensemble.json`.
+fn select_ensemble(
+    layout: &RunLayout,
+    grader: &Grader,
+    summary: &RunSummary,
+    journal: &Journal,
+    ensemble: Ensemble,
+) -> Result<EnsembleReport> {
+    let direction = Direction::from_lower_is_better(grader.metric.lower_is_better());
+    let test_score = grader.grade_file(&ensemble.submission).score;
+    journal.set_ensemble_test_score(ensemble.id, test_score)?;
+    let blended = Metric::new(ensemble.validation_metric, direction);
+    let selected = summary
+        .best_metric
+        .is_none_or(|best| blended.is_better_than(&Metric::new(best, direction)));
+    let report = EnsembleReport {
+        ensemble,
+        test_score,
+        selected,
+    };
+    if selected {
+        let best = layout.best_dir();
+        std::fs::create_dir_all(&best).map_err(Error::io(&best, "cannot create"))?;
+        let submission = best.join("submission.csv");
+        std::fs::copy(&report.ensemble.submission, &submission).map_err(Error::io(
+            &submission,
+            "cannot copy the ensemble's submission",
+        ))?;
+        let description = best.join("ensemble.json");
+        std::fs::write(&description, serde_json::to_string_pretty(&report)?)
+            .map_err(Error::io(&description, "cannot write"))?;
+    }
     Ok(report)
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use chrono::Utc;
-use mlm_coder::{Coder, LlmCoder, LlmOptions, PromptMode, Prompts, TaskBrief};
+use mlm_coder::{Coder, FoldDesign, LlmCoder, LlmOptions, PromptMode, Prompts, TaskBrief};
 use mlm_engine::{run_engine, EngineParts, Event, FinishedRun, Op, RunLayout, RunSummary};
 use mlm_exec::sandbox::SandboxTiers;
 use mlm_exec::{
@@ -26,9 +26,11 @@ use tokio::sync::mpsc;
 use crate::adapters::{GraderCheck, PythonSyntaxCheck, SandboxExecutor};
 use crate::brief::{task_brief, Hardware};
 use crate::config::{CoderChoice, ConfigLayer, ResolvedConfig};
+use crate::ensemble::{build_ensemble, Ensembling};
 use crate::environment::{run_environment, Reporter};
 use crate::error::{Error, Result};
 use crate::final_report::{write_final_report, FinalReport};
+use crate::folds::{draw_folds, write_folds, FOLDS_FILE};
 use crate::recipe::prepared_recipe;
 use crate::system::physical_memory_bytes;
 
@@ -248,8 +250,33 @@ impl Assembly {
             },
             packages,
         )?;
+        // Drawn when the run starts and kept: a resumed run's new nodes use the folds its first ones did.
+        // A task without train.csv (images in folders) has no rows to fold here; its scripts draw their own.
+        let train_csv = task.public_dir.join("train.csv");
+        let folds_file = layout.root.join(FOLDS_FILE);
+        let folds_file = match (folds_file.exists(), train_csv.is_file()) {
+            (true, _) => Some(folds_file),
+            (false, true) => {
+                let drawn = draw_folds(
+                    &train_csv,
+                    &FoldDesign::for_task(&brief),
+                    config.settings.seed,
+                )
+                .and_then(|folds| write_folds(&folds_file, &folds));
+                match drawn {
+                    Ok(()) => Some(folds_file),
+                    // The scripts then draw their own folds, as they do for a task without train.csv.
+                    Err(error) => {
+                        tracing::warn!("no shared folds for this run: {error}");
+                        None
+                    }
+                }
+            }
+            (false, false) => None,
+        };
         let executor = SandboxExecutor {
             public_dir: task.public_dir.clone(),
+            folds_file,
             python: installation,
             slots,
             limits: NodeLimits {
@@ -335,7 +362,11 @@ impl Assembly {
             layout: layout.clone(),
         };
         let FinishedRun { summary, journal } = run_engine(parts, events, operations).await?;
-        let report = write_final_report(&layout, &grader, &summary, &journal)?;
+        let ensemble = match config.ensembling {
+            Ensembling::On => build_ensemble(&layout.root, &grader, &journal)?,
+            Ensembling::Off => None,
+        };
+        let report = write_final_report(&layout, &grader, &summary, &journal, ensemble)?;
         Ok(Finished { summary, report })
     }
 }

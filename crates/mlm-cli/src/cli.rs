@@ -181,6 +181,10 @@ pub struct BenchArguments {
     /// Also run this AutoML baseline with the same time budget and cores
     #[arg(long, value_enum)]
     pub baseline: Option<BaselineArgument>,
+    /// Switch these parts of the agent off in every run, to measure what they contribute
+    /// (comma-separated)
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "PART")]
+    pub ablate: Vec<AblationArgument>,
     /// Jobs (runs or baselines) in flight at once, on either executor
     #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true, value_parser = at_least_one::<usize>)]
     pub concurrency: usize,
@@ -219,6 +223,13 @@ fn parse_ray_resources(text: &str) -> Result<std::collections::BTreeMap<String, 
     serde_json::from_str(text).map_err(|error| {
         format!("{error}\nhint: give a JSON object of resource names and amounts, such as '{{\"A100\": 1}}'")
     })
+}
+
+/// A part of the agent `bench --ablate` switches off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AblationArgument {
+    /// The ensemble of the valid nodes' predictions at the end of each run
+    Ensemble,
 }
 
 /// An AutoML baseline `bench` can run beside each task's simple baseline.

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use mlm_agent::{FinalReport, TestScore};
+use mlm_agent::{EnsembleReport, FinalReport, TestScore};
 use mlm_engine::{Event, RunLayout, RunSummary, StopReason};
 use mlm_search::{Direction, Metric, Outcome};
 
@@ -221,14 +221,32 @@ impl Progress {
         }
         match (&report.selected, &report.grading) {
             (Some(node), Some(grading)) => {
-                println!(
-                    "Selected node {node}: validation {} {:.5}; test score {}",
-                    self.metric_name,
-                    report.validation_metric.unwrap_or(f64::NAN),
-                    grading
-                        .score
-                        .map_or("invalid".to_string(), |score| format!("{score:.5}"))
-                );
+                let test = grading
+                    .score
+                    .map_or("invalid".to_string(), |score| format!("{score:.5}"));
+                let validation = report.validation_metric.unwrap_or(f64::NAN);
+                match &report.ensemble {
+                    Some(ensemble) if ensemble.selected => println!(
+                        "Selected the ensemble of {}: out-of-fold {} {validation:.5}; test score {test}",
+                        members(ensemble),
+                        self.metric_name
+                    ),
+                    Some(_) | None => println!(
+                        "Selected node {node}: validation {} {validation:.5}; test score {test}",
+                        self.metric_name
+                    ),
+                }
+                if let Some(ensemble) = report
+                    .ensemble
+                    .as_ref()
+                    .filter(|ensemble| !ensemble.selected)
+                {
+                    println!(
+                        "  (the ensemble of {} scored {:.5} out of fold: no better, so not selected)",
+                        members(ensemble),
+                        ensemble.ensemble.validation_metric
+                    );
+                }
                 if let Some(note) =
                     beaten_on_test(report.best_on_test, grading.score, grading.is_lower_better)
                 {
@@ -250,6 +268,17 @@ impl Progress {
             println!("Resume with:   ml-master resume {}", layout.root.display());
         }
     }
+}
+
+/// An ensemble's members as `node 3 × 0.50, node 7 × 0.50`.
+fn members(ensemble: &EnsembleReport) -> String {
+    ensemble
+        .ensemble
+        .members
+        .iter()
+        .map(|member| format!("node {} × {:.2}", member.node, member.weight))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The analysis note shown when another node scored strictly better on test than the selected one (an

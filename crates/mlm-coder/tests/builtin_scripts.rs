@@ -789,6 +789,66 @@ async fn feature_moves_are_chosen_where_the_columns_exist_and_run() {
     }
 }
 
+/// The header and the rows of a CSV file the script wrote, split at commas (the synthetic tasks' labels
+/// and numbers hold none).
+fn csv_cells(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let split = |line: &str| line.split(',').map(str::to_string).collect::<Vec<_>>();
+    let header = split(lines.next().unwrap());
+    (header, lines.map(split).collect())
+}
+
+/// Given the run's folds in `input/folds.csv`, a script validates on them whatever its own scheme, and
+/// writes its out-of-fold and test predictions in the run's format, for every target kind. About 1.5 s
+/// per script.
+#[tokio::test]
+async fn scripts_validate_on_the_run_folds_and_write_their_predictions() {
+    let scratch = tempfile::tempdir().unwrap();
+    for (kind, prediction_columns) in [
+        (Synthetic::Multilabel, vec!["toxic", "insult"]),
+        (Synthetic::OneHotClasses, vec!["red", "green", "blue"]),
+        (Synthetic::StringLabels, vec!["bird", "cat", "dog"]),
+        (Synthetic::BinaryLabels, vec!["0", "1"]),
+        (Synthetic::TwoNumbers, vec!["cohesion", "syntax"]),
+        (Synthetic::Grades, vec!["grade"]),
+    ] {
+        let dir = synthetic(scratch.path(), kind);
+        // Only folds 0 and 2: five-fold validation joins the run's folds in pairs, so two folds.
+        let folds: String = std::iter::once("row,fold\n".to_string())
+            .chain((0..300).map(|row| format!("{row},{}\n", 2 * (row % 2))))
+            .collect();
+        std::fs::write(dir.join("prepared/public/folds.csv"), folds).unwrap();
+        let prepared = prepared_from(&dir);
+        let proposal = draft_of_family(&prepared, "Linear model").await;
+        let node = scratch.path().join(format!("{kind:?}-folds"));
+        let result = run(&prepared.brief, &proposal.code, &node);
+        assert_eq!(result.exit_code, Some(0), "{kind:?}:\n{}", result.output);
+        assert!(
+            result.output.contains("fold 2:") && !result.output.contains("fold 3:"),
+            "{kind:?} did not validate on the run's two folds:\n{}",
+            result.output
+        );
+        let (header, rows) = csv_cells(&node.join("oof.csv"));
+        let targets = &prepared.brief.target_columns;
+        let mut expected: Vec<String> = vec!["row".to_string()];
+        expected.extend(prediction_columns.iter().map(|column| column.to_string()));
+        expected.extend(targets.iter().map(|target| format!("truth:{target}")));
+        assert_eq!(header, expected, "{kind:?}");
+        let validated: Vec<String> = rows.iter().map(|row| row[0].clone()).collect();
+        let every_row: Vec<String> = (0..300).map(|row| row.to_string()).collect();
+        assert_eq!(validated, every_row, "{kind:?}");
+        let (test_header, test_rows) = csv_cells(&node.join("test_pred.csv"));
+        assert_eq!(test_header[0], "id", "{kind:?}");
+        assert_eq!(
+            test_header[1..],
+            expected[1..=prediction_columns.len()],
+            "{kind:?}"
+        );
+        assert_eq!(test_rows.len(), 60, "{kind:?}");
+    }
+}
+
 /// Every improve move from the drafts of the first `SURVEY_FAMILIES` families (default 2) of each
 /// task, run: a survey that each move renders a working script (several minutes).
 #[tokio::test]

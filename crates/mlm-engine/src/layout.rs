@@ -5,6 +5,11 @@ use std::path::{Path, PathBuf};
 
 use mlm_search::{ExpansionId, NodeId};
 
+/// Where a script leaves its out-of-fold predictions, relative to its node directory.
+pub const OOF_FILE: &str = "oof.csv";
+/// Where a script leaves its test predictions, relative to its node directory.
+pub const TEST_PREDICTIONS_FILE: &str = "test_pred.csv";
+
 /// Paths inside one run directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunLayout {
@@ -44,6 +49,15 @@ impl RunLayout {
     /// Expansions in flight; whatever is left here after a crash was never counted and is discarded.
     pub fn work_dir(&self) -> PathBuf {
         self.root.join("work")
+    }
+
+    /// `name` inside `node_dir`, relative to the run directory, when the script left a regular file
+    /// there (a link is not followed: it could point anywhere).
+    pub fn written_file(&self, node_dir: &Path, name: &str) -> Option<String> {
+        let path = node_dir.join(name);
+        path.symlink_metadata()
+            .is_ok_and(|metadata| metadata.is_file())
+            .then(|| self.relative(&path))
     }
 
     /// `path` relative to the run directory, for the journal.

@@ -25,7 +25,7 @@ mod worker;
 pub use context::EngineParts;
 pub use error::{Error, Result};
 pub use event::{Event, Op, StopReason};
-pub use layout::RunLayout;
+pub use layout::{RunLayout, OOF_FILE, TEST_PREDICTIONS_FILE};
 pub use run::{run_engine, FinishedRun, RunSummary};
 pub use settings::{RunSettings, Workers, MAX_AUTO_WORKERS_PER_SLOT};
 pub use traits::{

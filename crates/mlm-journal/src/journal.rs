@@ -9,11 +9,13 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use crate::error::{Error, Result};
 use crate::integrity::{check_database, check_main_file, check_node_directories};
 use crate::lock::RunLock;
-use crate::records::{EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus};
+use crate::records::{
+    EnsembleMember, EnsembleRecord, EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus,
+};
 
 /// Bumped whenever the tables change: a writer upgrades an older journal, a newer one is refused rather than
 /// misread.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1 kept a node's outcome as two flags (`buggy`, `valid`) and its execution status unchecked,
 /// and neither a call's reasoning nor cached prompt tokens; version 2 keeps the outcome's name and both.
@@ -28,6 +30,28 @@ ALTER TABLE llm_calls ADD COLUMN reasoning TEXT;
 ALTER TABLE llm_calls ADD COLUMN cached_prompt_tokens INTEGER NOT NULL DEFAULT 0;
 PRAGMA user_version = 2;
 ";
+
+/// Version 2 did not know where a node's out-of-fold and test predictions are, nor kept ensembles;
+/// version 3 does. A writer upgrades a version-2 journal (and an upgraded version-1 one) in place.
+const UPGRADE_FROM_VERSION_2: &str = "
+ALTER TABLE nodes ADD COLUMN oof_path TEXT;
+ALTER TABLE nodes ADD COLUMN test_predictions_path TEXT;
+CREATE TABLE ensembles (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    members_json TEXT NOT NULL,
+    metric REAL NOT NULL,
+    lower_is_better INTEGER NOT NULL,
+    submission_path TEXT,
+    validation_message TEXT,
+    test_score REAL
+);
+PRAGMA user_version = 3;
+";
+
+/// What a reader selects for the columns a journal before version 3 lacks.
+const VERSION_2_OOF_PATH: &str = "NULL AS oof_path";
+const VERSION_2_TEST_PREDICTIONS_PATH: &str = "NULL AS test_predictions_path";
 
 /// How a reader selects a version-1 journal's outcome (a reader never upgrades a file).
 const VERSION_1_OUTCOME: &str =
@@ -78,7 +102,21 @@ CREATE TABLE nodes (
     cost_usd REAL NOT NULL,
     test_score REAL,
     -- The part of prompt_tokens read from the provider's prompt cache.
-    cached_prompt_tokens INTEGER NOT NULL DEFAULT 0
+    cached_prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    -- Relative to the run directory: the script's out-of-fold and test predictions, when it wrote them.
+    oof_path TEXT,
+    test_predictions_path TEXT
+);
+-- Blends of nodes' predictions (greedy ensemble selection): members as [{\"node\": 3, \"weight\": 0.5}].
+CREATE TABLE ensembles (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    members_json TEXT NOT NULL,
+    metric REAL NOT NULL,
+    lower_is_better INTEGER NOT NULL,
+    submission_path TEXT,
+    validation_message TEXT,
+    test_score REAL
 );
 CREATE TABLE search_records (
     sequence INTEGER PRIMARY KEY,
@@ -111,7 +149,7 @@ CREATE TABLE events (
 const NODE_COLUMNS: &str = "id, parent_id, stage, operator, plan, code, output, execution_status, exit_code, outcome, \
      metric, lower_is_better, validation_message, review_summary, submission_path, worker, slot, proposed_at, \
      finished_at, propose_seconds, execute_seconds, prompt_tokens, completion_tokens, cost_usd, test_score, \
-     cached_prompt_tokens";
+     cached_prompt_tokens, oof_path, test_predictions_path";
 
 const LLM_CALL_COLUMNS: &str =
     "node_id, purpose, model, request_json, response_json, prompt_tokens, \
@@ -233,10 +271,17 @@ impl Journal {
                 check_node_directories(path, journal.node_count()?)?;
                 drop(journal);
                 let mut journal = Journal::connect(path, Access::ReadWrite, run_lock)?;
-                if journal.schema_version == 1 {
+                let upgrade = match journal.schema_version {
+                    1 => Some(format!(
+                        "BEGIN; {UPGRADE_FROM_VERSION_1} {UPGRADE_FROM_VERSION_2} COMMIT;"
+                    )),
+                    2 => Some(format!("BEGIN; {UPGRADE_FROM_VERSION_2} COMMIT;")),
+                    _ => None,
+                };
+                if let Some(upgrade) = upgrade {
                     journal
                         .connection
-                        .execute_batch(&format!("BEGIN; {UPGRADE_FROM_VERSION_1} COMMIT;"))
+                        .execute_batch(&upgrade)
                         .map_err(journal.database_error())?;
                     journal.schema_version = SCHEMA_VERSION;
                 }
@@ -412,7 +457,7 @@ impl Journal {
             .execute(
                 &format!(
                     "INSERT INTO nodes ({NODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-                     ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+                     ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
                 ),
                 params![
                     node.id.0,
@@ -443,6 +488,8 @@ impl Journal {
                     node.cost_usd,
                     node.test_score,
                     node.cached_prompt_tokens as i64,
+                    node.oof_path,
+                    node.test_predictions_path,
                 ],
             )
             .map_err(database)?;
@@ -493,7 +540,12 @@ impl Journal {
                 match self.schema_version {
                     1 => NODE_COLUMNS
                         .replacen("outcome", VERSION_1_OUTCOME, 1)
-                        .replacen("cached_prompt_tokens", VERSION_1_CACHED_PROMPT_TOKENS, 1),
+                        .replacen("cached_prompt_tokens", VERSION_1_CACHED_PROMPT_TOKENS, 1)
+                        .replacen("oof_path", VERSION_2_OOF_PATH, 1)
+                        .replacen("test_predictions_path", VERSION_2_TEST_PREDICTIONS_PATH, 1),
+                    2 => NODE_COLUMNS
+                        .replacen("oof_path", VERSION_2_OOF_PATH, 1)
+                        .replacen("test_predictions_path", VERSION_2_TEST_PREDICTIONS_PATH, 1),
                     _ => NODE_COLUMNS.to_string(),
                 }
             ))
@@ -521,6 +573,98 @@ impl Journal {
             )
             .map_err(self.database_error())?;
         Ok(())
+    }
+
+    /// Stores an ensemble and returns its id.
+    pub fn record_ensemble(&self, ensemble: &EnsembleRecord) -> Result<u32> {
+        let members = serde_json::to_string(&ensemble.members)
+            .map_err(|error| self.corrupt(format!("ensemble members: {error}")))?;
+        self.connection
+            .execute(
+                "INSERT INTO ensembles (created_at, members_json, metric, lower_is_better, submission_path, \
+                 validation_message, test_score) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    ensemble.created_at.to_rfc3339(),
+                    members,
+                    ensemble.metric.value,
+                    ensemble.metric.direction == Direction::LowerIsBetter,
+                    ensemble.submission_path,
+                    ensemble.validation_message,
+                    ensemble.test_score,
+                ],
+            )
+            .map_err(self.database_error())?;
+        Ok(self.connection.last_insert_rowid() as u32)
+    }
+
+    /// Records the test score of an ensemble, graded after the run for analysis.
+    pub fn set_ensemble_test_score(&self, ensemble: u32, score: Option<f64>) -> Result<()> {
+        self.connection
+            .execute(
+                "UPDATE ensembles SET test_score = ?1 WHERE id = ?2",
+                params![score, ensemble],
+            )
+            .map_err(self.database_error())?;
+        Ok(())
+    }
+
+    /// Every ensemble in the order it was recorded (none in a journal before version 3).
+    pub fn ensembles(&self) -> Result<Vec<EnsembleRecord>> {
+        if self.schema_version < 3 {
+            return Ok(Vec::new());
+        }
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT id, created_at, members_json, metric, lower_is_better, submission_path, \
+                 validation_message, test_score FROM ensembles ORDER BY id",
+            )
+            .map_err(self.database_error())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, u32>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, f64>(3)?,
+                    row.get::<_, bool>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, Option<String>>(6)?,
+                    row.get::<_, Option<f64>>(7)?,
+                ))
+            })
+            .map_err(self.database_error())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.database_error())?;
+        rows.into_iter()
+            .map(
+                |(
+                    id,
+                    created_at,
+                    members,
+                    metric,
+                    lower_is_better,
+                    submission_path,
+                    validation_message,
+                    test_score,
+                )| {
+                    let members: Vec<EnsembleMember> = serde_json::from_str(&members)
+                        .map_err(|error| self.corrupt(format!("ensemble {id}: {error}")))?;
+                    Ok(EnsembleRecord {
+                        id,
+                        created_at: self.timestamp(&created_at)?,
+                        members,
+                        metric: Metric::new(
+                            metric,
+                            Direction::from_lower_is_better(lower_is_better),
+                        ),
+                        submission_path,
+                        validation_message,
+                        test_score,
+                    })
+                },
+            )
+            .collect()
     }
 
     pub fn record_llm_call(&self, call: &LlmCallRecord) -> Result<()> {
@@ -725,6 +869,8 @@ impl Journal {
             completion_tokens: raw.completion_tokens as u64,
             cost_usd: raw.cost_usd,
             test_score: raw.test_score,
+            oof_path: raw.oof_path,
+            test_predictions_path: raw.test_predictions_path,
         })
     }
 }
@@ -783,6 +929,8 @@ struct RawNode {
     cost_usd: f64,
     test_score: Option<f64>,
     cached_prompt_tokens: i64,
+    oof_path: Option<String>,
+    test_predictions_path: Option<String>,
 }
 
 fn raw_node(row: &Row<'_>) -> rusqlite::Result<RawNode> {
@@ -813,5 +961,7 @@ fn raw_node(row: &Row<'_>) -> rusqlite::Result<RawNode> {
         cost_usd: row.get(23)?,
         test_score: row.get(24)?,
         cached_prompt_tokens: row.get(25)?,
+        oof_path: row.get(26)?,
+        test_predictions_path: row.get(27)?,
     })
 }

@@ -19,4 +19,6 @@ mod records;
 pub use error::{Error, Result};
 pub use export::export_best;
 pub use journal::Journal;
-pub use records::{EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus};
+pub use records::{
+    EnsembleMember, EnsembleRecord, EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus,
+};

@@ -1,7 +1,7 @@
 //! The rows the journal stores, as plain data.
 
 use chrono::{DateTime, Utc};
-use mlm_search::{ExecutionStatus, NodeId, Outcome, Stage};
+use mlm_search::{ExecutionStatus, Metric, NodeId, Outcome, Stage};
 use serde::{Deserialize, Serialize};
 
 /// Where a run stands.
@@ -86,6 +86,37 @@ pub struct NodeEntry {
     pub completion_tokens: u64,
     pub cost_usd: f64,
     /// The real test score, graded after the run for analysis only; never used for selection.
+    pub test_score: Option<f64>,
+    /// Relative to the run directory: the out-of-fold predictions the script wrote (`oof.csv`).
+    #[serde(default)]
+    pub oof_path: Option<String>,
+    /// Relative to the run directory: the test predictions the script wrote (`test_pred.csv`).
+    #[serde(default)]
+    pub test_predictions_path: Option<String>,
+}
+
+/// A node's share of an ensemble.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EnsembleMember {
+    pub node: NodeId,
+    /// The share of the blend; an ensemble's weights sum to one.
+    pub weight: f64,
+}
+
+/// A blend of nodes' predictions, chosen by greedy ensemble selection on their out-of-fold predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnsembleRecord {
+    /// Numbered from 1 in the order they were recorded (ignored when recording).
+    pub id: u32,
+    pub created_at: DateTime<Utc>,
+    pub members: Vec<EnsembleMember>,
+    /// The blend's out-of-fold score.
+    pub metric: Metric,
+    /// Relative to the run directory.
+    pub submission_path: Option<String>,
+    /// Why the submission check refused its submission, when it did.
+    pub validation_message: Option<String>,
+    /// The real test score, graded after the run for analysis.
     pub test_score: Option<f64>,
 }
 

@@ -61,5 +61,7 @@ pub fn node_entry(id: u32, parent: Option<u32>, outcome: Outcome) -> NodeEntry {
         completion_tokens: 20,
         cost_usd: 0.001,
         test_score: None,
+        oof_path: None,
+        test_predictions_path: None,
     }
 }

@@ -44,10 +44,16 @@ function renderHeader() {
   const best = run.best_node === null ? "none yet" : `${fmt(run.best_metric)} (node ${run.best_node})`;
   const test = run.report && run.report.grading && run.report.grading.score !== null && run.report.grading.score !== undefined
     ? `<span>test</span> <b>${fmt(run.report.grading.score)}</b>` : "";
+  // The run's ensemble (report.json): its out-of-fold score, its members with their weights, whether it won.
+  const blend = run.report && run.report.ensemble;
+  const ensemble = blend
+    ? `<span>ensemble</span> <b>${fmt(blend.validation_metric)}</b> <span>(${blend.members
+        .map((member) => `node ${member.node} × ${member.weight.toFixed(2)}`).join(", ")}${blend.selected ? ", selected" : ""})</span>`
+    : "";
   $("stats").innerHTML = [
     `<span>elapsed</span> <b>${seconds(run.elapsed_seconds)}</b>`,
     `<span>nodes</span> <b>${run.nodes}</b> <span>(${run.valid_nodes} valid, ${run.buggy_nodes} buggy)</span>`,
-    `<span>best validation</span> <b>${best}</b>`, test,
+    `<span>best validation</span> <b>${best}</b>`, ensemble, test,
     `<span>tokens</span> <b>${run.prompt_tokens + run.completion_tokens}</b>`,
     `<span>cost</span> <b>${usd(run.cost_usd)}</b>`,
     `<span>coder</span> <b>${escapeHtml(run.coder)}</b>`,

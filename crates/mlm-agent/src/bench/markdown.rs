@@ -240,6 +240,7 @@ mod tests {
             coder: None,
             config: None,
             baselines: vec![BaselineKind::Simple, BaselineKind::Flaml],
+            ablations: Vec::new(),
         };
         build_report(
             settings,

@@ -195,6 +195,18 @@ pub struct BenchSettings {
     pub coder: Option<CoderChoice>,
     pub config: Option<String>,
     pub baselines: Vec<BaselineKind>,
+    /// Parts of the agent switched off for every run; none (the default) is left out of the file, so
+    /// a bench directory made before ablations existed still matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ablations: Vec<Ablation>,
+}
+
+/// A part of the agent a bench can switch off in every run, to measure what it contributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ablation {
+    /// No ensemble at the end of a run (`[search] ensemble = false`).
+    Ensemble,
 }
 
 impl BenchSettings {

@@ -20,10 +20,11 @@ use crate::bench::jobs::{execute_baseline, execute_run, Competition, JobContext}
 use crate::bench::markdown;
 use crate::bench::ray::RayExecutor;
 use crate::bench::results::{
-    append, BaselineKind, BenchSettings, Grade, Recorded, ResultLine, RESULTS_FILE, SETTINGS_FILE,
+    append, Ablation, BaselineKind, BenchSettings, Grade, Recorded, ResultLine, RESULTS_FILE,
+    SETTINGS_FILE,
 };
 use crate::bench::suite::Suite;
-use crate::config::{CoderChoice, ConfigLayer, RunLayer};
+use crate::config::{CoderChoice, ConfigLayer, RunLayer, SearchLayer};
 use crate::environment::{flaml_python, ready_environment, Reporter};
 use crate::error::{Error, Result};
 use crate::recipe::prepared_recipe;
@@ -47,6 +48,8 @@ pub struct BenchRequest {
     pub config_file: Option<PathBuf>,
     /// Baselines beside the simple one that every competition with a baseline script gets.
     pub extra_baseline: Option<BaselineKind>,
+    /// Parts of the agent switched off in every run (`--ablate`).
+    pub ablations: Vec<Ablation>,
     /// Jobs in flight at once, on either executor.
     pub concurrency: usize,
     /// Where the jobs run.
@@ -149,6 +152,9 @@ pub fn run_bench(
         .unwrap_or(3600);
     let steps = request.steps.or(suite.steps);
     let slots = request.slots.unwrap_or(available_cpus().len().max(1));
+    let mut ablations = request.ablations.clone();
+    ablations.sort();
+    ablations.dedup();
     let mut baselines = vec![BaselineKind::Simple];
     baselines.extend(request.extra_baseline);
     // FLAML is checked before anything runs: a missing package must not cost an hour of runs first.
@@ -176,6 +182,7 @@ pub fn run_bench(
         coder: request.coder,
         config: config.as_ref().map(|path| path.display().to_string()),
         baselines: baselines.clone(),
+        ablations: ablations.clone(),
     };
     let out = match &request.out {
         Some(out) => out.clone(),
@@ -213,6 +220,10 @@ pub fn run_bench(
                 workers: request.workers,
                 gpus: request.gpus.clone(),
                 ..RunLayer::default()
+            },
+            search: SearchLayer {
+                ensemble: ablations.contains(&Ablation::Ensemble).then_some(false),
+                ..SearchLayer::default()
             },
             ..ConfigLayer::default()
         });

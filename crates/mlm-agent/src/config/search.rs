@@ -6,7 +6,7 @@ use merge::Merge;
 use mlm_search::{AfterLoss, ExplorationSchedule, PolicyKind, SearchConfig};
 use serde::{Deserialize, Serialize};
 
-/// `[search]`: each key as `SearchConfig` documents it.
+/// `[search]`: each key as `SearchConfig` documents it, and whether the run ends with an ensemble.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Merge)]
 #[serde(deny_unknown_fields, default)]
 #[merge(strategy = merge::option::overwrite_none)]
@@ -26,6 +26,8 @@ pub struct SearchLayer {
     pub exploration: Option<ExplorationSchedule>,
     pub debug_prob: Option<f64>,
     pub greedy_max_debug_depth: Option<u32>,
+    /// Blend the valid nodes' predictions at the end of the run (`true` by default).
+    pub ensemble: Option<bool>,
 }
 
 impl SearchLayer {
@@ -72,6 +74,7 @@ impl From<&SearchConfig> for SearchLayer {
             exploration: Some(config.exploration),
             debug_prob: Some(config.debug_prob),
             greedy_max_debug_depth: Some(config.greedy_max_debug_depth),
+            ensemble: None,
         }
     }
 }

@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use mlm_agent::bench::executor::{ExecutorChoice, RaySettings};
-use mlm_agent::bench::results::{BaselineKind, RESULTS_FILE};
+use mlm_agent::bench::results::{Ablation, BaselineKind, RESULTS_FILE};
 use mlm_agent::bench::runner::{run_bench, BenchEvent, BenchOutcome, BenchRequest};
 
-use crate::cli::{BaselineArgument, BenchArguments, ExecutorArgument};
+use crate::cli::{AblationArgument, BaselineArgument, BenchArguments, ExecutorArgument};
 use crate::failure::{CommandResult, Failure};
 use crate::reporter::TerminalReporter;
 
@@ -37,6 +37,13 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
         extra_baseline: arguments.baseline.map(|baseline| match baseline {
             BaselineArgument::Flaml => BaselineKind::Flaml,
         }),
+        ablations: arguments
+            .ablate
+            .iter()
+            .map(|ablation| match ablation {
+                AblationArgument::Ensemble => Ablation::Ensemble,
+            })
+            .collect(),
         concurrency: arguments.concurrency,
         executor,
         out: arguments.out,

@@ -9,6 +9,7 @@
 mod bench;
 mod chromium;
 mod dashboard;
+mod ensemble;
 mod exec;
 mod fake_llm;
 mod gpus;

@@ -29,7 +29,52 @@ use mlm_search::Stage;
 use crate::operator::{
     Coder, CoderError, Proposal, ProposalRequest, Review, ReviewRequest, TaskBrief, TokenUsage,
 };
-use schema::TaskSchema;
+use schema::{LabelSource, Problem, TaskSchema};
+
+/// How the run's cross-validation folds keep rows apart, as this coder's schema reads the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FoldDesign {
+    /// Each class of this train.csv column spread evenly over the folds.
+    Stratified { label_column: String },
+    /// Every value of this column on one side of each split: train.csv and test.csv were split by it.
+    Grouped { group_column: String },
+    /// Rows shuffled and dealt out.
+    Plain,
+}
+
+impl FoldDesign {
+    /// The design for `task`: grouped where the schema finds a grouping column, stratified for
+    /// classification by one label column, plain otherwise (also when the schema cannot be read: an
+    /// LLM coder may still solve such a task).
+    pub fn for_task(task: &TaskBrief) -> FoldDesign {
+        let Ok(schema) = schema::detect(task) else {
+            return FoldDesign::Plain;
+        };
+        if let Some(group_column) = schema.group_column() {
+            return FoldDesign::Grouped {
+                group_column: group_column.to_string(),
+            };
+        }
+        let label_column = match (schema.problem(), &schema.target.source) {
+            (Problem::Classification, LabelSource::Column(label_column)) => Some(label_column),
+            (Problem::Classification, LabelSource::TargetColumns) => {
+                match schema.target.source_columns.as_slice() {
+                    [label_column] => Some(label_column),
+                    _ => None,
+                }
+            }
+            (Problem::Classification, LabelSource::OneHotColumns) | (Problem::Regression, _) => {
+                None
+            }
+        };
+        match label_column {
+            Some(label_column) => FoldDesign::Stratified {
+                label_column: label_column.clone(),
+            },
+            None => FoldDesign::Plain,
+        }
+    }
+}
 
 /// The offline coder. Cheap to create; it caches each task's schema after reading it once.
 #[derive(Debug, Default)]

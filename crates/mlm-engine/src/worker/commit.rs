@@ -10,6 +10,7 @@ use super::judge::Judged;
 use crate::context::RunContext;
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::layout::{OOF_FILE, TEST_PREDICTIONS_FILE};
 
 pub(super) fn commit(run: &RunContext, judged: Judged) -> Result<()> {
     let Judged {
@@ -85,6 +86,8 @@ pub(super) fn commit(run: &RunContext, judged: Judged) -> Result<()> {
             completion_tokens: usage.completion_tokens,
             cost_usd: usage.cost_usd,
             test_score: None,
+            oof_path: run.layout.written_file(&node_dir, OOF_FILE),
+            test_predictions_path: run.layout.written_file(&node_dir, TEST_PREDICTIONS_FILE),
         };
         let records = state.search.take_records();
         state.journal.record_node(&entry, &records)?;

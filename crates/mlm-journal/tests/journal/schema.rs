@@ -1,11 +1,11 @@
 //! A journal written by an earlier version (schema 1: a node's outcome as two flags, no reasoning and no
-//! cached tokens) is read by readers as it is and upgraded in place by a writer, with every node's
-//! outcome and every model call kept.
+//! cached tokens; schema 2: no prediction files and no ensembles) is read by readers as it is and
+//! upgraded in place by a writer, with every node's outcome and every model call kept.
 
 use std::path::Path;
 
-use mlm_journal::{Journal, LlmCallRecord};
-use mlm_search::{Direction, Metric, Outcome};
+use mlm_journal::{EnsembleMember, EnsembleRecord, Journal, LlmCallRecord, NodeEntry};
+use mlm_search::{Direction, Metric, NodeId, Outcome};
 use mlm_test_support::journal_rows::{node_entry, valid};
 use rusqlite::Connection;
 
@@ -122,7 +122,7 @@ fn a_writer_upgrades_a_version_1_journal_keeping_every_outcome() {
             .record_node(&node_entry(3, Some(0), valid(0.2)), &[])
             .unwrap();
     }
-    assert_eq!(schema_version(&path), 2);
+    assert_eq!(schema_version(&path), 3);
     let reopened = Journal::open(&path).unwrap();
     let mut expected = version_1_outcomes();
     expected.push(valid(0.2));
@@ -147,4 +147,96 @@ fn an_upgraded_version_1_journal_stores_reasoning_and_cached_tokens() {
         Some("Try gradient boosting next.")
     );
     assert_eq!(stored.cached_prompt_tokens, 64);
+}
+
+/// What version 2 added to version 1, as version 2's writer applied it.
+const VERSION_1_TO_2: &str = "
+ALTER TABLE nodes ADD COLUMN outcome TEXT NOT NULL DEFAULT 'buggy';
+UPDATE nodes SET outcome = CASE WHEN buggy THEN 'buggy' WHEN valid THEN 'valid' ELSE 'invalid' END;
+ALTER TABLE nodes DROP COLUMN buggy;
+ALTER TABLE nodes DROP COLUMN valid;
+ALTER TABLE nodes ADD COLUMN cached_prompt_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE llm_calls ADD COLUMN reasoning TEXT;
+ALTER TABLE llm_calls ADD COLUMN cached_prompt_tokens INTEGER NOT NULL DEFAULT 0;
+PRAGMA user_version = 2;
+";
+
+fn version_2_journal(run_dir: &Path) -> std::path::PathBuf {
+    let path = version_1_journal(run_dir);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(VERSION_1_TO_2)
+        .unwrap();
+    path
+}
+
+#[test]
+fn a_reader_reads_a_version_2_journal_without_predictions_or_ensembles() {
+    let run_dir = tempfile::tempdir().unwrap();
+    let path = version_2_journal(run_dir.path());
+    let reader = Journal::open_read_only(&path).unwrap();
+    assert_eq!(outcomes(&reader), version_1_outcomes());
+    assert!(reader
+        .nodes()
+        .unwrap()
+        .iter()
+        .all(|node| node.oof_path.is_none()));
+    assert!(reader.ensembles().unwrap().is_empty());
+    drop(reader);
+    assert_eq!(schema_version(&path), 2);
+}
+
+#[test]
+fn a_writer_upgrades_a_version_2_journal_to_keep_predictions_and_ensembles() {
+    let run_dir = tempfile::tempdir().unwrap();
+    let path = version_2_journal(run_dir.path());
+    {
+        let mut writer = Journal::open(&path).unwrap();
+        std::fs::create_dir_all(run_dir.path().join("nodes/3")).unwrap();
+        let node = NodeEntry {
+            oof_path: Some("nodes/3/oof.csv".into()),
+            test_predictions_path: Some("nodes/3/test_pred.csv".into()),
+            ..node_entry(3, Some(0), valid(0.2))
+        };
+        writer.record_node(&node, &[]).unwrap();
+        let ensemble = EnsembleRecord {
+            id: 0,
+            created_at: chrono::Utc::now(),
+            members: vec![
+                EnsembleMember {
+                    node: NodeId(0),
+                    weight: 0.75,
+                },
+                EnsembleMember {
+                    node: NodeId(3),
+                    weight: 0.25,
+                },
+            ],
+            metric: Metric::new(0.19, Direction::LowerIsBetter),
+            submission_path: Some("ensemble/submission.csv".into()),
+            validation_message: None,
+            test_score: None,
+        };
+        let id = writer.record_ensemble(&ensemble).unwrap();
+        writer.set_ensemble_test_score(id, Some(0.21)).unwrap();
+    }
+    assert_eq!(schema_version(&path), 3);
+    let reopened = Journal::open(&path).unwrap();
+    let nodes = reopened.nodes().unwrap();
+    assert_eq!(nodes[0].oof_path, None);
+    assert_eq!(nodes[3].oof_path.as_deref(), Some("nodes/3/oof.csv"));
+    assert_eq!(
+        nodes[3].test_predictions_path.as_deref(),
+        Some("nodes/3/test_pred.csv")
+    );
+    let ensembles = reopened.ensembles().unwrap();
+    assert_eq!(ensembles.len(), 1);
+    assert_eq!(ensembles[0].id, 1);
+    assert_eq!(ensembles[0].members[0].weight, 0.75);
+    assert_eq!(ensembles[0].members[1].node, NodeId(3));
+    assert_eq!(ensembles[0].test_score, Some(0.21));
+    assert_eq!(
+        ensembles[0].metric,
+        Metric::new(0.19, Direction::LowerIsBetter)
+    );
 }
