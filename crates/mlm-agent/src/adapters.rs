@@ -14,7 +14,9 @@ use mlm_exec::{
 };
 use mlm_grade::Grader;
 
-/// Runs each script in the sandbox, in the slot the engine hands it.
+/// Runs each script in the sandbox, in the slot the engine hands it. Final selection runs its
+/// re-evaluations through copies that hand the scripts other folds.
+#[derive(Clone)]
 pub struct SandboxExecutor {
     pub public_dir: PathBuf,
     /// The run's folds, copied into each script's `input/` beside the public files.

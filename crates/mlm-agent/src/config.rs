@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::ensemble::Ensembling;
 use crate::error::{Error, Result};
+pub use crate::final_selection::Reselection;
 pub use llm::{LlmLayer, LlmSettings, ModelLayer, ModelSettings};
 pub use search::SearchLayer;
 
@@ -121,6 +122,8 @@ pub struct ResolvedConfig {
     pub llm: Option<LlmSettings>,
     /// `[search] ensemble`: whether the run blends its valid nodes at the end.
     pub ensembling: Ensembling,
+    /// `[search] reselect_…`: whether and how the best nodes are re-evaluated on fresh folds at the end.
+    pub reselection: Reselection,
 }
 
 impl ConfigLayer {
@@ -227,6 +230,11 @@ impl ConfigLayer {
                 true => Ensembling::On,
                 false => Ensembling::Off,
             },
+            reselection: Reselection::resolve(
+                self.search.reselect_candidates,
+                self.search.reselect_evaluations,
+                self.search.reselect_share,
+            )?,
             settings,
             gpus: self.run.gpus.clone().unwrap_or_default(),
             network: if self.sandbox.allow_network.unwrap_or(false) {
@@ -278,6 +286,14 @@ impl ResolvedConfig {
     /// ever named, never stored.
     pub fn to_layer(&self) -> ConfigLayer {
         let settings = &self.settings;
+        let (reselect_candidates, reselect_evaluations, reselect_share) = match self.reselection {
+            Reselection::Off => (Some(0), None, None),
+            Reselection::On {
+                candidates,
+                evaluations,
+                share,
+            } => (Some(candidates), Some(evaluations), Some(share)),
+        };
         ConfigLayer {
             run: RunLayer {
                 coder: Some(self.coder),
@@ -293,6 +309,9 @@ impl ResolvedConfig {
             },
             search: SearchLayer {
                 ensemble: Some(self.ensembling == Ensembling::On),
+                reselect_candidates,
+                reselect_evaluations,
+                reselect_share,
                 ..SearchLayer::from(&settings.search)
             },
             sandbox: SandboxLayer {

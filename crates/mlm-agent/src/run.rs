@@ -1,15 +1,18 @@
 //! `run` and `resume` put together: the configuration resolved, the task prepared and loaded, the
 //! coder made and its models checked, the sandbox executor and the journal ready; then the engine driven
-//! to its end and the selected submission graded. Both commands build the same [`Assembly`]; the binary
-//! only shows its events.
+//! to its end, its best nodes re-evaluated to select one (final selection), and the selected submission
+//! graded. Both commands build the same [`Assembly`]; the binary only shows its events.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::Utc;
 use mlm_coder::{Coder, FoldDesign, LlmCoder, LlmOptions, PromptMode, Prompts, TaskBrief};
-use mlm_engine::{run_engine, EngineParts, Event, FinishedRun, Op, RunLayout, RunSummary};
+use mlm_engine::{
+    run_engine, CancelFlag, EngineParts, Event, FinishedRun, Op, RunLayout, RunSummary, StopReason,
+};
 use mlm_exec::sandbox::SandboxTiers;
 use mlm_exec::{
     available_cpus, importable_deep_learning_modules, plan_slots, probe_node_sandbox, select_gpus,
@@ -25,11 +28,12 @@ use tokio::sync::mpsc;
 
 use crate::adapters::{GraderCheck, PythonSyntaxCheck, SandboxExecutor};
 use crate::brief::{task_brief, Hardware};
-use crate::config::{CoderChoice, ConfigLayer, ResolvedConfig};
+use crate::config::{CoderChoice, ConfigLayer, Reselection, ResolvedConfig};
 use crate::ensemble::{build_ensemble, Ensembling};
 use crate::environment::{run_environment, Reporter};
 use crate::error::{Error, Result};
 use crate::final_report::{write_final_report, FinalReport};
+use crate::final_selection::{FinalSelection, FoldSource};
 use crate::folds::{draw_folds, write_folds, FOLDS_FILE};
 use crate::recipe::prepared_recipe;
 use crate::system::physical_memory_bytes;
@@ -335,14 +339,17 @@ impl Assembly {
         Ok(tiers)
     }
 
-    /// Runs the engine to its end, then grades the selected submission and writes `report.json`.
-    /// Events go to `events`; [`Op::Interrupt`] on `operations` stops the run cleanly.
+    /// Runs the engine to its end (the time limit less final selection's share), re-evaluates the best
+    /// nodes on fresh folds to select one, then grades the selected submission and writes
+    /// `report.json`. Events go to `events`; [`Op::Interrupt`] on `operations` stops the run cleanly,
+    /// final selection included.
     pub async fn drive(
         self,
         events: mpsc::UnboundedSender<Event>,
-        operations: mpsc::UnboundedReceiver<Op>,
+        mut operations: mpsc::UnboundedReceiver<Op>,
     ) -> Result<Finished> {
         let Assembly {
+            task,
             config,
             layout,
             coder,
@@ -350,23 +357,94 @@ impl Assembly {
             executor,
             journal,
             grader,
-            ..
         } = self;
+        let folds = executor.folds_file.as_ref().map(|_| FoldSource {
+            train_csv: task.public_dir.join("train.csv"),
+            design: FoldDesign::for_task(&brief),
+        });
+        let executor = Arc::new(executor);
+        let mut settings = config.settings.clone();
+        settings.time_limit = config.reselection.search_time_limit(settings.time_limit);
+        // An interruption reaches the engine, and after it final selection, whose scripts it kills.
+        let interrupted: CancelFlag = Arc::new(AtomicBool::new(false));
+        let (engine_operations, engine_receiver) = mpsc::unbounded_channel();
+        let forwarding = {
+            let interrupted = interrupted.clone();
+            tokio::spawn(async move {
+                while let Some(operation) = operations.recv().await {
+                    match operation {
+                        Op::Interrupt => interrupted.store(true, Ordering::SeqCst),
+                    }
+                    let _ = engine_operations.send(operation);
+                }
+            })
+        };
         let parts = EngineParts {
-            settings: config.settings.clone(),
+            settings,
             task: brief,
             coder,
-            executor: Arc::new(executor),
+            executor: executor.clone(),
             check: Arc::new(GraderCheck(grader.clone())),
             journal,
             layout: layout.clone(),
         };
-        let FinishedRun { summary, journal } = run_engine(parts, events, operations).await?;
+        // Held until the end, so that the front end keeps listening (for Ctrl-C) during final selection.
+        let front_end = events.clone();
+        let FinishedRun {
+            mut summary,
+            mut journal,
+        } = run_engine(parts, events, engine_receiver).await?;
+        let selection = match (config.reselection, summary.reason) {
+            (Reselection::Off, _) | (_, StopReason::Interrupted) => None,
+            (
+                Reselection::On {
+                    candidates,
+                    evaluations,
+                    ..
+                },
+                StopReason::StepsExhausted
+                | StopReason::TimeLimit
+                | StopReason::TokenBudget
+                | StopReason::CostBudget
+                | StopReason::SearchExhausted
+                | StopReason::CoderFailed,
+            ) => {
+                let started = Instant::now();
+                let selection = FinalSelection {
+                    layout: &layout,
+                    journal: &mut journal,
+                    executor: &executor,
+                    folds,
+                    seed: config.settings.seed,
+                    candidates,
+                    evaluations,
+                    node_timeout: config.settings.node_timeout,
+                    time_left: config.settings.time_limit.saturating_sub(summary.elapsed),
+                    cancel: interrupted.clone(),
+                }
+                .run()
+                .await?;
+                summary.elapsed += started.elapsed();
+                journal.set_elapsed_seconds(summary.elapsed.as_secs_f64())?;
+                selection
+            }
+        };
+        forwarding.abort();
+        // Interrupted during final selection: the engine's best stays, and a resume selects again.
+        let selection = match (interrupted.load(Ordering::SeqCst), summary.reason) {
+            (true, StopReason::Interrupted) | (false, _) => selection,
+            (true, _) => {
+                summary.reason = StopReason::Interrupted;
+                journal.set_status(RunStatus::Interrupted)?;
+                None
+            }
+        };
         let ensemble = match config.ensembling {
             Ensembling::On => build_ensemble(&layout.root, &grader, &journal)?,
             Ensembling::Off => None,
         };
-        let report = write_final_report(&layout, &grader, &summary, &journal, ensemble)?;
+        let report = write_final_report(&layout, &grader, &summary, &journal, ensemble, selection)?;
+        drop(front_end);
         Ok(Finished { summary, report })
     }
 }

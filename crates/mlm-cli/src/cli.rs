@@ -230,6 +230,8 @@ fn parse_ray_resources(text: &str) -> Result<std::collections::BTreeMap<String, 
 pub enum AblationArgument {
     /// The ensemble of the valid nodes' predictions at the end of each run
     Ensemble,
+    /// Final selection: re-evaluating the best nodes on fresh folds at the end of each run
+    Selection,
 }
 
 /// An AutoML baseline `bench` can run beside each task's simple baseline.

@@ -225,6 +225,9 @@ impl Progress {
                     .score
                     .map_or("invalid".to_string(), |score| format!("{score:.5}"));
                 let validation = report.validation_metric.unwrap_or(f64::NAN);
+                if let Some(selection) = &report.selection {
+                    println!("Final selection: {}", selection.reason);
+                }
                 match &report.ensemble {
                     Some(ensemble) if ensemble.selected => println!(
                         "Selected the ensemble of {}: out-of-fold {} {validation:.5}; test score {test}",

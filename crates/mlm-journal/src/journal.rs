@@ -15,7 +15,7 @@ use crate::records::{
 
 /// Bumped whenever the tables change: a writer upgrades an older journal, a newer one is refused rather than
 /// misread.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1 kept a node's outcome as two flags (`buggy`, `valid`) and its execution status unchecked,
 /// and neither a call's reasoning nor cached prompt tokens; version 2 keeps the outcome's name and both.
@@ -47,6 +47,23 @@ CREATE TABLE ensembles (
     test_score REAL
 );
 PRAGMA user_version = 3;
+";
+
+/// Version 3 did not keep final selection's re-evaluations; version 4 does. A writer upgrades a version-3
+/// journal (and an upgraded older one) in place.
+const UPGRADE_FROM_VERSION_3: &str = "
+CREATE TABLE reevaluations (
+    id INTEGER PRIMARY KEY,
+    node_id INTEGER NOT NULL REFERENCES nodes(id),
+    seed INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    metric REAL,
+    lower_is_better INTEGER,
+    failure TEXT,
+    execute_seconds REAL NOT NULL,
+    CHECK ((metric IS NULL) <> (failure IS NULL))
+);
+PRAGMA user_version = 4;
 ";
 
 /// What a reader selects for the columns a journal before version 3 lacks.
@@ -118,6 +135,19 @@ CREATE TABLE ensembles (
     validation_message TEXT,
     test_score REAL
 );
+-- Final selection: a candidate node's script re-run on folds drawn from another seed, with the score
+-- it reported (metric, lower_is_better) or why it has none (failure).
+CREATE TABLE reevaluations (
+    id INTEGER PRIMARY KEY,
+    node_id INTEGER NOT NULL REFERENCES nodes(id),
+    seed INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    metric REAL,
+    lower_is_better INTEGER,
+    failure TEXT,
+    execute_seconds REAL NOT NULL,
+    CHECK ((metric IS NULL) <> (failure IS NULL))
+);
 CREATE TABLE search_records (
     sequence INTEGER PRIMARY KEY,
     record TEXT NOT NULL
@@ -160,9 +190,9 @@ const LLM_CALL_COLUMNS: &str =
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    connection: Connection,
-    /// The file's schema: [`SCHEMA_VERSION`], or 1 for an older journal opened read-only.
-    schema_version: i64,
+    pub(crate) connection: Connection,
+    /// The file's schema: [`SCHEMA_VERSION`], or an older one for a journal opened read-only.
+    pub(crate) schema_version: i64,
     /// Held for as long as the journal lives, by writers only; dropping it releases the run.
     _run_lock: Option<RunLock>,
 }
@@ -273,9 +303,12 @@ impl Journal {
                 let mut journal = Journal::connect(path, Access::ReadWrite, run_lock)?;
                 let upgrade = match journal.schema_version {
                     1 => Some(format!(
-                        "BEGIN; {UPGRADE_FROM_VERSION_1} {UPGRADE_FROM_VERSION_2} COMMIT;"
+                        "BEGIN; {UPGRADE_FROM_VERSION_1} {UPGRADE_FROM_VERSION_2} {UPGRADE_FROM_VERSION_3} COMMIT;"
                     )),
-                    2 => Some(format!("BEGIN; {UPGRADE_FROM_VERSION_2} COMMIT;")),
+                    2 => Some(format!(
+                        "BEGIN; {UPGRADE_FROM_VERSION_2} {UPGRADE_FROM_VERSION_3} COMMIT;"
+                    )),
+                    3 => Some(format!("BEGIN; {UPGRADE_FROM_VERSION_3} COMMIT;")),
                     _ => None,
                 };
                 if let Some(upgrade) = upgrade {
@@ -353,14 +386,14 @@ impl Journal {
         &self.path
     }
 
-    fn database_error(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    pub(crate) fn database_error(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
         move |source| Error::Database {
             path: self.path.clone(),
             source,
         }
     }
 
-    fn corrupt(&self, problem: String) -> Error {
+    pub(crate) fn corrupt(&self, problem: String) -> Error {
         Error::Corrupt {
             path: self.path.clone(),
             problem,
@@ -802,7 +835,7 @@ impl Journal {
             .collect()
     }
 
-    fn timestamp(&self, text: &str) -> Result<DateTime<Utc>> {
+    pub(crate) fn timestamp(&self, text: &str) -> Result<DateTime<Utc>> {
         DateTime::parse_from_rfc3339(text)
             .map(|time| time.with_timezone(&Utc))
             .map_err(|error| self.corrupt(format!("timestamp `{text}`: {error}")))

@@ -15,10 +15,12 @@ mod integrity;
 mod journal;
 mod lock;
 mod records;
+mod reevaluations;
 
 pub use error::{Error, Result};
 pub use export::export_best;
 pub use journal::Journal;
 pub use records::{
-    EnsembleMember, EnsembleRecord, EventRecord, LlmCallRecord, NodeEntry, RunRecord, RunStatus,
+    EnsembleMember, EnsembleRecord, EventRecord, LlmCallRecord, NodeEntry, Reevaluated,
+    ReevaluationRecord, RunRecord, RunStatus,
 };

@@ -120,6 +120,28 @@ pub struct EnsembleRecord {
     pub test_score: Option<f64>,
 }
 
+/// One re-run of a candidate node's script on folds drawn from another seed, as final selection runs it
+/// at the end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReevaluationRecord {
+    pub node: NodeId,
+    /// The seed the fresh folds were drawn from.
+    pub seed: u64,
+    pub created_at: DateTime<Utc>,
+    pub result: Reevaluated,
+    pub execute_seconds: f64,
+}
+
+/// What a re-evaluation showed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Reevaluated {
+    /// The script ran cleanly and reported this validation score on the fresh folds.
+    Scored { metric: Metric },
+    /// It gave no score; why, for the user (`timeout`, `no metrics.json`, …).
+    Failed { reason: String },
+}
+
 /// One request to a model, with secrets removed before it gets here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmCallRecord {

@@ -207,6 +207,9 @@ pub struct BenchSettings {
 pub enum Ablation {
     /// No ensemble at the end of a run (`[search] ensemble = false`).
     Ensemble,
+    /// No final selection: the best node by validation score is the run's (`[search]
+    /// reselect_candidates = 0`), and the search gets the whole time limit.
+    Selection,
 }
 
 impl BenchSettings {

@@ -223,6 +223,7 @@ pub fn run_bench(
             },
             search: SearchLayer {
                 ensemble: ablations.contains(&Ablation::Ensemble).then_some(false),
+                reselect_candidates: ablations.contains(&Ablation::Selection).then_some(0),
                 ..SearchLayer::default()
             },
             ..ConfigLayer::default()

@@ -6,7 +6,8 @@ use merge::Merge;
 use mlm_search::{AfterLoss, ExplorationSchedule, PolicyKind, SearchConfig};
 use serde::{Deserialize, Serialize};
 
-/// `[search]`: each key as `SearchConfig` documents it, and whether the run ends with an ensemble.
+/// `[search]`: each key as `SearchConfig` documents it, whether the run ends with an ensemble, and final
+/// selection's keys (`reselect_…`, see `crate::final_selection::Reselection`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Merge)]
 #[serde(deny_unknown_fields, default)]
 #[merge(strategy = merge::option::overwrite_none)]
@@ -28,6 +29,13 @@ pub struct SearchLayer {
     pub greedy_max_debug_depth: Option<u32>,
     /// Blend the valid nodes' predictions at the end of the run (`true` by default).
     pub ensemble: Option<bool>,
+    /// The best valid nodes re-evaluated on fresh folds at the end (3 by default; 0 or 1 switches final
+    /// selection off).
+    pub reselect_candidates: Option<u32>,
+    /// Fresh fold draws per candidate, from the seeds after the run's (2 by default).
+    pub reselect_evaluations: Option<u32>,
+    /// The share of the time limit kept for the re-evaluations (0.1 by default).
+    pub reselect_share: Option<f64>,
 }
 
 impl SearchLayer {
@@ -75,6 +83,9 @@ impl From<&SearchConfig> for SearchLayer {
             debug_prob: Some(config.debug_prob),
             greedy_max_debug_depth: Some(config.greedy_max_debug_depth),
             ensemble: None,
+            reselect_candidates: None,
+            reselect_evaluations: None,
+            reselect_share: None,
         }
     }
 }

@@ -42,6 +42,7 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
             .iter()
             .map(|ablation| match ablation {
                 AblationArgument::Ensemble => Ablation::Ensemble,
+                AblationArgument::Selection => Ablation::Selection,
             })
             .collect(),
         concurrency: arguments.concurrency,

@@ -1,5 +1,6 @@
 //! A run with the built-in coder on `churn` shares one set of folds among its scripts, keeps every
-//! node's predictions, and ends with an ensemble of them; `[search] ensemble = false` ends without one.
+//! node's predictions, and ends with an ensemble of them; `[search] ensemble = false` ends without one
+//! (and, with `reselect_candidates = 0`, without final selection).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -112,7 +113,11 @@ fn a_run_configured_without_the_ensemble_ends_without_one() {
     let scratch = tempfile::tempdir().unwrap();
     let run_dir = scratch.path().join("run");
     let config = scratch.path().join("ml-master.toml");
-    std::fs::write(&config, "[search]\nensemble = false\n").unwrap();
+    std::fs::write(
+        &config,
+        "[search]\nensemble = false\nreselect_candidates = 0\n",
+    )
+    .unwrap();
     run_churn(&run_dir, Some(&config));
     let journal = Journal::open(&run_dir.join("journal.sqlite")).unwrap();
     assert!(journal.ensembles().unwrap().is_empty());
@@ -120,5 +125,8 @@ fn a_run_configured_without_the_ensemble_ends_without_one() {
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap())
             .unwrap();
     assert!(report["ensemble"].is_null(), "{report}");
+    assert!(report["selection"].is_null(), "{report}");
+    assert!(!run_dir.join("selection").exists());
+    assert!(journal.reevaluations().unwrap().is_empty());
     assert!(!run_dir.join("ensemble").exists());
 }

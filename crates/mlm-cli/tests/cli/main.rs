@@ -21,5 +21,6 @@ mod prepare;
 mod ray;
 mod readme;
 mod run;
+mod selection;
 mod support;
 mod validator;

@@ -1,10 +1,14 @@
 //! A journal written by an earlier version (schema 1: a node's outcome as two flags, no reasoning and no
-//! cached tokens; schema 2: no prediction files and no ensembles) is read by readers as it is and
-//! upgraded in place by a writer, with every node's outcome and every model call kept.
+//! cached tokens; schema 2: no prediction files and no ensembles; schema 3: no re-evaluations) is read by
+//! readers as it is and upgraded in place by a writer, with every node's outcome and every model call
+//! kept.
 
 use std::path::Path;
 
-use mlm_journal::{EnsembleMember, EnsembleRecord, Journal, LlmCallRecord, NodeEntry};
+use mlm_journal::{
+    EnsembleMember, EnsembleRecord, Journal, LlmCallRecord, NodeEntry, Reevaluated,
+    ReevaluationRecord,
+};
 use mlm_search::{Direction, Metric, NodeId, Outcome};
 use mlm_test_support::journal_rows::{node_entry, valid};
 use rusqlite::Connection;
@@ -122,7 +126,7 @@ fn a_writer_upgrades_a_version_1_journal_keeping_every_outcome() {
             .record_node(&node_entry(3, Some(0), valid(0.2)), &[])
             .unwrap();
     }
-    assert_eq!(schema_version(&path), 3);
+    assert_eq!(schema_version(&path), 4);
     let reopened = Journal::open(&path).unwrap();
     let mut expected = version_1_outcomes();
     expected.push(valid(0.2));
@@ -220,7 +224,7 @@ fn a_writer_upgrades_a_version_2_journal_to_keep_predictions_and_ensembles() {
         let id = writer.record_ensemble(&ensemble).unwrap();
         writer.set_ensemble_test_score(id, Some(0.21)).unwrap();
     }
-    assert_eq!(schema_version(&path), 3);
+    assert_eq!(schema_version(&path), 4);
     let reopened = Journal::open(&path).unwrap();
     let nodes = reopened.nodes().unwrap();
     assert_eq!(nodes[0].oof_path, None);
@@ -239,4 +243,72 @@ fn a_writer_upgrades_a_version_2_journal_to_keep_predictions_and_ensembles() {
         ensembles[0].metric,
         Metric::new(0.19, Direction::LowerIsBetter)
     );
+}
+
+/// What version 3 added to version 2, as version 3's writer applied it.
+const VERSION_2_TO_3: &str = "
+ALTER TABLE nodes ADD COLUMN oof_path TEXT;
+ALTER TABLE nodes ADD COLUMN test_predictions_path TEXT;
+CREATE TABLE ensembles (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, members_json TEXT NOT NULL,
+    metric REAL NOT NULL, lower_is_better INTEGER NOT NULL, submission_path TEXT, validation_message TEXT,
+    test_score REAL);
+PRAGMA user_version = 3;
+";
+
+fn version_3_journal(run_dir: &Path) -> std::path::PathBuf {
+    let path = version_2_journal(run_dir);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(VERSION_2_TO_3)
+        .unwrap();
+    path
+}
+
+#[test]
+fn a_reader_reads_a_version_3_journal_without_reevaluations() {
+    let run_dir = tempfile::tempdir().unwrap();
+    let path = version_3_journal(run_dir.path());
+    let reader = Journal::open_read_only(&path).unwrap();
+    assert_eq!(outcomes(&reader), version_1_outcomes());
+    assert!(reader.reevaluations().unwrap().is_empty());
+    drop(reader);
+    assert_eq!(schema_version(&path), 3);
+}
+
+#[test]
+fn a_writer_upgrades_a_version_3_journal_to_keep_reevaluations() {
+    let run_dir = tempfile::tempdir().unwrap();
+    let path = version_3_journal(run_dir.path());
+    let scored = ReevaluationRecord {
+        node: NodeId(0),
+        seed: 1,
+        created_at: chrono::Utc::now(),
+        result: Reevaluated::Scored {
+            metric: Metric::new(0.27, Direction::LowerIsBetter),
+        },
+        execute_seconds: 1.25,
+    };
+    let failed = ReevaluationRecord {
+        seed: 2,
+        result: Reevaluated::Failed {
+            reason: "timeout".into(),
+        },
+        ..scored.clone()
+    };
+    {
+        let writer = Journal::open(&path).unwrap();
+        writer.record_reevaluation(&scored).unwrap();
+        writer.record_reevaluation(&failed).unwrap();
+    }
+    assert_eq!(schema_version(&path), 4);
+    let reopened = Journal::open_read_only(&path).unwrap();
+    let stored = reopened.reevaluations().unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(
+        (stored[0].node, stored[0].seed, &stored[0].result),
+        (scored.node, 1, &scored.result)
+    );
+    assert_eq!(stored[0].execute_seconds, 1.25);
+    assert_eq!(stored[1].result, failed.result);
+    assert_eq!(outcomes(&reopened), version_1_outcomes());
 }
