@@ -38,7 +38,8 @@ pub struct RunView {
     pub llm_calls: usize,
     /// Smaller metric values are better (taken from the nodes; unknown before the first valid node).
     pub lower_is_better: Option<bool>,
-    /// The best valid node by validation metric, as the run selects it.
+    /// The run's node: once graded, the one `report.json` names as selected (final selection may prefer
+    /// one whose validation score is not the best), else the best valid node by validation metric.
     pub best_node: Option<NodeId>,
     pub best_metric: Option<f64>,
 }
@@ -244,7 +245,16 @@ impl RunFiles {
                 )
             })
         };
-        let best = best_node(nodes);
+        let selected = report
+            .as_ref()
+            .and_then(|report: &serde_json::Value| report["selected"].as_u64())
+            .and_then(|id| nodes.iter().find(|node| u64::from(node.id.0) == id))
+            .and_then(|node| {
+                node.outcome
+                    .valid_metric()
+                    .map(|metric| (node.id, metric.value))
+            });
+        let best = selected.or_else(|| best_node(nodes));
         Ok(RunView {
             run_dir: self.root.display().to_string(),
             task_id: run.task_id,
