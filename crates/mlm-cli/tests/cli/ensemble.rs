@@ -2,12 +2,11 @@
 //! node's predictions, and ends with an ensemble of them; `[search] ensemble = false` ends without one
 //! (and, with `reselect_candidates = 0`, without final selection).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use mlm_journal::Journal;
 
-use crate::support::{ml_master, path, prepared_task};
+use crate::support::{ml_master, oof_rows, path, prepared_task};
 
 fn run_churn(run_dir: &Path, config: Option<&Path>) {
     let task = prepared_task("churn");
@@ -31,16 +30,6 @@ fn run_churn(run_dir: &Path, config: Option<&Path>) {
     let output = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-}
-
-/// The `row`s of a node's `oof.csv`.
-fn oof_rows(run_dir: &Path, oof_path: &str) -> BTreeSet<u64> {
-    std::fs::read_to_string(run_dir.join(oof_path))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|line| line.split(',').next().unwrap().parse().unwrap())
-        .collect()
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use mlm_exec::{Profile, PythonEnvironment};
 use mlm_journal::Journal;
 
-use crate::support::{ml_master, path, prepared_task};
+use crate::support::{ml_master, oof_rows, path, prepared_task};
 
 /// The deep profile's interpreter (or `ML_MASTER_PYTHON`).
 fn deep_python() -> std::path::PathBuf {
@@ -57,6 +57,19 @@ fn on_image_files_the_best_node_is_a_convolutional_network_that_beats_the_table_
         "{}",
         network.output
     );
+    // The network validates on the run's folds, as every script does, and keeps its predictions.
+    let held_out: std::collections::BTreeSet<u64> =
+        std::fs::read_to_string(run_dir.join("folds.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(','))
+            .filter(|(_, fold)| fold.parse::<u32>().unwrap() < 2)
+            .map(|(row, _)| row.parse().unwrap())
+            .collect();
+    let network_rows = oof_rows(&run_dir, network.oof_path.as_deref().expect("oof.csv"));
+    assert_eq!(network_rows, held_out, "the network's hold-out rows");
+    assert!(network.test_predictions_path.is_some(), "test_pred.csv");
     let best_table = nodes
         .iter()
         .filter(|node| !is_network(&node.plan) && node.outcome.is_valid())

@@ -1,5 +1,6 @@
 //! What the command-line tests share: the binary, prepared tasks, and filters for snapshots.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -71,4 +72,14 @@ impl Drop for LocalServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `row`s of a node's `oof.csv`.
+pub fn oof_rows(run_dir: &Path, oof_path: &str) -> BTreeSet<u64> {
+    std::fs::read_to_string(run_dir.join(oof_path))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').next().unwrap().parse().unwrap())
+        .collect()
 }

@@ -12,7 +12,7 @@ use super::schema::{
 };
 use crate::operator::CoderError;
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 11] = [
     (
         "builtin/solution.py.j2",
         include_str!("../../templates/builtin/solution.py.j2"),
@@ -44,6 +44,10 @@ const TEMPLATES: [(&str, &str); 10] = [
     (
         "builtin/models.py.j2",
         include_str!("../../templates/builtin/models.py.j2"),
+    ),
+    (
+        "builtin/predictions.py.j2",
+        include_str!("../../templates/builtin/predictions.py.j2"),
     ),
     (
         "builtin/validation.py.j2",

@@ -33,8 +33,15 @@ struct Block {
 pub(crate) fn solutions(reply: &str) -> Vec<Solution> {
     let reply = without_reasoning(reply);
     let blocks = python_blocks(reply);
+    // Headings are left out of the plan: small models copy the prompt's headings into their reply,
+    // and a plan that carries them into memory gets them copied again by the next prompt.
     let plan_before = |start: usize| {
-        let plan = reply[..start].trim();
+        let plan: Vec<&str> = reply[..start]
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .collect();
+        let plan = plan.join("\n");
+        let plan = plan.trim();
         if plan.is_empty() {
             NO_PLAN.to_string()
         } else {
@@ -233,6 +240,15 @@ mod tests {
         assert_eq!(readings.len(), 1, "a bash block is not Python");
         assert_eq!(readings[0].plan, "I will fit a random forest.");
         assert_eq!(readings[0].code, "import pandas as pd\nprint(1)\n");
+    }
+
+    #[test]
+    fn the_plan_leaves_out_the_prompt_headings_a_small_model_copied() {
+        let reply = "### Solution sketch guideline\n\n- **Model**: a logistic regression.\n\n### Implementation guideline\n\n```python\nimport pandas as pd\n```\n";
+        let readings = solutions(reply);
+        assert_eq!(readings[0].plan, "- **Model**: a logistic regression.");
+        let reply = "## Implementation guideline\n```python\nimport pandas as pd\n```\n";
+        assert_eq!(solutions(reply)[0].plan, NO_PLAN);
     }
 
     #[test]
