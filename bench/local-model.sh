@@ -24,7 +24,7 @@ threads=${LOCAL_MODEL_THREADS:-$(nproc)}
 time_limit=${LOCAL_MODEL_TIME_LIMIT:-3600}
 venv=$work/venv
 model=$work/qwen2.5-coder-1.5b-instruct.gguf
-mkdir -p "$work"
+mkdir -p "$work/runs"
 
 # 1. llama-cpp-python with its server, built from source into a wheel kept in $work/wheels (so a new
 # virtual environment reinstalls it in seconds). Only the library is built: no tests, examples, tools or
@@ -81,7 +81,8 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 
-# 5. One run per mode, then the table.
+# 5. One run per mode, then the table. The key is a short dummy, as vLLM and Ollama users pass.
+export LOCAL_MODEL_KEY=${LOCAL_MODEL_KEY:-EMPTY}
 printf '| mode | nodes | valid | buggy | model calls per node | prompt tokens/s | completion tokens/s | best score |\n'
 printf '|---|---|---|---|---|---|---|---|\n'
 for mode in $modes; do
@@ -96,8 +97,9 @@ time_limit_seconds = $time_limit
 provider = "openai"
 model = "qwen2.5-coder-1.5b"
 base_url = "http://127.0.0.1:$port/v1"
-temperature = 0.2
-max_tokens = 4096
+api_key_env = "LOCAL_MODEL_KEY"
+temperature = 0.5
+max_tokens = 2048
 mode = "$mode"
 chat_template = "qwen"
 total_timeout_seconds = 1800
@@ -108,16 +110,20 @@ TOML
   python3 - "$run/journal.sqlite" "$mode" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-nodes, valid, buggy = db.execute("SELECT COUNT(*), COALESCE(SUM(valid), 0), COALESCE(SUM(buggy), 0) FROM nodes").fetchone()
+nodes, valid, buggy = db.execute(
+    "SELECT COUNT(*), COALESCE(SUM(outcome = 'valid'), 0), COALESCE(SUM(outcome = 'buggy'), 0) FROM nodes"
+).fetchone()
 calls, prompt, completion, seconds = db.execute(
     "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(latency_seconds), 0) FROM llm_calls"
 ).fetchone()
-best = db.execute("SELECT MAX(metric) FROM nodes WHERE valid = 1").fetchone()[0]
+best = db.execute(
+    "SELECT CASE WHEN MAX(lower_is_better) THEN MIN(metric) ELSE MAX(metric) END FROM nodes WHERE outcome = 'valid'"
+).fetchone()[0]
 per_node = f"{calls / nodes:.1f}" if nodes else "-"
 rate = lambda tokens: f"{tokens / seconds:.1f}" if seconds else "-"
 print(f"| {sys.argv[2]} | {nodes} | {valid} | {buggy} | {per_node} | {rate(prompt)} | {rate(completion)} | {best if best is not None else '-'} |")
 for node, stage, status, summary, output in db.execute(
-    "SELECT id, stage, execution_status, review_summary, output FROM nodes WHERE valid = 0 ORDER BY id"
+    "SELECT id, stage, execution_status, review_summary, output FROM nodes WHERE outcome != 'valid' ORDER BY id"
 ):
     last = [line for line in output.splitlines() if line.strip()][-1:] or ["(no output)"]
     print(f"    node {node} ({stage}, {status}): {last[0][:160]} | review: {summary[:160]}", file=sys.stderr)
