@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use mlm_coder::{ExecutionStatus, FoldDesign};
-use mlm_engine::{CancelFlag, Execution, ExecutionJob, Executor, ExecutorError, RunLayout};
+use mlm_engine::{CancelFlag, Event, Execution, ExecutionJob, Executor, ExecutorError, RunLayout};
 use mlm_journal::{Journal, Reevaluated, ReevaluationRecord};
 use mlm_search::{Direction, Metric, NodeId};
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 pub use choice::{CandidateReport, ReevaluationReport};
 
@@ -127,6 +128,8 @@ pub struct FinalSelection<'a> {
     pub time_left: Duration,
     /// Set when the user interrupts: running re-evaluations are killed.
     pub cancel: CancelFlag,
+    /// The front end's events: each re-evaluation is announced as it starts.
+    pub events: &'a mpsc::UnboundedSender<Event>,
 }
 
 /// A candidate as the journal has it.
@@ -325,6 +328,8 @@ impl FinalSelection<'_> {
                 let (node, seed, direction) =
                     (job.candidate.node, job.seed, job.candidate.metric.direction);
                 let executor = job.executor;
+                // A front end that stopped listening does not stop the selection.
+                let _ = self.events.send(Event::Reevaluating { node, seed });
                 running.spawn(async move {
                     let execution = executor.execute(execution).await;
                     (node, seed, slot, direction, execution)

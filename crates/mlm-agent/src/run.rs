@@ -421,6 +421,7 @@ impl Assembly {
                     node_timeout: config.settings.node_timeout,
                     time_left: config.settings.time_limit.saturating_sub(summary.elapsed),
                     cancel: interrupted.clone(),
+                    events: &front_end,
                 }
                 .run()
                 .await?;

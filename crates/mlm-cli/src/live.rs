@@ -158,7 +158,7 @@ impl LiveView {
                 self.cost_usd += cost_usd;
             }
             Event::BestImproved { node, metric } => self.best = Some((*node, *metric)),
-            Event::Warning { .. } | Event::RunFinished { .. } => {}
+            Event::Warning { .. } | Event::Reevaluating { .. } | Event::RunFinished { .. } => {}
         }
     }
 

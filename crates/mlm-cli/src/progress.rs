@@ -172,6 +172,9 @@ impl Progress {
                 ));
             }
             Event::Warning { message } => lines.push(format!("{clock} warning: {message}")),
+            Event::Reevaluating { node, seed } => lines.push(format!(
+                "{clock} final selection: node {node} runs again on fresh folds (seed {seed})"
+            )),
             Event::RunStarted { .. }
             | Event::WorkersChanged { .. }
             | Event::Proposing { .. }

@@ -93,6 +93,11 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// Final selection, after the search: a candidate's script runs again on a fresh draw of folds.
+    Reevaluating {
+        node: NodeId,
+        seed: u64,
+    },
     RunFinished {
         reason: StopReason,
         /// For [`StopReason::CoderFailed`]: what failed, with the server's words and a `hint:`.
@@ -118,6 +123,7 @@ impl Event {
             Event::NodeFinished { .. } => "node_finished",
             Event::BestImproved { .. } => "best_improved",
             Event::Warning { .. } => "warning",
+            Event::Reevaluating { .. } => "reevaluating",
             Event::RunFinished { .. } => "run_finished",
         }
     }

@@ -103,6 +103,16 @@ fn a_run_reevaluates_its_best_nodes_on_fresh_folds_and_selects_the_best_mean() {
         "{stdout}"
     );
 
+    // The re-runs are announced as they start, so the end of the run is not silent.
+    let announced = stderr
+        .lines()
+        .filter(|line| {
+            line.contains("final selection: node ")
+                && line.contains("runs again on fresh folds (seed ")
+        })
+        .count();
+    assert_eq!(announced, 4, "{stderr}");
+
     let journal = Journal::open_read_only(&run_dir.join("journal.sqlite")).unwrap();
     let reevaluations = journal.reevaluations().unwrap();
     assert_eq!(reevaluations.len(), 4, "{reevaluations:?}");
