@@ -17,6 +17,41 @@ use crate::records::{
 /// misread.
 const SCHEMA_VERSION: i64 = 4;
 
+/// The `ensembles` table, as a fresh journal creates it and version 3's upgrade adds it.
+macro_rules! ensembles_table {
+    () => {
+        "CREATE TABLE ensembles (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    members_json TEXT NOT NULL,
+    metric REAL NOT NULL,
+    lower_is_better INTEGER NOT NULL,
+    submission_path TEXT,
+    validation_message TEXT,
+    test_score REAL
+);
+"
+    };
+}
+
+/// The `reevaluations` table, as a fresh journal creates it and version 4's upgrade adds it.
+macro_rules! reevaluations_table {
+    () => {
+        "CREATE TABLE reevaluations (
+    id INTEGER PRIMARY KEY,
+    node_id INTEGER NOT NULL REFERENCES nodes(id),
+    seed INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    metric REAL,
+    lower_is_better INTEGER,
+    failure TEXT,
+    execute_seconds REAL NOT NULL,
+    CHECK ((metric IS NULL) <> (failure IS NULL))
+);
+"
+    };
+}
+
 /// Version 1 kept a node's outcome as two flags (`buggy`, `valid`) and its execution status unchecked,
 /// and neither a call's reasoning nor cached prompt tokens; version 2 keeps the outcome's name and both.
 /// A writer upgrades a version-1 journal in place when it opens it.
@@ -33,38 +68,23 @@ PRAGMA user_version = 2;
 
 /// Version 2 did not know where a node's out-of-fold and test predictions are, nor kept ensembles;
 /// version 3 does. A writer upgrades a version-2 journal (and an upgraded version-1 one) in place.
-const UPGRADE_FROM_VERSION_2: &str = "
+const UPGRADE_FROM_VERSION_2: &str = concat!(
+    "
 ALTER TABLE nodes ADD COLUMN oof_path TEXT;
 ALTER TABLE nodes ADD COLUMN test_predictions_path TEXT;
-CREATE TABLE ensembles (
-    id INTEGER PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    members_json TEXT NOT NULL,
-    metric REAL NOT NULL,
-    lower_is_better INTEGER NOT NULL,
-    submission_path TEXT,
-    validation_message TEXT,
-    test_score REAL
+",
+    ensembles_table!(),
+    "PRAGMA user_version = 3;
+"
 );
-PRAGMA user_version = 3;
-";
 
 /// Version 3 did not keep final selection's re-evaluations; version 4 does. A writer upgrades a version-3
 /// journal (and an upgraded older one) in place.
-const UPGRADE_FROM_VERSION_3: &str = "
-CREATE TABLE reevaluations (
-    id INTEGER PRIMARY KEY,
-    node_id INTEGER NOT NULL REFERENCES nodes(id),
-    seed INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    metric REAL,
-    lower_is_better INTEGER,
-    failure TEXT,
-    execute_seconds REAL NOT NULL,
-    CHECK ((metric IS NULL) <> (failure IS NULL))
+const UPGRADE_FROM_VERSION_3: &str = concat!(
+    reevaluations_table!(),
+    "PRAGMA user_version = 4;
+"
 );
-PRAGMA user_version = 4;
-";
 
 /// What a reader selects for the columns a journal before version 3 lacks.
 const VERSION_2_OOF_PATH: &str = "NULL AS oof_path";
@@ -78,7 +98,8 @@ const VERSION_1_OUTCOME: &str =
 const VERSION_1_CACHED_PROMPT_TOKENS: &str = "0 AS cached_prompt_tokens";
 const VERSION_1_REASONING: &str = "NULL AS reasoning";
 
-const SCHEMA: &str = "
+const SCHEMA: &str = concat!(
+    "
 CREATE TABLE run (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     task_id TEXT NOT NULL,
@@ -125,30 +146,13 @@ CREATE TABLE nodes (
     test_predictions_path TEXT
 );
 -- Blends of nodes' predictions (greedy ensemble selection): members as [{\"node\": 3, \"weight\": 0.5}].
-CREATE TABLE ensembles (
-    id INTEGER PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    members_json TEXT NOT NULL,
-    metric REAL NOT NULL,
-    lower_is_better INTEGER NOT NULL,
-    submission_path TEXT,
-    validation_message TEXT,
-    test_score REAL
-);
--- Final selection: a candidate node's script re-run on folds drawn from another seed, with the score
+",
+    ensembles_table!(),
+    "-- Final selection: a candidate node's script re-run on folds drawn from another seed, with the score
 -- it reported (metric, lower_is_better) or why it has none (failure).
-CREATE TABLE reevaluations (
-    id INTEGER PRIMARY KEY,
-    node_id INTEGER NOT NULL REFERENCES nodes(id),
-    seed INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    metric REAL,
-    lower_is_better INTEGER,
-    failure TEXT,
-    execute_seconds REAL NOT NULL,
-    CHECK ((metric IS NULL) <> (failure IS NULL))
-);
-CREATE TABLE search_records (
+",
+    reevaluations_table!(),
+    "CREATE TABLE search_records (
     sequence INTEGER PRIMARY KEY,
     record TEXT NOT NULL
 );
@@ -174,7 +178,8 @@ CREATE TABLE events (
     kind TEXT NOT NULL,
     payload_json TEXT NOT NULL
 );
-";
+"
+);
 
 const NODE_COLUMNS: &str = "id, parent_id, stage, operator, plan, code, output, execution_status, exit_code, outcome, \
      metric, lower_is_better, validation_message, review_summary, submission_path, worker, slot, proposed_at, \
