@@ -1,7 +1,7 @@
 //! Final selection: after the search, the best few valid nodes that are not suspiciously perfect are
 //! re-evaluated on fresh folds (drawn like the run's, from the seeds after the run's), each script re-run
 //! through the run's own executor in `<run>/selection/<node>/<seed>/`, and the run's node is the one
-//! with the best mean over its validation score and its re-evaluations ([`choice`]). A node whose
+//! with the best mean over its validation score and its re-evaluations (`choice`). A node whose
 //! validation score is best only because the run's folds flatter it loses to one that holds up.
 //!
 //! The search is given the time limit less a share (`[search] reselect_share`) so that the
