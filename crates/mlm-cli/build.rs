@@ -2,13 +2,16 @@
 //! that `cargo test` counts them as ignored, with the reason, instead of passing without checking:
 //! the browser tests without Chromium (`missing_chromium`), the FLAML baseline without the automl profile
 //! (`missing_flaml`), the missing-FLAML message when the base interpreter has FLAML
-//! (`base_python_has_flaml`), the Ray executor's test without the cluster profile (`missing_ray`), and
-//! the convolutional network's run without the deep profile's torch (`missing_torch`).
-//! `ML_MASTER_REQUIRE_CHROMIUM=1`, `ML_MASTER_REQUIRE_FLAML=1`, `ML_MASTER_REQUIRE_RAY=1` and
-//! `ML_MASTER_REQUIRE_TORCH=1` (CI) ignore nothing: the tests run and a missing tool fails them.
+//! (`base_python_has_flaml`), the AutoGluon baseline without the autogluon profile
+//! (`missing_autogluon`), the missing-AutoGluon message when the base interpreter has it
+//! (`base_python_has_autogluon`), the Ray executor's test without the cluster profile (`missing_ray`),
+//! and the convolutional network's run without the deep profile's torch (`missing_torch`).
+//! `ML_MASTER_REQUIRE_CHROMIUM=1`, `ML_MASTER_REQUIRE_FLAML=1`, `ML_MASTER_REQUIRE_AUTOGLUON=1`,
+//! `ML_MASTER_REQUIRE_RAY=1` and `ML_MASTER_REQUIRE_TORCH=1` ignore nothing: the tests run and a missing
+//! tool fails them.
 //!
 //! Cargo runs this again when a variable below changes or one of the files or directories that decide
-//! changes (an install touches them), so installing Chromium or the automl profile takes effect on the
+//! changes (an install touches them), so installing Chromium or a profile takes effect on the
 //! next `cargo test`. The look-ups mirror the tests' own: `tests/cli/chromium.rs` and mlm-exec's
 //! environment resolution (`ML_MASTER_PYTHON`, else `<data dir>/envs/<profile>/bin/python`).
 
@@ -31,6 +34,7 @@ fn main() {
         "HOME",
         "ML_MASTER_REQUIRE_CHROMIUM",
         "ML_MASTER_REQUIRE_FLAML",
+        "ML_MASTER_REQUIRE_AUTOGLUON",
         "ML_MASTER_REQUIRE_RAY",
         "ML_MASTER_REQUIRE_TORCH",
     ] {
@@ -40,6 +44,8 @@ fn main() {
         "missing_chromium",
         "missing_flaml",
         "base_python_has_flaml",
+        "missing_autogluon",
+        "base_python_has_autogluon",
         "missing_ray",
         "missing_torch",
     ] {
@@ -51,6 +57,11 @@ fn main() {
     if !required("ML_MASTER_REQUIRE_FLAML") && !imports(&interpreter("automl"), "flaml") {
         println!("cargo::rustc-cfg=missing_flaml");
     }
+    if !required("ML_MASTER_REQUIRE_AUTOGLUON")
+        && !imports(&interpreter("autogluon"), "autogluon.tabular")
+    {
+        println!("cargo::rustc-cfg=missing_autogluon");
+    }
     if !required("ML_MASTER_REQUIRE_RAY") && !imports(&interpreter("cluster"), "ray") {
         println!("cargo::rustc-cfg=missing_ray");
     }
@@ -59,6 +70,9 @@ fn main() {
     }
     if imports(&interpreter("base"), "flaml") {
         println!("cargo::rustc-cfg=base_python_has_flaml");
+    }
+    if imports(&interpreter("base"), "autogluon.tabular") {
+        println!("cargo::rustc-cfg=base_python_has_autogluon");
     }
 }
 

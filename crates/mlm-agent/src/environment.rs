@@ -54,24 +54,33 @@ pub fn run_environment(
     }
 }
 
-/// The interpreter that has FLAML: the automl profile's, or the user's own.
-pub fn flaml_python(python: Option<&Path>) -> Result<PathBuf> {
-    const HINT: &str = "hint: run `ml-master env setup --profile automl`, which installs FLAML beside the base packages";
-    let environment = PythonEnvironment::resolve(python.map(Path::to_path_buf), Profile::Automl)
+/// The interpreter of an AutoML baseline (`--baseline <baseline>`, whose `package` the profile
+/// `profile` installs): that profile's, or the user's own; either must hold the profile's packages.
+pub fn automl_python(
+    python: Option<&Path>,
+    profile: Profile,
+    baseline: &str,
+    package: &str,
+) -> Result<PathBuf> {
+    let hint = format!(
+        "hint: run `ml-master env setup --profile {}`, which installs {package}",
+        profile.name()
+    );
+    let environment = PythonEnvironment::resolve(python.map(Path::to_path_buf), profile)
         .map_err(Error::Python)?;
     let interpreter = environment.python();
     if !interpreter.is_file() {
         return Err(Error::Invalid(format!(
-            "{}: --baseline flaml needs FLAML, and this interpreter does not exist\n{HINT}",
+            "{}: --baseline {baseline} needs {package}, and this interpreter does not exist\n{hint}",
             interpreter.display()
         )));
     }
     let missing = environment
-        .missing_modules(Profile::Automl)
+        .missing_modules(profile)
         .map_err(Error::Python)?;
     if !missing.is_empty() {
         return Err(Error::Invalid(format!(
-            "{}: --baseline flaml needs FLAML, and this interpreter lacks {}\n{HINT}",
+            "{}: --baseline {baseline} needs {package}, and this interpreter lacks {}\n{hint}",
             interpreter.display(),
             missing.join(", ")
         )));

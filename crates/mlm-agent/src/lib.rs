@@ -24,7 +24,7 @@ mod run;
 pub mod system;
 
 pub use brief::{task_brief, Hardware};
-pub use environment::{flaml_python, ready_environment, Reporter};
+pub use environment::{automl_python, ready_environment, Reporter};
 pub use error::{Error, ErrorKind, Result};
 pub use final_report::{EnsembleReport, FinalReport, TestScore};
 pub use recipe::{default_out, prepare_recipe, prepared_recipe, Preparation, Rebuild};

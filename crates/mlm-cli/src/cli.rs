@@ -178,9 +178,10 @@ pub struct BenchArguments {
     /// Where runs, baselines, results.jsonl, bench.json and bench.md go [default: bench-out/<suite name>]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Also run this AutoML baseline with the same time budget and cores
-    #[arg(long, value_enum)]
-    pub baseline: Option<BaselineArgument>,
+    /// Also run these AutoML baselines with the same time budget and cores (comma-separated or
+    /// repeated: `--baseline flaml,autogluon`)
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "NAME")]
+    pub baseline: Vec<BaselineArgument>,
     /// Switch these parts of the agent off in every run, to measure what they contribute
     /// (comma-separated)
     #[arg(long, value_enum, value_delimiter = ',', value_name = "PART")]
@@ -239,6 +240,8 @@ pub enum AblationArgument {
 pub enum BaselineArgument {
     /// FLAML AutoML (`ml-master env setup --profile automl` installs it)
     Flaml,
+    /// AutoGluon Tabular, medium_quality preset (`ml-master env setup --profile autogluon` installs it)
+    Autogluon,
 }
 
 #[derive(Debug, Args)]
@@ -288,8 +291,9 @@ pub struct PythonArguments {
 
 #[derive(Debug, Args)]
 pub struct EnvArguments {
-    /// Which packages: base (numpy, pandas, scikit-learn, boosting), deep (base plus torch) or automl
-    /// (base plus FLAML, for `bench --baseline flaml`) or cluster (base plus Ray, for `bench --executor ray`)
+    /// Which packages: base (numpy, pandas, scikit-learn, boosting), deep (base plus torch), automl
+    /// (base plus FLAML, for `bench --baseline flaml`), cluster (base plus Ray, for `bench --executor
+    /// ray`) or autogluon (AutoGluon Tabular with its own pins, for `bench --baseline autogluon`)
     #[arg(long, value_enum, default_value_t = ProfileArgument::Base)]
     pub profile: ProfileArgument,
     #[command(flatten)]
@@ -302,6 +306,7 @@ pub enum ProfileArgument {
     Deep,
     Automl,
     Cluster,
+    Autogluon,
 }
 
 #[derive(Debug, Args)]

@@ -33,6 +33,9 @@ impl EnvVars {
     /// Tests only, read when they are built: `1` (as CI sets) makes the FLAML baseline's test run, and
     /// fail without FLAML, instead of being ignored.
     pub const ML_MASTER_REQUIRE_FLAML: &'static str = "ML_MASTER_REQUIRE_FLAML";
+    /// Tests only, read when they are built: `1` (as CI sets) makes the AutoGluon baseline's test run,
+    /// and fail without the autogluon profile, instead of being ignored.
+    pub const ML_MASTER_REQUIRE_AUTOGLUON: &'static str = "ML_MASTER_REQUIRE_AUTOGLUON";
     /// Tests only, read when they are built: `1` (as CI sets) makes the browser tests run, and fail
     /// without Chromium, instead of being ignored.
     pub const ML_MASTER_REQUIRE_CHROMIUM: &'static str = "ML_MASTER_REQUIRE_CHROMIUM";

@@ -16,6 +16,7 @@ const NO_DEPS_REQUIREMENTS: &str = include_str!("../../../python/requirements-no
 const DEEP_REQUIREMENTS: &str = include_str!("../../../python/requirements-deep.txt");
 const AUTOML_REQUIREMENTS: &str = include_str!("../../../python/requirements-automl.txt");
 const CLUSTER_REQUIREMENTS: &str = include_str!("../../../python/requirements-cluster.txt");
+const AUTOGLUON_REQUIREMENTS: &str = include_str!("../../../python/requirements-autogluon.txt");
 const STAMP_FILE: &str = "ml-master-requirements.sha256";
 
 /// Which set of packages the managed environment holds.
@@ -29,6 +30,9 @@ pub enum Profile {
     Automl,
     /// Base plus Ray with its dashboard, for `ml-master bench --executor ray` and the `ray` command.
     Cluster,
+    /// AutoGluon Tabular with its own pins, not on top of base (it requires pandas 2, base pins pandas
+    /// 3), for `ml-master bench --baseline autogluon`.
+    Autogluon,
 }
 
 impl Profile {
@@ -38,26 +42,28 @@ impl Profile {
             Profile::Deep => "deep",
             Profile::Automl => "automl",
             Profile::Cluster => "cluster",
+            Profile::Autogluon => "autogluon",
         }
     }
 
     /// The pip install steps of this profile, in order: (requirements text, install without dependencies).
     fn install_steps(self) -> Vec<(&'static str, DependencyMode)> {
-        let mut steps = vec![
+        let base = [
             (BASE_REQUIREMENTS, DependencyMode::WithDependencies),
             (NO_DEPS_REQUIREMENTS, DependencyMode::WithoutDependencies),
         ];
+        let on_base = |extra: &'static str| {
+            let mut steps = base.to_vec();
+            steps.push((extra, DependencyMode::WithDependencies));
+            steps
+        };
         match self {
-            Profile::Base => {}
-            Profile::Deep => steps.push((DEEP_REQUIREMENTS, DependencyMode::WithDependencies)),
-            Profile::Automl => {
-                steps.push((AUTOML_REQUIREMENTS, DependencyMode::WithDependencies));
-            }
-            Profile::Cluster => {
-                steps.push((CLUSTER_REQUIREMENTS, DependencyMode::WithDependencies));
-            }
+            Profile::Base => base.to_vec(),
+            Profile::Deep => on_base(DEEP_REQUIREMENTS),
+            Profile::Automl => on_base(AUTOML_REQUIREMENTS),
+            Profile::Cluster => on_base(CLUSTER_REQUIREMENTS),
+            Profile::Autogluon => vec![(AUTOGLUON_REQUIREMENTS, DependencyMode::WithDependencies)],
         }
-        steps
     }
 
     /// The import names this profile promises, from its requirement files.
@@ -162,7 +168,7 @@ impl PythonEnvironment {
                 Profile::Base => {
                     "run `ml-master env setup` to create the managed environment".to_string()
                 }
-                Profile::Deep | Profile::Automl | Profile::Cluster => format!(
+                Profile::Deep | Profile::Automl | Profile::Cluster | Profile::Autogluon => format!(
                     "run `ml-master env setup --profile {}` to create it",
                     profile.name()
                 ),
@@ -277,9 +283,10 @@ impl PythonEnvironment {
         let python = self.require_python()?;
         let modules = profile.modules();
         // find_spec locates a package without importing it, so data-only packages installed without
-        // their dependencies still count as present.
+        // their dependencies still count as present. A dotted name (autogluon.tabular) imports its
+        // parent, which raises when the parent is missing too.
         let script = format!(
-            "import importlib.util, sys\nfor name in {modules:?}:\n    if importlib.util.find_spec(name) is None:\n        print(name)\n"
+            "import importlib.util, sys\nfor name in {modules:?}:\n    try:\n        found = importlib.util.find_spec(name) is not None\n    except ModuleNotFoundError:\n        found = False\n    if not found:\n        print(name)\n"
         );
         let request =
             ProcessRequest::new(&python, std::env::temp_dir()).args(["-c".to_string(), script]);
@@ -425,5 +432,16 @@ mod tests {
             .modules()
             .iter()
             .any(|module| module == "flaml"));
+        assert_ne!(stamp(Profile::Automl), stamp(Profile::Autogluon));
+    }
+
+    #[test]
+    fn the_autogluon_profile_stands_apart_from_base() {
+        let modules = Profile::Autogluon.modules();
+        assert!(modules.iter().any(|module| module == "autogluon.tabular"));
+        assert!(modules.iter().any(|module| module == "lightgbm"));
+        // Its own pandas pin: base's pandas 3 and autogluon.tabular cannot share an environment.
+        assert!(!modules.iter().any(|module| module == "ISLP"));
+        assert!(!modules.iter().any(|module| module == "torch"));
     }
 }

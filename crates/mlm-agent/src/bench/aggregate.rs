@@ -73,9 +73,11 @@ pub struct CompetitionRow {
     pub cost_usd: Option<MeanSem>,
     pub baseline_score: Option<f64>,
     pub flaml_score: Option<f64>,
+    pub autogluon_score: Option<f64>,
     /// The mean test score against the baseline's: above 1 is better, whatever the metric's direction.
     pub ratio_to_baseline: Option<f64>,
     pub ratio_to_flaml: Option<f64>,
+    pub ratio_to_autogluon: Option<f64>,
 }
 
 /// How many competitions the agent's mean test score matches or beats a baseline on (ratio ≥ 1), out of
@@ -93,6 +95,7 @@ pub struct BenchReport {
     pub aggregate: Aggregate,
     pub versus_baseline: Tally,
     pub versus_flaml: Tally,
+    pub versus_autogluon: Tally,
     pub competitions: Vec<CompetitionRow>,
     pub runs: Vec<RunResult>,
     pub baselines: Vec<crate::bench::results::BaselineResult>,
@@ -132,6 +135,7 @@ pub fn build_report(
         aggregate,
         versus_baseline: tally(|row| row.ratio_to_baseline),
         versus_flaml: tally(|row| row.ratio_to_flaml),
+        versus_autogluon: tally(|row| row.ratio_to_autogluon),
         competitions: rows,
         runs: recorded.runs.clone(),
         baselines: recorded.baselines.clone(),
@@ -242,6 +246,7 @@ fn competition_row(competition: &str, recorded: &Recorded) -> CompetitionRow {
     let buggy: u32 = runs.iter().map(|run| run.buggy_nodes).sum();
     let baseline = baseline_score(BaselineKind::Simple);
     let flaml = baseline_score(BaselineKind::Flaml);
+    let autogluon = baseline_score(BaselineKind::Autogluon);
     let ratio_to = |reference: Option<f64>| {
         test_score
             .zip(reference)
@@ -263,8 +268,10 @@ fn competition_row(competition: &str, recorded: &Recorded) -> CompetitionRow {
         cost_usd: collect(|run| Some(run.cost_usd)),
         baseline_score: baseline,
         flaml_score: flaml,
+        autogluon_score: autogluon,
         ratio_to_baseline: ratio_to(baseline),
         ratio_to_flaml: ratio_to(flaml),
+        ratio_to_autogluon: ratio_to(autogluon),
     }
 }
 

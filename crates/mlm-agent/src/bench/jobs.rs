@@ -19,10 +19,14 @@ use crate::error::{Error, Result};
 
 /// The FLAML baseline script, shipped inside the binary and written into the bench directory.
 pub const FLAML_SCRIPT: &str = include_str!("../../../../python/baselines/flaml_automl.py");
+/// The AutoGluon Tabular baseline script, shipped and written the same way.
+pub const AUTOGLUON_SCRIPT: &str =
+    include_str!("../../../../python/baselines/autogluon_tabular.py");
 
 /// Time a child run may take beyond its own budget (its last scripts finishing, its final grading).
 const RUN_GRACE: Duration = Duration::from_secs(900);
-/// Time a baseline may take beyond its budget (FLAML's last trial and retraining overrun it).
+/// Time a baseline may take beyond its budget (FLAML's last trial and retraining overrun it, AutoGluon's
+/// weighted ensemble and predictions come after its time limit).
 const BASELINE_GRACE: Duration = Duration::from_secs(300);
 
 /// A competition of the suite, loaded and checked.
@@ -51,7 +55,10 @@ pub struct JobContext {
     pub time_limit: Duration,
     pub slots: usize,
     pub base_python: PathBuf,
-    pub automl_python: Option<PathBuf>,
+    /// The automl profile's interpreter (or the user's), when `--baseline flaml` asked for FLAML.
+    pub flaml_python: Option<PathBuf>,
+    /// The autogluon profile's interpreter (or the user's), when `--baseline autogluon` asked for it.
+    pub autogluon_python: Option<PathBuf>,
     pub cancellation: Arc<AtomicBool>,
     /// Where the jobs run: this machine or a cluster.
     pub executor: Box<dyn JobExecutor>,
@@ -78,6 +85,17 @@ fn baseline_name(kind: BaselineKind) -> &'static str {
     match kind {
         BaselineKind::Simple => "simple",
         BaselineKind::Flaml => "flaml",
+        BaselineKind::Autogluon => "autogluon",
+    }
+}
+
+/// An AutoML baseline's script: its file in `<out>/baselines/` and its text; none for the simple model,
+/// whose script is the task's own.
+fn automl_script(kind: BaselineKind) -> Option<(&'static str, &'static str)> {
+    match kind {
+        BaselineKind::Simple => None,
+        BaselineKind::Flaml => Some(("flaml_automl.py", FLAML_SCRIPT)),
+        BaselineKind::Autogluon => Some(("autogluon_tabular.py", AUTOGLUON_SCRIPT)),
     }
 }
 
@@ -160,7 +178,8 @@ pub fn execute_run(
     }))
 }
 
-/// The baseline's command: `python SCRIPT DIR` for the simple model, the FLAML script otherwise.
+/// The baseline's command: `python SCRIPT DIR` for the simple model, the AutoML script (FLAML's or
+/// AutoGluon's, one command-line contract) otherwise.
 pub fn baseline_request(
     context: &JobContext,
     competition: &Competition,
@@ -168,8 +187,22 @@ pub fn baseline_request(
     scratch: &Path,
 ) -> Result<ProcessRequest> {
     let threads = context.slots.max(1).to_string();
-    let (python, args, budget): (&Path, Vec<OsString>, Duration) = match kind {
-        BaselineKind::Simple => {
+    let automl_python = |python: &Option<PathBuf>| {
+        python.clone().ok_or_else(|| {
+            Error::Failed(format!(
+                "{}'s interpreter was not resolved\nhint: pass --baseline {}",
+                kind.label(),
+                baseline_name(kind)
+            ))
+        })
+    };
+    let python = match kind {
+        BaselineKind::Simple => context.base_python.clone(),
+        BaselineKind::Flaml => automl_python(&context.flaml_python)?,
+        BaselineKind::Autogluon => automl_python(&context.autogluon_python)?,
+    };
+    let (args, budget): (Vec<OsString>, Duration) = match automl_script(kind) {
+        None => {
             let script = competition.baseline_script.as_ref().ok_or_else(|| {
                 Error::Failed(format!(
                     "{}: declares no baseline",
@@ -177,19 +210,13 @@ pub fn baseline_request(
                 ))
             })?;
             (
-                &context.base_python,
                 vec![script.clone().into_os_string(), scratch.into()],
                 Duration::ZERO,
             )
         }
-        BaselineKind::Flaml => {
-            let python = context.automl_python.as_ref().ok_or_else(|| {
-                Error::Failed(
-                    "FLAML's interpreter was not resolved\nhint: pass --baseline flaml".to_string(),
-                )
-            })?;
-            let script = context.out.join("baselines").join("flaml_automl.py");
-            let mut args: Vec<OsString> = vec![
+        Some((file, _)) => {
+            let script = context.out.join("baselines").join(file);
+            let args: Vec<OsString> = vec![
                 script.into_os_string(),
                 "--public".into(),
                 competition.task_dir.join("prepared").join("public").into(),
@@ -203,9 +230,10 @@ pub fn baseline_request(
                 threads.clone().into(),
                 "--out".into(),
                 scratch.join("baseline_submission.csv").into(),
+                "--seed".into(),
+                "0".into(),
             ];
-            args.extend(["--seed".into(), "0".into()]);
-            (python, args, context.time_limit)
+            (args, context.time_limit)
         }
     };
     let mut environment = vec![
@@ -251,9 +279,9 @@ pub fn execute_baseline(
             scratch.join("prepared"),
         )
         .map_err(Error::io(&scratch, "cannot link the data"))?;
-        if kind == BaselineKind::Flaml {
-            let script = context.out.join("baselines").join("flaml_automl.py");
-            std::fs::write(&script, FLAML_SCRIPT).map_err(Error::io(&script, "cannot write"))?;
+        if let Some((file, text)) = automl_script(kind) {
+            let script = context.out.join("baselines").join(file);
+            std::fs::write(&script, text).map_err(Error::io(&script, "cannot write"))?;
         }
         baseline_request(context, competition, kind, &scratch)
     };

@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::bench::aggregate::{BenchReport, MeanSem};
+use crate::bench::aggregate::{BenchReport, CompetitionRow, MeanSem};
+use crate::bench::results::BaselineKind;
 
 /// The whole report as markdown.
 pub fn render(report: &BenchReport) -> String {
@@ -41,21 +42,25 @@ pub fn render(report: &BenchReport) -> String {
             aggregate.competitions_with_leaderboard, aggregate.competitions
         );
     }
-    let flaml = settings
+    // The AutoML baselines that ran, in the settings' order: two columns each and a clause of the tally.
+    let automl: Vec<BaselineKind> = settings
         .baselines
-        .contains(&crate::bench::results::BaselineKind::Flaml);
+        .iter()
+        .copied()
+        .filter(|kind| *kind != BaselineKind::Simple)
+        .collect();
     let _ = write!(
         text,
         "\n| competition | metric | test score | valid runs | baseline | vs baseline |"
     );
-    if flaml {
-        let _ = write!(text, " FLAML | vs FLAML |");
+    for kind in &automl {
+        let _ = write!(text, " {0} | vs {0} |", kind.label());
     }
     let _ = writeln!(
         text,
         " validation | steps | buggy | first valid (s) | tokens | cached tokens | cost (USD) |"
     );
-    let columns = if flaml { 15 } else { 13 };
+    let columns = 13 + 2 * automl.len();
     let _ = writeln!(text, "|{}", "---|".repeat(columns));
     for row in &report.competitions {
         let direction = if row.lower_is_better { " ↓" } else { "" };
@@ -70,13 +75,9 @@ pub fn render(report: &BenchReport) -> String {
             plain(row.baseline_score, 4),
             times(row.ratio_to_baseline),
         );
-        if flaml {
-            let _ = write!(
-                text,
-                " {} | {} |",
-                plain(row.flaml_score, 4),
-                times(row.ratio_to_flaml)
-            );
+        for &kind in &automl {
+            let (score, ratio) = against(row, kind);
+            let _ = write!(text, " {} | {} |", plain(score, 4), times(ratio));
         }
         let _ = writeln!(
             text,
@@ -96,12 +97,30 @@ pub fn render(report: &BenchReport) -> String {
         "\nThe agent matches or beats the simple baseline on {} of {} competitions",
         report.versus_baseline.matched_or_beaten, report.versus_baseline.compared
     );
-    if flaml {
-        let _ = write!(
-            text,
-            ", and FLAML on {} of {}",
-            report.versus_flaml.matched_or_beaten, report.versus_flaml.compared
-        );
+    let clauses: Vec<String> = automl
+        .iter()
+        .map(|&kind| {
+            let tally = match kind {
+                BaselineKind::Simple => report.versus_baseline,
+                BaselineKind::Flaml => report.versus_flaml,
+                BaselineKind::Autogluon => report.versus_autogluon,
+            };
+            format!(
+                "{} on {} of {}",
+                kind.label(),
+                tally.matched_or_beaten,
+                tally.compared
+            )
+        })
+        .collect();
+    match clauses.split_last() {
+        None => {}
+        Some((last, [])) => {
+            let _ = write!(text, ", and {last}");
+        }
+        Some((last, rest)) => {
+            let _ = write!(text, ", {} and {last}", rest.join(", "));
+        }
     }
     let _ = writeln!(text, ".");
     let _ = writeln!(
@@ -109,6 +128,15 @@ pub fn render(report: &BenchReport) -> String {
         "\nScores are on the private test answers (↓: lower is better). \"vs\" columns divide the mean test score by the baseline's (the baseline's by ours when lower is better): above 1 is better than the baseline."
     );
     text
+}
+
+/// A baseline's test score on `row`'s competition and the agent's ratio to it.
+fn against(row: &CompetitionRow, kind: BaselineKind) -> (Option<f64>, Option<f64>) {
+    match kind {
+        BaselineKind::Simple => (row.baseline_score, row.ratio_to_baseline),
+        BaselineKind::Flaml => (row.flaml_score, row.ratio_to_flaml),
+        BaselineKind::Autogluon => (row.autogluon_score, row.ratio_to_autogluon),
+    }
 }
 
 fn percent(figure: Option<MeanSem>) -> String {
@@ -201,7 +229,7 @@ mod tests {
     }
 
     /// Two competitions × two seeds: `titanic` has a leaderboard and medals in seed 0 only; `leaf` has
-    /// none and fails in seed 1.
+    /// none and fails in seed 1. FLAML fails on `leaf`; AutoGluon beats the agent on both.
     fn fixture() -> BenchReport {
         let recorded = Recorded {
             runs: vec![
@@ -227,6 +255,16 @@ mod tests {
                     grade("log_loss", Some(3.0), None),
                 ),
                 baseline("leaf", BaselineKind::Flaml, grade("log_loss", None, None)),
+                baseline(
+                    "titanic",
+                    BaselineKind::Autogluon,
+                    grade("accuracy", Some(0.78), Some(true)),
+                ),
+                baseline(
+                    "leaf",
+                    BaselineKind::Autogluon,
+                    grade("log_loss", Some(0.4), None),
+                ),
             ],
         };
         let settings = BenchSettings {
@@ -239,7 +277,11 @@ mod tests {
             workers: None,
             coder: None,
             config: None,
-            baselines: vec![BaselineKind::Simple, BaselineKind::Flaml],
+            baselines: vec![
+                BaselineKind::Simple,
+                BaselineKind::Flaml,
+                BaselineKind::Autogluon,
+            ],
             ablations: Vec::new(),
         };
         build_report(
@@ -287,6 +329,15 @@ mod tests {
                 report.versus_flaml.compared
             ),
             (1, 1)
+        );
+        assert_eq!(leaf.ratio_to_autogluon, Some(0.8), "0.4 / 0.5");
+        assert_eq!(
+            (
+                report.versus_autogluon.matched_or_beaten,
+                report.versus_autogluon.compared
+            ),
+            (0, 2),
+            "AutoGluon beats the agent on both"
         );
     }
 

@@ -76,14 +76,16 @@ pub struct RunResult {
     pub cost_usd: f64,
 }
 
-/// Which baseline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Which baseline. The order is the report's column order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BaselineKind {
     /// The task's documented simple model (`baseline` in task.toml).
     Simple,
     /// FLAML AutoML with the runs' time budget and cores.
     Flaml,
+    /// AutoGluon Tabular (medium_quality preset) with the runs' time budget and cores.
+    Autogluon,
 }
 
 impl BaselineKind {
@@ -91,6 +93,7 @@ impl BaselineKind {
         match self {
             BaselineKind::Simple => "baseline",
             BaselineKind::Flaml => "FLAML",
+            BaselineKind::Autogluon => "AutoGluon",
         }
     }
 }

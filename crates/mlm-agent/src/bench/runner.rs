@@ -25,7 +25,7 @@ use crate::bench::results::{
 };
 use crate::bench::suite::Suite;
 use crate::config::{CoderChoice, ConfigLayer, RunLayer, SearchLayer};
-use crate::environment::{flaml_python, ready_environment, Reporter};
+use crate::environment::{automl_python, ready_environment, Reporter};
 use crate::error::{Error, Result};
 use crate::recipe::prepared_recipe;
 
@@ -46,8 +46,8 @@ pub struct BenchRequest {
     pub gpus: Option<mlm_exec::GpuSelection>,
     pub coder: Option<CoderChoice>,
     pub config_file: Option<PathBuf>,
-    /// Baselines beside the simple one that every competition with a baseline script gets.
-    pub extra_baseline: Option<BaselineKind>,
+    /// AutoML baselines beside the simple one that every competition with a baseline script gets.
+    pub extra_baselines: Vec<BaselineKind>,
     /// Parts of the agent switched off in every run (`--ablate`).
     pub ablations: Vec<Ablation>,
     /// Jobs in flight at once, on either executor.
@@ -156,12 +156,29 @@ pub fn run_bench(
     ablations.sort();
     ablations.dedup();
     let mut baselines = vec![BaselineKind::Simple];
-    baselines.extend(request.extra_baseline);
-    // FLAML is checked before anything runs: a missing package must not cost an hour of runs first.
-    let automl_python = match request.extra_baseline {
-        None | Some(BaselineKind::Simple) => None,
-        Some(BaselineKind::Flaml) => Some(flaml_python(request.python.as_deref())?),
-    };
+    baselines.extend(&request.extra_baselines);
+    baselines.sort();
+    baselines.dedup();
+    // The AutoML packages are checked before anything runs: a missing one must not cost an hour of runs
+    // first.
+    let python = request.python.as_deref();
+    let (mut flaml_python, mut autogluon_python) = (None, None);
+    for &kind in &baselines {
+        match kind {
+            BaselineKind::Simple => {}
+            BaselineKind::Flaml => {
+                flaml_python = Some(automl_python(python, Profile::Automl, "flaml", "FLAML")?);
+            }
+            BaselineKind::Autogluon => {
+                autogluon_python = Some(automl_python(
+                    python,
+                    Profile::Autogluon,
+                    "autogluon",
+                    "AutoGluon Tabular",
+                )?);
+            }
+        }
+    }
     let competitions = load_competitions(&suite, &request, reporter)?;
     let base_python =
         ready_environment(request.python.as_deref(), Profile::Base, reporter)?.python();
@@ -253,7 +270,8 @@ pub fn run_bench(
         time_limit: Duration::from_secs(time_limit),
         slots,
         base_python,
-        automl_python,
+        flaml_python,
+        autogluon_python,
         cancellation: request.cancellation.clone(),
         executor,
     };

@@ -34,9 +34,14 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
         gpus: options.gpus,
         coder: options.coder,
         config_file: options.config,
-        extra_baseline: arguments.baseline.map(|baseline| match baseline {
-            BaselineArgument::Flaml => BaselineKind::Flaml,
-        }),
+        extra_baselines: arguments
+            .baseline
+            .iter()
+            .map(|baseline| match baseline {
+                BaselineArgument::Flaml => BaselineKind::Flaml,
+                BaselineArgument::Autogluon => BaselineKind::Autogluon,
+            })
+            .collect(),
         ablations: arguments
             .ablate
             .iter()

@@ -19,6 +19,7 @@ fn profile(arguments: &EnvArguments) -> Profile {
         ProfileArgument::Deep => Profile::Deep,
         ProfileArgument::Automl => Profile::Automl,
         ProfileArgument::Cluster => Profile::Cluster,
+        ProfileArgument::Autogluon => Profile::Autogluon,
     }
 }
 

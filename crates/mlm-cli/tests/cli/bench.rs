@@ -1,5 +1,6 @@
 //! `ml-master bench`: a tiny suite end to end (two seeds, the simple baseline, the report files), a rerun
-//! that skips what is recorded, bad suites and mixed settings refused with exit code 2, and FLAML.
+//! that skips what is recorded, bad suites and mixed settings refused with exit code 2, FLAML and
+//! AutoGluon.
 
 use std::path::Path;
 
@@ -228,6 +229,120 @@ fn the_flaml_baseline_runs_beside_the_simple_one() {
     assert!(std::fs::read_to_string(out.join("bench.md"))
         .unwrap()
         .contains("FLAML"));
+}
+
+#[test]
+#[cfg_attr(
+    base_python_has_autogluon,
+    ignore = "the base interpreter had AutoGluon when the tests were built, so it cannot show it missing"
+)]
+fn autogluon_missing_from_the_interpreter_is_exit_code_2_with_the_setup_command() {
+    // The test interpreter is the base profile, whose pandas 3 AutoGluon Tabular cannot share.
+    assert!(
+        !autogluon_python_ready_in(Some(mlm_test_support::python())),
+        "the base interpreter has AutoGluon now: rebuild the tests"
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let suite = titanic_suite(scratch.path());
+    let (code, _, stderr) = bench(&[
+        "--suite",
+        path(&suite),
+        "--baseline",
+        "autogluon",
+        "--out",
+        path(&scratch.path().join("out")),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--baseline autogluon needs AutoGluon Tabular")
+            && stderr.contains("autogluon.tabular")
+            && stderr.contains("ml-master env setup --profile autogluon"),
+        "{stderr}"
+    );
+    assert!(!scratch.path().join("out").exists(), "nothing ran");
+}
+
+/// True when the autogluon profile (or `python`, when given) holds AutoGluon Tabular.
+fn autogluon_python_ready_in(python: Option<std::path::PathBuf>) -> bool {
+    PythonEnvironment::resolve(python, Profile::Autogluon)
+        .and_then(|environment| environment.missing_modules(Profile::Autogluon))
+        .is_ok_and(|missing| missing.is_empty())
+}
+
+/// Runs AutoGluon Tabular for real on titanic. Without the autogluon profile when the tests were built
+/// it is ignored, with that reason; ML_MASTER_REQUIRE_AUTOGLUON=1 makes it run (and fail without
+/// AutoGluon) whatever the build found.
+#[test]
+#[cfg_attr(
+    missing_autogluon,
+    ignore = "no AutoGluon when the tests were built: run `cargo run -- env setup --profile autogluon`"
+)]
+fn the_autogluon_baseline_runs_beside_the_simple_one() {
+    assert!(
+        autogluon_python_ready_in(None),
+        "the autogluon profile lacks AutoGluon: run `cargo run -- env setup --profile autogluon`"
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let suite = titanic_suite(scratch.path());
+    let out = scratch.path().join("out");
+    let output = ml_master()
+        .args([
+            "bench",
+            "--suite",
+            path(&suite),
+            "--steps",
+            "1",
+            // As FLAML's test: the run's one node must finish inside it on a busy two-core machine.
+            "--time-limit",
+            "45",
+            "--slots",
+            "1",
+            "--baseline",
+            "autogluon",
+            "--out",
+            path(&out),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let row = &report["competitions"][0];
+    assert!(
+        row["autogluon_score"].as_f64().unwrap() > 0.6,
+        "AutoGluon beats chance on titanic: {row}\n{stderr}"
+    );
+    assert!(row["ratio_to_autogluon"].as_f64().is_some(), "{row}");
+    assert_eq!(row["flaml_score"], serde_json::Value::Null, "{row}");
+    let graded = report["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|baseline| baseline["baseline"] == "autogluon")
+        .unwrap_or_else(|| panic!("no AutoGluon result: {report}"));
+    assert_eq!(graded["grade"]["invalid_reason"], serde_json::Value::Null);
+    let directory = out.join("baselines/titanic/autogluon");
+    assert!(
+        directory.join("baseline_submission.csv").is_file(),
+        "its submission is kept beside its log"
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(&directory)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("autogluon-models-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the saved models are removed: {leftovers:?}"
+    );
+    let markdown = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    assert!(
+        markdown.contains("| AutoGluon | vs AutoGluon |")
+            && markdown.contains(", and AutoGluon on ")
+            && !markdown.contains("FLAML"),
+        "{markdown}"
+    );
 }
 
 #[test]
