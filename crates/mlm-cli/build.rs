@@ -2,8 +2,9 @@
 //! that `cargo test` counts them as ignored, with the reason, instead of passing without checking:
 //! the browser tests without Chromium (`missing_chromium`), the FLAML baseline without the automl profile
 //! (`missing_flaml`), the missing-FLAML message when the base interpreter has FLAML
-//! (`base_python_has_flaml`), the Ray executor's test without the cluster profile (`missing_ray`), and
-//! the convolutional network's run without the deep profile's torch (`missing_torch`).
+//! (`base_python_has_flaml`), the Ray executor's test without the cluster profile (`missing_ray`), the
+//! convolutional network's run without the deep profile's torch (`missing_torch`), and the text
+//! embeddings' run without its torch and transformers (`missing_transformers`).
 //! `ML_MASTER_REQUIRE_CHROMIUM=1`, `ML_MASTER_REQUIRE_FLAML=1`, `ML_MASTER_REQUIRE_RAY=1` and
 //! `ML_MASTER_REQUIRE_TORCH=1` (CI) ignore nothing: the tests run and a missing tool fails them.
 //!
@@ -42,6 +43,7 @@ fn main() {
         "base_python_has_flaml",
         "missing_ray",
         "missing_torch",
+        "missing_transformers",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -56,6 +58,11 @@ fn main() {
     }
     if !required("ML_MASTER_REQUIRE_TORCH") && !imports(&interpreter("deep"), "torch") {
         println!("cargo::rustc-cfg=missing_torch");
+    }
+    let deep = interpreter("deep");
+    let embeds_text = imports(&deep, "torch") && imports(&deep, "transformers");
+    if !required("ML_MASTER_REQUIRE_TORCH") && !embeds_text {
+        println!("cargo::rustc-cfg=missing_transformers");
     }
     if imports(&interpreter("base"), "flaml") {
         println!("cargo::rustc-cfg=base_python_has_flaml");
