@@ -196,7 +196,7 @@ impl Family {
 }
 
 /// Words that name a family in free text, lowercase.
-const KEYWORDS: [(&str, Family); 22] = [
+const KEYWORDS: [(&str, Family); 21] = [
     ("lightgbm", Family::LightGbm),
     ("lgbm", Family::LightGbm),
     ("xgboost", Family::XgBoost),
@@ -214,7 +214,6 @@ const KEYWORDS: [(&str, Family); 22] = [
     ("nearest neighbo", Family::KNearestNeighbours),
     ("knn", Family::KNearestNeighbours),
     ("convolutional", Family::ConvolutionalNetwork),
-    ("embedding", Family::TextEmbeddings),
     ("cnn", Family::ConvolutionalNetwork),
     ("perceptron", Family::MultilayerPerceptron),
     ("mlp", Family::MultilayerPerceptron),

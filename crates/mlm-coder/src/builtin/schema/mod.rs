@@ -1,8 +1,8 @@
 //! The task's schema as the built-in coder sees it, computed from the brief and the first rows of
 //! `train.csv` and `test.csv` that it carries: the kind of every column, what the submission asks for, and
 //! the shape of the task (tabular, text, or images as pixel columns or as files), and whether the run
-//! can train a PyTorch network or embed text with the user's local model. Anything the templates could not handle is an error that names the
-//! file and the problem, never a broken script.
+//! can train a PyTorch network or embed text with the user's local model. Anything the templates could
+//! not handle is an error that names the file and the problem, never a broken script.
 
 mod columns;
 mod target;
