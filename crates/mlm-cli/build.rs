@@ -5,10 +5,11 @@
 //! (`base_python_has_flaml`), the AutoGluon baseline without the autogluon profile
 //! (`missing_autogluon`), the missing-AutoGluon message when the base interpreter has it
 //! (`base_python_has_autogluon`), the Ray executor's test without the cluster profile (`missing_ray`),
-//! and the convolutional network's run without the deep profile's torch (`missing_torch`).
+//! the convolutional network's run without the deep profile's torch (`missing_torch`), and the text
+//! embeddings' run without its torch and transformers (`missing_transformers`).
 //! `ML_MASTER_REQUIRE_CHROMIUM=1`, `ML_MASTER_REQUIRE_FLAML=1`, `ML_MASTER_REQUIRE_AUTOGLUON=1`,
-//! `ML_MASTER_REQUIRE_RAY=1` and `ML_MASTER_REQUIRE_TORCH=1` ignore nothing: the tests run and a missing
-//! tool fails them.
+//! `ML_MASTER_REQUIRE_RAY=1` and `ML_MASTER_REQUIRE_TORCH=1` (CI) ignore nothing: the tests run and a
+//! missing tool fails them.
 //!
 //! Cargo runs this again when a variable below changes or one of the files or directories that decide
 //! changes (an install touches them), so installing Chromium or a profile takes effect on the
@@ -48,6 +49,7 @@ fn main() {
         "base_python_has_autogluon",
         "missing_ray",
         "missing_torch",
+        "missing_transformers",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -67,6 +69,11 @@ fn main() {
     }
     if !required("ML_MASTER_REQUIRE_TORCH") && !imports(&interpreter("deep"), "torch") {
         println!("cargo::rustc-cfg=missing_torch");
+    }
+    let deep = interpreter("deep");
+    let embeds_text = imports(&deep, "torch") && imports(&deep, "transformers");
+    if !required("ML_MASTER_REQUIRE_TORCH") && !embeds_text {
+        println!("cargo::rustc-cfg=missing_transformers");
     }
     if imports(&interpreter("base"), "flaml") {
         println!("cargo::rustc-cfg=base_python_has_flaml");

@@ -19,6 +19,8 @@ use mlm_grade::Grader;
 #[derive(Clone)]
 pub struct SandboxExecutor {
     pub public_dir: PathBuf,
+    /// Directories every script may read besides the public files (`[builtin] text_model`).
+    pub read_only_dirs: Vec<PathBuf>,
     /// The run's folds, copied into each script's `input/` beside the public files.
     pub folds_file: Option<PathBuf>,
     pub python: PythonInstallation,
@@ -38,6 +40,7 @@ impl Executor for SandboxExecutor {
             .cloned()
             .ok_or(ExecutorError::NoSlot(job.slot))?;
         let public_dir = self.public_dir.clone();
+        let read_only_dirs = self.read_only_dirs.clone();
         let folds_file = self.folds_file.clone();
         let python = self.python.clone();
         let limits = NodeLimits {
@@ -60,6 +63,7 @@ impl Executor for SandboxExecutor {
             let run = NodeRun {
                 layout: &layout,
                 public_dir: &public_dir,
+                read_only_dirs: &read_only_dirs,
                 python: &python,
                 slot: &slot,
                 limits: &limits,

@@ -2,6 +2,8 @@
 //! direction, the submission's columns, the first rows of the training and test tables, and the
 //! hardware each script gets.
 
+use std::path::PathBuf;
+
 use mlm_coder::{BuiltinCoder, TaskBrief};
 use mlm_exec::{Gpu, Slot};
 use mlm_grade::Grader;
@@ -68,12 +70,14 @@ impl Hardware<'_> {
     }
 }
 
-/// The brief of `task` for scripts that run on `hardware` and can import `installed_packages`.
+/// The brief of `task` for scripts that run on `hardware`, can import `installed_packages` and may read
+/// the local model directory `text_model`.
 pub fn task_brief(
     task: &Task,
     grader: &Grader,
     hardware: &Hardware<'_>,
     installed_packages: Vec<String>,
+    text_model: Option<PathBuf>,
 ) -> Result<TaskBrief> {
     Ok(TaskBrief {
         competition_id: task.id.clone(),
@@ -101,6 +105,7 @@ pub fn task_brief(
             .unwrap_or_else(|| "sample_submission.csv".to_string()),
         hardware: hardware.describe(),
         installed_packages,
+        text_model,
     })
 }
 

@@ -1,12 +1,13 @@
 //! Configuration in two stages: raw layers (the `ml-master.toml` file, then `ML_MASTER_…` environment
 //! variables, then command-line flags), every field optional, merged field by field in that order
-//! (`[search]` and `[llm.code]` included); then one resolved struct the run uses. The resolved form is
+//! (`[search]`, `[builtin]` and `[llm.code]` included); then one resolved struct the run uses. The resolved form is
 //! written to `<run>/config.toml`, which `resume` reads back.
 
+mod builtin;
 mod llm;
 mod search;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::ensemble::Ensembling;
 use crate::error::{Error, Result};
 pub use crate::final_selection::Reselection;
+pub use builtin::BuiltinLayer;
 pub use llm::{LlmLayer, LlmSettings, ModelLayer, ModelSettings};
 pub use search::SearchLayer;
 
@@ -69,6 +71,8 @@ pub struct ConfigLayer {
     /// ML-Master's search parameters; absent fields keep their defaults.
     pub search: SearchLayer,
     pub sandbox: SandboxLayer,
+    /// The built-in coder's settings.
+    pub builtin: BuiltinLayer,
     /// The models of the LLM coder.
     pub llm: LlmLayer,
 }
@@ -124,6 +128,9 @@ pub struct ResolvedConfig {
     pub ensembling: Ensembling,
     /// `[search] reselect_…`: whether and how the best nodes are re-evaluated on fresh folds at the end.
     pub reselection: Reselection,
+    /// `[builtin] text_model`: an absolute path to a local Hugging Face model directory that every script
+    /// may read, and whose embeddings the built-in coder's first text draft uses.
+    pub text_model: Option<PathBuf>,
 }
 
 impl ConfigLayer {
@@ -172,6 +179,9 @@ impl ConfigLayer {
                 workers: read(EnvVars::ML_MASTER_WORKERS)?,
                 seed: read(EnvVars::ML_MASTER_SEED)?,
                 ..RunLayer::default()
+            },
+            builtin: BuiltinLayer {
+                text_model: read(EnvVars::ML_MASTER_TEXT_MODEL)?,
             },
             ..ConfigLayer::default()
         })
@@ -249,6 +259,7 @@ impl ConfigLayer {
             },
             memory_bytes_per_slot,
             required_tiers: self.sandbox.require.clone().unwrap_or_default(),
+            text_model: self.builtin.resolve_text_model()?,
         })
     }
 }
@@ -324,6 +335,9 @@ impl ResolvedConfig {
                     FilesystemIsolation::Unrestricted
                 )),
                 require: Some(self.required_tiers.clone()),
+            },
+            builtin: BuiltinLayer {
+                text_model: self.text_model.clone(),
             },
             llm: LlmLayer {
                 max_consecutive_failures: Some(settings.max_consecutive_failures),
@@ -461,6 +475,63 @@ mod tests {
         let text = resolved.to_toml().unwrap();
         let reread: ConfigLayer = toml::from_str(&text).unwrap();
         assert_eq!(reread.resolve(16, None).unwrap(), resolved);
+    }
+
+    #[test]
+    fn the_text_model_resolves_to_an_absolute_directory_that_a_resume_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("model");
+        std::fs::create_dir(&model).unwrap();
+        std::fs::write(model.join("config.json"), "{}").unwrap();
+        let layer: ConfigLayer = toml::from_str(&format!(
+            "[builtin]\ntext_model = {:?}\n",
+            model.join("..").join("model").display().to_string()
+        ))
+        .unwrap();
+        let resolved = layer.resolve(1, None).unwrap();
+        let text_model = resolved.text_model.clone().unwrap();
+        assert!(text_model.is_absolute(), "{}", text_model.display());
+        assert!(text_model.join("config.json").is_file());
+        let reread: ConfigLayer = toml::from_str(&resolved.to_toml().unwrap()).unwrap();
+        assert_eq!(reread.resolve(1, None).unwrap(), resolved);
+        assert_eq!(
+            ConfigLayer::default().resolve(1, None).unwrap().text_model,
+            None,
+            "without the key, text stays with TF-IDF"
+        );
+    }
+
+    #[test]
+    fn a_text_model_that_is_not_a_model_directory_is_refused_with_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let refusal = |path: &Path| {
+            let layer = ConfigLayer {
+                builtin: BuiltinLayer {
+                    text_model: Some(path.to_path_buf()),
+                },
+                ..ConfigLayer::default()
+            };
+            layer.resolve(1, None).unwrap_err()
+        };
+        let missing = dir.path().join("no-such-model");
+        let error = refusal(&missing);
+        let message = error.to_string();
+        assert!(
+            message.contains(&missing.display().to_string())
+                && message.contains("no such directory")
+                && message.contains("\nhint: "),
+            "{message}"
+        );
+        assert_eq!(
+            error.kind(),
+            crate::error::ErrorKind::BadInput,
+            "exit code 2"
+        );
+        let message = refusal(dir.path()).to_string();
+        assert!(
+            message.contains("has no config.json") && message.contains("\nhint: "),
+            "{message}"
+        );
     }
 
     #[test]

@@ -253,6 +253,7 @@ impl Assembly {
                 memory_bytes_per_slot: config.memory_bytes_per_slot,
             },
             packages,
+            config.text_model.clone(),
         )?;
         // Drawn when the run starts and kept: a resumed run's new nodes use the folds its first ones did.
         // A task without train.csv (images in folders) has no rows to fold here; its scripts draw their own.
@@ -280,6 +281,7 @@ impl Assembly {
         };
         let executor = SandboxExecutor {
             public_dir: task.public_dir.clone(),
+            read_only_dirs: config.text_model.iter().cloned().collect(),
             folds_file,
             python: installation,
             slots,
@@ -325,6 +327,7 @@ impl Assembly {
         let run = NodeRun {
             layout: &node,
             public_dir: &executor.public_dir,
+            read_only_dirs: &executor.read_only_dirs,
             python: &executor.python,
             slot: &slot,
             limits: &executor.limits,

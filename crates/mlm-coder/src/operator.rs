@@ -33,9 +33,12 @@ pub struct TaskBrief {
     pub sample_submission_file: String,
     /// One line describing the cores, memory and GPUs a script gets; `no GPU` where it gets none.
     pub hardware: String,
-    /// The Python modules a script can import: the base profile's, and `torch` and `torchvision`
-    /// where the run's interpreter imports them.
+    /// The Python modules a script can import: the base profile's, and `torch`, `torchvision` and
+    /// `transformers` where the run's interpreter imports them.
     pub installed_packages: Vec<String>,
+    /// `[builtin] text_model`: an absolute path to a local Hugging Face model directory scripts may read
+    /// (with `AutoModel.from_pretrained(path, local_files_only=True)`).
+    pub text_model: Option<PathBuf>,
 }
 
 impl TaskBrief {

@@ -75,6 +75,7 @@ fn prepared_from(dir: &Path) -> Prepared {
             .into_owned(),
         hardware: "2 CPU cores, no GPU".to_string(),
         installed_packages: Vec::new(),
+        text_model: None,
     };
     Prepared { grader, brief }
 }

@@ -30,6 +30,8 @@ impl EnvVars {
     pub const ML_MASTER_SLOTS: &'static str = "ML_MASTER_SLOTS";
     /// `[run] seed`.
     pub const ML_MASTER_SEED: &'static str = "ML_MASTER_SEED";
+    /// `[builtin] text_model`: a local Hugging Face model directory.
+    pub const ML_MASTER_TEXT_MODEL: &'static str = "ML_MASTER_TEXT_MODEL";
     /// Tests only, read when they are built: `1` (as CI sets) makes the FLAML baseline's test run, and
     /// fail without FLAML, instead of being ignored.
     pub const ML_MASTER_REQUIRE_FLAML: &'static str = "ML_MASTER_REQUIRE_FLAML";
@@ -44,7 +46,8 @@ impl EnvVars {
     pub const ML_MASTER_REQUIRE_BUBBLEWRAP: &'static str = "ML_MASTER_REQUIRE_BUBBLEWRAP";
     /// Tests only: set (as CI does) to make the Ray executor's test fail, not skip, without Ray.
     pub const ML_MASTER_REQUIRE_RAY: &'static str = "ML_MASTER_REQUIRE_RAY";
-    /// Tests only, read when they are built: `1` (as CI sets) makes the convolutional network's run
-    /// test run, and fail without the deep profile's torch, instead of being ignored.
+    /// Tests only, read when they are built: `1` (as CI sets) makes the convolutional network's and the
+    /// text embeddings' run tests run, and fail without the deep profile's torch and transformers,
+    /// instead of being ignored.
     pub const ML_MASTER_REQUIRE_TORCH: &'static str = "ML_MASTER_REQUIRE_TORCH";
 }

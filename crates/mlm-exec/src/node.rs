@@ -147,6 +147,9 @@ impl Default for NodeLimits {
 pub struct NodeRun<'a> {
     pub layout: &'a NodeLayout,
     pub public_dir: &'a Path,
+    /// Directories besides the public files the script may read: a user's local model
+    /// (`[builtin] text_model`).
+    pub read_only_dirs: &'a [PathBuf],
     pub python: &'a PythonInstallation,
     pub slot: &'a Slot,
     pub limits: &'a NodeLimits,
@@ -256,6 +259,7 @@ pub fn build_node_request(run: &NodeRun<'_>) -> (ProcessRequest, SandboxPolicy) 
     let mut read_only_paths = system_read_only_paths();
     read_only_paths.extend(run.python.prefixes.iter().cloned());
     read_only_paths.push(run.public_dir.to_path_buf());
+    read_only_paths.extend(run.read_only_dirs.iter().cloned());
     let devices = gpu_device_paths(&run.slot.gpus);
     let mut read_write_paths = system_read_write_paths();
     read_write_paths.extend(devices.iter().cloned());

@@ -702,6 +702,7 @@ fn run_as_node(
     let run = NodeRun {
         layout: &layout,
         public_dir: &sandbox.public,
+        read_only_dirs: &[],
         python: &python,
         slot: &slot,
         limits,

@@ -262,6 +262,7 @@ pub fn run_bench(
             EnvVars::ML_MASTER_SLOTS,
             EnvVars::ML_MASTER_WORKERS,
             EnvVars::ML_MASTER_SEED,
+            EnvVars::ML_MASTER_TEXT_MODEL,
         ]
         .iter()
         .map(|name| (name.to_string(), String::new()))

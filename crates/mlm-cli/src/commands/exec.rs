@@ -76,6 +76,7 @@ pub fn run(arguments: ExecArguments) -> CommandResult {
     let run = NodeRun {
         layout: &layout,
         public_dir: &task.public_dir,
+        read_only_dirs: &[],
         python: &python,
         slot: &slot,
         limits: &limits,

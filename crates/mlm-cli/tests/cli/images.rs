@@ -2,18 +2,9 @@
 //! convolutional network first, and that network is the run's best node, ahead of every table model
 //! that reads the same images as pixel columns. It trains on the CPU here, with few epochs.
 
-use mlm_exec::{Profile, PythonEnvironment};
 use mlm_journal::Journal;
 
-use crate::support::{ml_master, oof_rows, path, prepared_task};
-
-/// The deep profile's interpreter (or `ML_MASTER_PYTHON`).
-fn deep_python() -> std::path::PathBuf {
-    PythonEnvironment::resolve(None, Profile::Deep)
-        .unwrap()
-        .require_python()
-        .expect("the deep profile is set up: run `cargo run -- env setup --profile deep`")
-}
+use crate::support::{deep_python, ml_master, oof_rows, path, prepared_task};
 
 #[test]
 #[cfg_attr(

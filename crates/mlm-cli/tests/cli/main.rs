@@ -23,4 +23,5 @@ mod readme;
 mod run;
 mod selection;
 mod support;
+mod text_model;
 mod validator;

@@ -14,6 +14,14 @@ pub fn ml_master() -> assert_cmd::Command {
     command
 }
 
+/// The deep profile's interpreter (or `ML_MASTER_PYTHON`).
+pub fn deep_python() -> std::path::PathBuf {
+    mlm_exec::PythonEnvironment::resolve(None, mlm_exec::Profile::Deep)
+        .unwrap()
+        .require_python()
+        .expect("the deep profile is set up: run `cargo run -- env setup --profile deep`")
+}
+
 /// Runs `ml-master` and returns (exit code, stdout, stderr).
 pub fn run(arguments: &[&str]) -> (i32, String, String) {
     let output = ml_master()

@@ -1,6 +1,7 @@
 //! Drafts: a first, untuned script of a family that none of the earlier drafts (the memory) used,
 //! the strongest families for the task first (a convolutional network first of all on image tasks
-//! whose run imports torch), and a plan whose first words name the family.
+//! whose run imports torch, text embeddings first of all on text tasks when the user named a local
+//! model), and a plan whose first words name the family.
 
 use std::collections::BTreeSet;
 
@@ -19,7 +20,14 @@ pub(crate) fn propose(schema: &TaskSchema, request: &ProposalRequest) -> (String
     let network = schema
         .convolutional_network_fits()
         .then_some(Family::ConvolutionalNetwork);
-    let order: Vec<Family> = network.into_iter().chain(tabular).collect();
+    let embeddings = schema
+        .text_embeddings_fit()
+        .then_some(Family::TextEmbeddings);
+    let order: Vec<Family> = network
+        .into_iter()
+        .chain(embeddings)
+        .chain(tabular)
+        .collect();
     let used: BTreeSet<Family> = request
         .memory
         .iter()
@@ -100,6 +108,18 @@ fn model(schema: &TaskSchema, options: &ScriptOptions) -> String {
             "a three-stage PyTorch CNN {estimator} ({settings}), stopping when the hold-out score \
              stalls, on the slot's GPU when it has one"
         ),
+        Family::TextEmbeddings => format!(
+            "{} ({settings}) on mean-pooled embeddings of each text from the local model {}, \
+             computed once on the slot's GPU when it has one",
+            match classification {
+                true => "logistic regression",
+                false => "ridge regression",
+            },
+            schema
+                .text_model
+                .as_deref()
+                .map_or_else(String::new, |path| path.display().to_string())
+        ),
     }
 }
 
@@ -177,17 +197,16 @@ fn features(schema: &TaskSchema, options: &ScriptOptions) -> String {
     }
     let text = count(ColumnKind::Text);
     if text > 0 {
-        let grams = match options.features.text_ngrams {
-            Some(TextNgrams::UpToBigrams) => "word unigrams and bigrams",
-            Some(TextNgrams::Unigrams) | None => "word unigrams",
+        let encoding = match (options.family, options.features.text_ngrams) {
+            (Family::TextEmbeddings, _) => "embedded by the local model",
+            (_, Some(TextNgrams::UpToBigrams)) => "TF-IDF of word unigrams and bigrams",
+            (_, Some(TextNgrams::Unigrams) | None) => "TF-IDF of word unigrams",
         };
         let statistics = match options.features.text_statistics {
             Some(Switch::On) => ", with length and character statistics",
             Some(Switch::Off) | None => "",
         };
-        parts.push(format!(
-            "{text} text columns (TF-IDF of {grams}{statistics})"
-        ));
+        parts.push(format!("{text} text columns ({encoding}{statistics})"));
     }
     let dates = count(ColumnKind::Date);
     if dates > 0 {

@@ -1,8 +1,10 @@
 //! Solution families: the kinds of model a built-in draft can be, how a plan names them (and how a
 //! plan's words are read back into one), which Python module each needs, how its inputs are
-//! encoded, and the order of expected strength for each kind of task. The convolutional network is
-//! the one family outside that order: it is drafted first on image tasks whose run can import torch
-//! ([`TaskSchema::convolutional_network_fits`](super::schema::TaskSchema::convolutional_network_fits)).
+//! encoded, and the order of expected strength for each kind of task. Two families stand outside that
+//! order: the convolutional network, drafted first on image tasks whose run can import torch
+//! ([`TaskSchema::convolutional_network_fits`](super::schema::TaskSchema::convolutional_network_fits)),
+//! and text embeddings, drafted first on tasks with text columns when the user named a local model
+//! ([`TaskSchema::text_embeddings_fit`](super::schema::TaskSchema::text_embeddings_fit)).
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,10 @@ pub(crate) enum Family {
     /// A small PyTorch CNN on the images (pixel columns that form a square, or image files).
     #[serde(rename = "convolutional_network")]
     ConvolutionalNetwork,
+    /// A linear model on the mean-pooled embeddings of each text column from the user's local model
+    /// (`[builtin] text_model`), beside the other columns' usual features.
+    #[serde(rename = "text_embeddings")]
+    TextEmbeddings,
 }
 
 /// How a family wants its inputs: what the script's `make_preprocessor(flavour)` builds.
@@ -69,6 +75,7 @@ impl Family {
             Family::KNearestNeighbours => "k-nearest neighbours",
             Family::MultilayerPerceptron => "Multi-layer perceptron",
             Family::ConvolutionalNetwork => "Convolutional network",
+            Family::TextEmbeddings => "Text embeddings",
         }
     }
 
@@ -84,6 +91,7 @@ impl Family {
             | Family::KNearestNeighbours
             | Family::MultilayerPerceptron => "sklearn",
             Family::ConvolutionalNetwork => "torch",
+            Family::TextEmbeddings => "transformers",
         }
     }
 
@@ -94,7 +102,8 @@ impl Family {
             Family::Linear
             | Family::KNearestNeighbours
             | Family::MultilayerPerceptron
-            | Family::ConvolutionalNetwork => Flavour::Scaled,
+            | Family::ConvolutionalNetwork
+            | Family::TextEmbeddings => Flavour::Scaled,
         }
     }
 
@@ -106,7 +115,8 @@ impl Family {
             | Family::Linear
             | Family::KNearestNeighbours
             | Family::MultilayerPerceptron
-            | Family::ConvolutionalNetwork => false,
+            | Family::ConvolutionalNetwork
+            | Family::TextEmbeddings => false,
         }
     }
 
@@ -117,7 +127,7 @@ impl Family {
         let lowered = plan.trim_start().to_lowercase();
         if let Some(family) = ALL_FAMILIES
             .into_iter()
-            .chain([Family::ConvolutionalNetwork])
+            .chain([Family::ConvolutionalNetwork, Family::TextEmbeddings])
             .find(|family| lowered.starts_with(&family.plan_name().to_lowercase()))
         {
             return Some(family);
@@ -218,7 +228,7 @@ mod tests {
     fn plans_name_their_family_in_their_first_words_and_are_read_back() {
         for family in ALL_FAMILIES
             .into_iter()
-            .chain([Family::ConvolutionalNetwork])
+            .chain([Family::ConvolutionalNetwork, Family::TextEmbeddings])
         {
             let plan = format!(
                 "{}: a first model, validated with 5-fold CV.",

@@ -36,6 +36,7 @@ pub(crate) fn task(dir: &Path, metric: &str, train: &str, test: &str, sample: &s
         sample_submission_file: "sample_submission.csv".to_string(),
         hardware: "2 CPU cores".to_string(),
         installed_packages: vec!["numpy".to_string(), "pandas".to_string()],
+        text_model: None,
     }
 }
 

@@ -36,6 +36,7 @@ pub(crate) enum Setting {
     Channels,
     Epochs,
     Augmentation,
+    MaxTokens,
     CategoricalEncoding,
     MissingIndicators,
     DateParts,
@@ -51,7 +52,7 @@ pub(crate) enum Setting {
 }
 
 /// Every setting, for reading keys back.
-const ALL_SETTINGS: [Setting; 28] = [
+const ALL_SETTINGS: [Setting; 29] = [
     Setting::EarlyStopping,
     Setting::LearningRate,
     Setting::Trees,
@@ -68,6 +69,7 @@ const ALL_SETTINGS: [Setting; 28] = [
     Setting::Channels,
     Setting::Epochs,
     Setting::Augmentation,
+    Setting::MaxTokens,
     Setting::CategoricalEncoding,
     Setting::MissingIndicators,
     Setting::DateParts,
@@ -108,6 +110,7 @@ impl Setting {
             Setting::Channels => "channels",
             Setting::Epochs => "epochs",
             Setting::Augmentation => "augmentation",
+            Setting::MaxTokens => "max_tokens",
             Setting::CategoricalEncoding => "categorical_encoding",
             Setting::MissingIndicators => "missing_indicators",
             Setting::DateParts => "date_parts",
@@ -228,6 +231,19 @@ fn priorities(family: Family, modality: Modality) -> &'static [Setting] {
         ],
         // One setting at a time, as the issue asks: width, epochs, augmentation, learning rate.
         (Family::ConvolutionalNetwork, _) => &[Augmentation, Channels, Epochs, LearningRate],
+        // The embeddings are the model's own: only the classifier on them and the text it reads
+        // change. A blend partner would see the same embeddings instead of its own TF-IDF.
+        (Family::TextEmbeddings, _) => &[
+            InverseRegularization,
+            MaxTokens,
+            TextStatistics,
+            CategoricalEncoding,
+            MissingIndicators,
+            DateParts,
+            ClassWeight,
+            LogTarget,
+            Validation,
+        ],
         (Family::MultilayerPerceptron, _) => &[
             HiddenUnits,
             EarlyStopping,
@@ -414,7 +430,8 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
                     | Family::ExtraTrees
                     | Family::Linear
                     | Family::KNearestNeighbours
-                    | Family::ConvolutionalNetwork => 5.0,
+                    | Family::ConvolutionalNetwork
+                    | Family::TextEmbeddings => 5.0,
                 };
                 let stronger = round(l2 * factor);
                 let what = format!("strengthen the L2 regularisation from {l2} to {stronger}");
@@ -532,6 +549,27 @@ fn moves_of(setting: Setting, options: &ScriptOptions, schema: &TaskSchema) -> V
             }),
             None => {}
         },
+        Setting::MaxTokens => {
+            if let Some(tokens) = parameters.max_tokens {
+                if tokens > 32 {
+                    let fewer = tokens / 2;
+                    let what = format!(
+                        "embed only the first {fewer} tokens of each text instead of {tokens}"
+                    );
+                    builder.push(what, 0.6, |next| {
+                        next.hyperparameters.max_tokens = Some(fewer)
+                    });
+                }
+                if tokens < 512 {
+                    let more = tokens * 2;
+                    let what =
+                        format!("embed up to {more} tokens of each text instead of {tokens}");
+                    builder.push(what, 1.8, |next| {
+                        next.hyperparameters.max_tokens = Some(more)
+                    });
+                }
+            }
+        }
         Setting::CategoricalEncoding => {
             if let Some(encoding) = features.categorical_encoding {
                 // Scaled families one-hot encode "ordinal" categories already.

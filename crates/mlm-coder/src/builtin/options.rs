@@ -22,6 +22,8 @@ const MANY_CLASSES: usize = 10;
 const EARLY_STOPPING_ROUNDS: u32 = 1_000;
 /// Above this many rows (or when train.csv was only sampled), a single hold-out split validates.
 const HOLDOUT_ROWS: usize = 20_000;
+/// The tokens of each text a text-embeddings draft reads; longer texts are cut.
+const EMBEDDING_MAX_TOKENS: u32 = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,6 +157,9 @@ pub(crate) struct Hyperparameters {
     /// On: training images are shifted at random by up to an eighth of their side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) augmentation: Option<Switch>,
+    /// The tokens of each text a local model embeds; longer texts are cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_tokens: Option<u32>,
 }
 
 /// How columns become features.
@@ -216,7 +221,9 @@ impl ScriptOptions {
     /// A first script of `family` for this task: sensible defaults, no tuning, no ensembling.
     pub(crate) fn draft(family: Family, schema: &TaskSchema) -> ScriptOptions {
         let has = |kind: ColumnKind| schema.columns.iter().any(|(_, column)| *column == kind);
+        // A text-embeddings script embeds its text columns instead of counting their words.
         let has_text = has(ColumnKind::Text);
+        let counts_words = has_text && family != Family::TextEmbeddings;
         let text_max_features = match (schema.modality, family) {
             (Modality::Text, Family::Linear) => 200_000,
             (Modality::Text, Family::LightGbm) => 5_000,
@@ -233,7 +240,7 @@ impl ScriptOptions {
                 Modality::Tabular | Modality::Image,
                 Family::Linear | Family::MultilayerPerceptron,
             ) => 2_000,
-            (_, Family::ConvolutionalNetwork) => 300,
+            (_, Family::ConvolutionalNetwork | Family::TextEmbeddings) => 300,
             (
                 Modality::Tabular | Modality::Image,
                 Family::LightGbm
@@ -253,12 +260,12 @@ impl ScriptOptions {
                     .then_some(CategoricalEncoding::Ordinal),
                 missing_indicators: schema.has_missing_numbers.then_some(Switch::Off),
                 date_parts: has(ColumnKind::Date).then_some(DateParts::DaysOnly),
-                text_ngrams: has_text.then_some(match schema.modality {
+                text_ngrams: counts_words.then_some(match schema.modality {
                     Modality::Text => TextNgrams::UpToBigrams,
                     Modality::Tabular | Modality::Image => TextNgrams::Unigrams,
                 }),
-                text_characters: has_text.then_some(Switch::Off),
-                text_max_features: has_text.then_some(text_max_features),
+                text_characters: counts_words.then_some(Switch::Off),
+                text_max_features: counts_words.then_some(text_max_features),
                 text_statistics: has_text.then_some(Switch::Off),
                 force_categorical: Vec::new(),
                 excluded_columns: Vec::new(),
@@ -346,6 +353,9 @@ impl ScriptOptions {
             "channels",
             parameters.channels.map(|value| value.to_string()),
         );
+        if let Some(tokens) = parameters.max_tokens {
+            parts.push(format!("texts cut at {tokens} tokens"));
+        }
         if let Some(epochs) = parameters.epochs {
             parts.push(format!("up to {epochs} epochs"));
         }
@@ -467,6 +477,11 @@ impl Hyperparameters {
                     (Metric::LogLoss, _) | (_, Modality::Image) => Switch::Off,
                     (_, Modality::Tabular | Modality::Text) => Switch::On,
                 }),
+                ..none
+            },
+            Family::TextEmbeddings => Hyperparameters {
+                inverse_regularization: Some(1.0),
+                max_tokens: Some(EMBEDDING_MAX_TOKENS),
                 ..none
             },
             Family::ConvolutionalNetwork => Hyperparameters {

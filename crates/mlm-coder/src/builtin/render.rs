@@ -85,6 +85,8 @@ struct ScriptContext<'a> {
     network_image_side: usize,
     /// The side of the square images the pixel columns form, for a network on pixel columns.
     pixel_side: Option<usize>,
+    /// The local model directory a text-embeddings script loads.
+    text_model: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -178,6 +180,10 @@ pub(crate) fn render(
         tabular_image_side: TABULAR_IMAGE_SIDE,
         network_image_side: NETWORK_IMAGE_SIDE,
         pixel_side: schema.pixel_side(),
+        text_model: schema
+            .text_model
+            .as_ref()
+            .map(|path| path.display().to_string()),
     };
     // A network is a script of its own: it shares the target, scoring and submission parts only.
     let template = match options.family == Family::ConvolutionalNetwork {

@@ -151,6 +151,8 @@ pub(crate) struct TaskContext<'a> {
     sample_submission_file: &'a str,
     hardware: &'a str,
     installed_packages: &'a [String],
+    /// `[builtin] text_model`, which the task section names when it is set.
+    text_model: Option<String>,
 }
 
 impl<'a> TaskContext<'a> {
@@ -166,6 +168,10 @@ impl<'a> TaskContext<'a> {
             sample_submission_file: &task.sample_submission_file,
             hardware: &task.hardware,
             installed_packages: &task.installed_packages,
+            text_model: task
+                .text_model
+                .as_ref()
+                .map(|path| path.display().to_string()),
         }
     }
 }

@@ -148,6 +148,7 @@ mod tests {
             sample_submission_file: "sample_submission.csv".to_string(),
             hardware: String::new(),
             installed_packages: Vec::new(),
+            text_model: None,
         };
         let (same_task, same_request) = PromptCut::Whole.apply(&task, &request());
         assert_eq!((same_task, same_request), (task.clone(), request()));

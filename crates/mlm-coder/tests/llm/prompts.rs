@@ -233,7 +233,7 @@ fn chat_prompts_have_ml_masters_sections_for_each_operator() {
 /// The task section of a draft's system message for a slot that shares a GPU, in an environment with
 /// PyTorch: the model learns which GPU it gets, that others share it, and that torch is there.
 #[test]
-fn a_draft_prompt_names_the_scripts_gpu_and_the_deep_learning_packages() {
+fn a_draft_prompt_names_the_scripts_gpu_the_deep_learning_packages_and_the_local_text_model() {
     let fixture = Fixture::new(vec![chat_reply(GOOD_REPLY)]);
     let coder = coder(
         &fixture,
@@ -246,6 +246,7 @@ fn a_draft_prompt_names_the_scripts_gpu_and_the_deep_learning_packages() {
     brief
         .installed_packages
         .extend(["torch".to_string(), "torchvision".to_string()]);
+    brief.text_model = Some(std::path::PathBuf::from("/models/all-MiniLM-L6-v2"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime
         .block_on(coder.propose(&brief, &request(Stage::Draft, None, Vec::new(), Vec::new())))

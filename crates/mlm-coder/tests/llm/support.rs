@@ -30,6 +30,7 @@ pub fn task() -> TaskBrief {
             "pandas".to_string(),
             "lightgbm".to_string(),
         ],
+        text_model: None,
     }
 }
 

@@ -143,6 +143,7 @@ pub fn toy_task() -> TaskBrief {
         sample_submission_file: "sample_submission.csv".into(),
         hardware: "test".into(),
         installed_packages: vec!["numpy".into()],
+        text_model: None,
     }
 }
 

@@ -1,8 +1,8 @@
 //! The task's schema as the built-in coder sees it, computed from the brief and the first rows of
 //! `train.csv` and `test.csv` that it carries: the kind of every column, what the submission asks for, and
 //! the shape of the task (tabular, text, or images as pixel columns or as files), and whether the run
-//! can train a PyTorch network. Anything the templates could not handle is an error that names the
-//! file and the problem, never a broken script.
+//! can train a PyTorch network or embed text with the user's local model. Anything the templates could
+//! not handle is an error that names the file and the problem, never a broken script.
 
 mod columns;
 mod target;
@@ -95,6 +95,9 @@ pub(crate) struct TaskSchema {
     /// The images, when the task ships them as files instead of feature columns.
     pub(crate) image_files: Option<ImageFiles>,
     pub(crate) torch: Torch,
+    /// `[builtin] text_model`, kept only where the run's interpreter imports torch and transformers:
+    /// the local model directory whose embeddings a text draft can learn from.
+    pub(crate) text_model: Option<PathBuf>,
 }
 
 impl TaskSchema {
@@ -126,6 +129,15 @@ impl TaskSchema {
             };
         let images = self.image_files.is_some() || self.pixel_side().is_some();
         self.torch == Torch::Importable && self.modality == Modality::Image && one_label && images
+    }
+
+    /// Whether a text-embeddings draft can be made: a usable local model, and text columns to embed.
+    pub(crate) fn text_embeddings_fit(&self) -> bool {
+        self.text_model.is_some()
+            && self
+                .columns
+                .iter()
+                .any(|(_, kind)| *kind == ColumnKind::Text)
     }
 
     /// The side of the square images that the numeric columns hold, row by row, when they do.
@@ -268,14 +280,19 @@ pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
         Some(_) => Modality::Image,
         None => modality_of(&columns),
     };
-    let torch = match task
-        .installed_packages
-        .iter()
-        .any(|package| package == "torch")
-    {
+    let importable = |module: &str| {
+        task.installed_packages
+            .iter()
+            .any(|package| package == module)
+    };
+    let torch = match importable("torch") {
         true => Torch::Importable,
         false => Torch::Missing,
     };
+    let text_model = task
+        .text_model
+        .clone()
+        .filter(|_| torch == Torch::Importable && importable("transformers"));
     Ok(TaskSchema {
         competition_id: task.competition_id.clone(),
         id_column: task.id_column.clone(),
@@ -294,6 +311,7 @@ pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
         examples,
         image_files,
         torch,
+        text_model,
     })
 }
 

@@ -4,6 +4,7 @@
 
 mod debugs_and_reviews;
 mod drafts_and_improves;
+mod text_embeddings;
 
 use std::collections::BTreeSet;
 
