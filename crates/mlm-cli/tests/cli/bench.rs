@@ -152,7 +152,7 @@ fn a_bad_suite_file_is_exit_code_2_naming_it() {
 fn flaml_missing_from_the_interpreter_is_exit_code_2_with_the_setup_command() {
     // The test interpreter is the base profile, which has no FLAML.
     assert!(
-        !automl_python_ready_in(Some(mlm_test_support::python())),
+        !profile_ready_in(Profile::Automl, Some(mlm_test_support::python())),
         "the base interpreter has FLAML now: rebuild the tests"
     );
     let scratch = tempfile::tempdir().unwrap();
@@ -173,11 +173,44 @@ fn flaml_missing_from_the_interpreter_is_exit_code_2_with_the_setup_command() {
     assert!(!scratch.path().join("out").exists(), "nothing ran");
 }
 
-/// True when the automl profile (or `python`, when given) can import FLAML.
-fn automl_python_ready_in(python: Option<std::path::PathBuf>) -> bool {
-    PythonEnvironment::resolve(python, Profile::Automl)
-        .and_then(|environment| environment.missing_modules(Profile::Automl))
+/// True when `profile`'s environment (or `python`, when given) holds every package the profile adds.
+fn profile_ready_in(profile: Profile, python: Option<std::path::PathBuf>) -> bool {
+    PythonEnvironment::resolve(python, profile)
+        .and_then(|environment| environment.missing_modules(profile))
         .is_ok_and(|missing| missing.is_empty())
+}
+
+/// `bench --json` on titanic with the baseline named: one step and 45 s each, which the run's one node
+/// must finish inside on a busy two-core machine (15 s did not, at a load of 10). Returns bench's
+/// report, its stderr, and its output directory.
+fn bench_titanic_with_baseline(
+    scratch: &std::path::Path,
+    baseline: &str,
+) -> (serde_json::Value, String, std::path::PathBuf) {
+    let suite = titanic_suite(scratch);
+    let out = scratch.join("out");
+    let output = ml_master()
+        .args([
+            "bench",
+            "--suite",
+            path(&suite),
+            "--steps",
+            "1",
+            "--time-limit",
+            "45",
+            "--slots",
+            "1",
+            "--baseline",
+            baseline,
+            "--out",
+            path(&out),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    (serde_json::from_slice(&output.stdout).unwrap(), stderr, out)
 }
 
 /// Runs FLAML for real on titanic. Without the automl profile when the tests were built it is ignored,
@@ -190,36 +223,11 @@ fn automl_python_ready_in(python: Option<std::path::PathBuf>) -> bool {
 )]
 fn the_flaml_baseline_runs_beside_the_simple_one() {
     assert!(
-        automl_python_ready_in(None),
+        profile_ready_in(Profile::Automl, None),
         "the automl profile lacks FLAML: run `cargo run -- env setup --profile automl`"
     );
     let scratch = tempfile::tempdir().unwrap();
-    let suite = titanic_suite(scratch.path());
-    let out = scratch.path().join("out");
-    let output = ml_master()
-        .args([
-            "bench",
-            "--suite",
-            path(&suite),
-            "--steps",
-            "1",
-            // The run's one node must finish inside it on a busy two-core machine (15 s did not, at a
-            // load of 10); FLAML gets the same budget.
-            "--time-limit",
-            "45",
-            "--slots",
-            "1",
-            "--baseline",
-            "flaml",
-            "--out",
-            path(&out),
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (report, stderr, out) = bench_titanic_with_baseline(scratch.path(), "flaml");
     let row = &report["competitions"][0];
     assert!(
         row["flaml_score"].as_f64().unwrap() > 0.6,
@@ -239,7 +247,7 @@ fn the_flaml_baseline_runs_beside_the_simple_one() {
 fn autogluon_missing_from_the_interpreter_is_exit_code_2_with_the_setup_command() {
     // The test interpreter is the base profile, whose pandas 3 AutoGluon Tabular cannot share.
     assert!(
-        !autogluon_python_ready_in(Some(mlm_test_support::python())),
+        !profile_ready_in(Profile::Autogluon, Some(mlm_test_support::python())),
         "the base interpreter has AutoGluon now: rebuild the tests"
     );
     let scratch = tempfile::tempdir().unwrap();
@@ -262,13 +270,6 @@ fn autogluon_missing_from_the_interpreter_is_exit_code_2_with_the_setup_command(
     assert!(!scratch.path().join("out").exists(), "nothing ran");
 }
 
-/// True when the autogluon profile (or `python`, when given) holds AutoGluon Tabular.
-fn autogluon_python_ready_in(python: Option<std::path::PathBuf>) -> bool {
-    PythonEnvironment::resolve(python, Profile::Autogluon)
-        .and_then(|environment| environment.missing_modules(Profile::Autogluon))
-        .is_ok_and(|missing| missing.is_empty())
-}
-
 /// Runs AutoGluon Tabular for real on titanic. Without the autogluon profile when the tests were built
 /// it is ignored, with that reason; ML_MASTER_REQUIRE_AUTOGLUON=1 makes it run (and fail without
 /// AutoGluon) whatever the build found.
@@ -279,35 +280,11 @@ fn autogluon_python_ready_in(python: Option<std::path::PathBuf>) -> bool {
 )]
 fn the_autogluon_baseline_runs_beside_the_simple_one() {
     assert!(
-        autogluon_python_ready_in(None),
+        profile_ready_in(Profile::Autogluon, None),
         "the autogluon profile lacks AutoGluon: run `cargo run -- env setup --profile autogluon`"
     );
     let scratch = tempfile::tempdir().unwrap();
-    let suite = titanic_suite(scratch.path());
-    let out = scratch.path().join("out");
-    let output = ml_master()
-        .args([
-            "bench",
-            "--suite",
-            path(&suite),
-            "--steps",
-            "1",
-            // As FLAML's test: the run's one node must finish inside it on a busy two-core machine.
-            "--time-limit",
-            "45",
-            "--slots",
-            "1",
-            "--baseline",
-            "autogluon",
-            "--out",
-            path(&out),
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (report, stderr, out) = bench_titanic_with_baseline(scratch.path(), "autogluon");
     let row = &report["competitions"][0];
     assert!(
         row["autogluon_score"].as_f64().unwrap() > 0.6,
