@@ -55,10 +55,12 @@ fn a_local_text_model_makes_the_first_text_draft_embed_the_reviews() {
     let model = scratch.path().join("tiny-bert");
     write_tiny_model(&model);
     let config = scratch.path().join("ml-master.toml");
+    // One worker, so that node 0 is the first draft: with two, the second draft (a TF-IDF model) can take
+    // the slot first and finish as node 0.
     std::fs::write(
         &config,
         format!(
-            "[run]\nslots = 1\n[search]\nensemble = false\nreselect_candidates = 0\n[builtin]\ntext_model = {:?}\n",
+            "[run]\nslots = 1\nworkers = 1\n[search]\nensemble = false\nreselect_candidates = 0\n[builtin]\ntext_model = {:?}\n",
             path(&model)
         ),
     )
