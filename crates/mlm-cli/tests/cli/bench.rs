@@ -144,6 +144,25 @@ fn a_bad_suite_file_is_exit_code_2_naming_it() {
     );
 }
 
+/// `bench --baseline BASELINE` on titanic where the interpreter lacks that baseline's package: it must
+/// stop with exit code 2 before anything runs. Returns its stderr.
+fn refused_baseline_on_titanic(baseline: &str) -> String {
+    let scratch = tempfile::tempdir().unwrap();
+    let suite = titanic_suite(scratch.path());
+    let out = scratch.path().join("out");
+    let (code, _, stderr) = bench(&[
+        "--suite",
+        path(&suite),
+        "--baseline",
+        baseline,
+        "--out",
+        path(&out),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!out.exists(), "nothing ran");
+    stderr
+}
+
 #[test]
 #[cfg_attr(
     base_python_has_flaml,
@@ -155,22 +174,11 @@ fn flaml_missing_from_the_interpreter_is_exit_code_2_with_the_setup_command() {
         !profile_ready_in(Profile::Automl, Some(mlm_test_support::python())),
         "the base interpreter has FLAML now: rebuild the tests"
     );
-    let scratch = tempfile::tempdir().unwrap();
-    let suite = titanic_suite(scratch.path());
-    let (code, _, stderr) = bench(&[
-        "--suite",
-        path(&suite),
-        "--baseline",
-        "flaml",
-        "--out",
-        path(&scratch.path().join("out")),
-    ]);
-    assert_eq!(code, 2, "{stderr}");
+    let stderr = refused_baseline_on_titanic("flaml");
     assert!(
         stderr.contains("ml-master env setup --profile automl"),
         "{stderr}"
     );
-    assert!(!scratch.path().join("out").exists(), "nothing ran");
 }
 
 /// True when `profile`'s environment (or `python`, when given) holds every package the profile adds.
@@ -250,24 +258,13 @@ fn autogluon_missing_from_the_interpreter_is_exit_code_2_with_the_setup_command(
         !profile_ready_in(Profile::Autogluon, Some(mlm_test_support::python())),
         "the base interpreter has AutoGluon now: rebuild the tests"
     );
-    let scratch = tempfile::tempdir().unwrap();
-    let suite = titanic_suite(scratch.path());
-    let (code, _, stderr) = bench(&[
-        "--suite",
-        path(&suite),
-        "--baseline",
-        "autogluon",
-        "--out",
-        path(&scratch.path().join("out")),
-    ]);
-    assert_eq!(code, 2, "{stderr}");
+    let stderr = refused_baseline_on_titanic("autogluon");
     assert!(
         stderr.contains("--baseline autogluon needs AutoGluon Tabular")
             && stderr.contains("autogluon.tabular")
             && stderr.contains("ml-master env setup --profile autogluon"),
         "{stderr}"
     );
-    assert!(!scratch.path().join("out").exists(), "nothing ran");
 }
 
 /// Runs AutoGluon Tabular for real on titanic. Without the autogluon profile when the tests were built
