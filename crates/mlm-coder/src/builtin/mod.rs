@@ -12,13 +12,15 @@ mod debug;
 mod draft;
 mod family;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod improve;
 mod moves;
 mod options;
 mod render;
 mod review;
 mod schema;
+
+pub(crate) use schema::parses_as_number;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

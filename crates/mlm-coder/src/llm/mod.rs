@@ -9,6 +9,7 @@
 //! switches the run to JSON reviews, and a text answer is read as JSON or `key: value` lines.
 
 mod extract;
+mod hints;
 mod prompts;
 mod shrink;
 

@@ -7,6 +7,9 @@ use std::time::Duration;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
+use mlm_search::Stage;
+
+use super::hints::debug_hints;
 use crate::operator::{MemoryEntry, NodeView, ProposalRequest, TaskBrief};
 
 /// Every template, by the file name a user overrides it with.
@@ -153,6 +156,10 @@ pub(crate) struct TaskContext<'a> {
     installed_packages: &'a [String],
     /// `[builtin] text_model`, which the task section names when it is set.
     text_model: Option<String>,
+    /// The headers of `train.csv` and `test.csv`, empty when the file is not a readable CSV: small
+    /// models write the columns of a famous version of a data set unless told these are all.
+    train_columns: &'a [String],
+    test_columns: &'a [String],
 }
 
 impl<'a> TaskContext<'a> {
@@ -172,6 +179,14 @@ impl<'a> TaskContext<'a> {
                 .text_model
                 .as_ref()
                 .map(|path| path.display().to_string()),
+            train_columns: task
+                .train_sample
+                .as_ref()
+                .map_or(&[], |table| table.headers.as_slice()),
+            test_columns: task
+                .test_sample
+                .as_ref()
+                .map_or(&[], |table| table.headers.as_slice()),
         }
     }
 }
@@ -230,6 +245,8 @@ pub(crate) struct ProposalContext<'a> {
     memory: Vec<MemoryContext>,
     parent: Option<NodeContext>,
     ancestors: Vec<NodeContext>,
+    /// What the harness reads in a debugged parent's error (see `hints`).
+    hints: Vec<String>,
 }
 
 impl<'a> ProposalContext<'a> {
@@ -250,6 +267,10 @@ impl<'a> ProposalContext<'a> {
                 .iter()
                 .map(NodeContext::new)
                 .collect(),
+            hints: match (&request.parent, request.stage == Stage::Debug) {
+                (Some(parent), true) => debug_hints(&parent.output, task),
+                _ => Vec::new(),
+            },
         }
     }
 }

@@ -289,6 +289,51 @@ fn steerable_prompts_end_inside_the_models_reasoning() {
     insta::assert_snapshot!("debug_steerable", prompt);
 }
 
+/// A small model that writes Kaggle's Titanic columns into this data set is told, next to the debug
+/// request, which columns are not there and which are, and the instructions list the real columns.
+#[test]
+fn a_debug_prompt_says_what_the_error_means_with_the_real_columns() {
+    let fixture = Fixture::new(vec![chat_reply(GOOD_REPLY)]);
+    let coder = coder(
+        &fixture,
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let table = |file: &str, headers: &[&str]| mlm_task::CsvTable {
+        path: std::path::PathBuf::from(file),
+        headers: headers.iter().map(|header| header.to_string()).collect(),
+        rows: Vec::new(),
+    };
+    let mut brief = task();
+    brief.train_sample = Some(table("train.csv", &["PassengerId", "Sex", "Survived"]));
+    brief.test_sample = Some(table("test.csv", &["PassengerId", "Sex"]));
+    let mut request = debug_request();
+    request.parent.as_mut().unwrap().output =
+        "Traceback (most recent call last):\nKeyError: ['Embarked', 'Fare']\n".to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(coder.propose(&brief, &request)).unwrap();
+    let prompt = transcript(&fixture.bodies()[0]);
+    let job = prompt.find("# Your job: fix the bug").unwrap();
+    let hint = prompt
+        .find(
+            "What the error means, from the data and the installed packages:\n\n\
+             - `Embarked` and `Fare` are not columns of train.csv or test.csv: this data set differs \
+             from other versions you may know, so remove every use of them. train.csv has exactly the \
+             columns `PassengerId`, `Sex` and `Survived`; test.csv has `PassengerId` and `Sex`.\n",
+        )
+        .unwrap_or_else(|| panic!("no hint in:\n{prompt}"));
+    let instructions = prompt.find("# Instructions").unwrap();
+    assert!(job < hint && hint < instructions, "{prompt}");
+    assert!(
+        prompt.contains(
+            "- `train.csv` has exactly the columns `PassengerId`, `Sex`, `Survived`; `test.csv` has \
+             `PassengerId`, `Sex`. Use no other column names.\n"
+        ),
+        "{prompt}"
+    );
+}
+
 #[test]
 fn broken_code_is_asked_again_with_the_compiler_message_and_then_fails_cleanly() {
     let broken = "Plan.\n```python\ndef broken(:\n```";

@@ -1,0 +1,459 @@
+//! What the harness reads in a failed script's output, said to the model next to the debug request.
+//!
+//! Small models make the same mistakes over and over and do not read them out of a traceback: a
+//! column a famous version of the data set has (Titanic's `Fare`, `Embarked`) but this one lacks, the
+//! target read from test.csv, a text column fed to a model, missing values, a forgotten import, only
+//! the changed lines sent back, pandas' copy-on-write ignoring `inplace=True` on a column. The harness
+//! knows the real columns and the installed packages, so it turns the error into one sentence with
+//! the facts the fix needs. A hint never changes the script: the model still writes the fix.
+
+use mlm_task::{is_missing_cell, CsvTable};
+
+use crate::builtin::parses_as_number;
+use crate::operator::TaskBrief;
+
+/// A column whose share of distinct values is at least this names almost every row differently.
+const NEARLY_UNIQUE_SHARE: f64 = 0.5;
+/// Below this many cells, distinctness says nothing.
+const NEARLY_UNIQUE_MINIMUM_CELLS: usize = 20;
+
+/// The import line for names a script commonly uses without importing them.
+const IMPORTS: &[(&str, &str)] = &[
+    ("pd", "import pandas as pd"),
+    ("np", "import numpy as np"),
+    ("json", "import json"),
+    ("os", "import os"),
+    ("re", "import re"),
+    ("math", "import math"),
+    ("time", "import time"),
+    ("torch", "import torch"),
+    ("nn", "from torch import nn"),
+    ("lgb", "import lightgbm as lgb"),
+    ("xgb", "import xgboost as xgb"),
+    ("LGBMClassifier", "from lightgbm import LGBMClassifier"),
+    ("LGBMRegressor", "from lightgbm import LGBMRegressor"),
+    ("XGBClassifier", "from xgboost import XGBClassifier"),
+    ("XGBRegressor", "from xgboost import XGBRegressor"),
+    (
+        "CatBoostClassifier",
+        "from catboost import CatBoostClassifier",
+    ),
+    (
+        "CatBoostRegressor",
+        "from catboost import CatBoostRegressor",
+    ),
+    (
+        "train_test_split",
+        "from sklearn.model_selection import train_test_split",
+    ),
+    ("KFold", "from sklearn.model_selection import KFold"),
+    (
+        "StratifiedKFold",
+        "from sklearn.model_selection import StratifiedKFold",
+    ),
+    (
+        "cross_val_score",
+        "from sklearn.model_selection import cross_val_score",
+    ),
+    ("SimpleImputer", "from sklearn.impute import SimpleImputer"),
+    (
+        "StandardScaler",
+        "from sklearn.preprocessing import StandardScaler",
+    ),
+    (
+        "OneHotEncoder",
+        "from sklearn.preprocessing import OneHotEncoder",
+    ),
+    (
+        "OrdinalEncoder",
+        "from sklearn.preprocessing import OrdinalEncoder",
+    ),
+    (
+        "LabelEncoder",
+        "from sklearn.preprocessing import LabelEncoder",
+    ),
+    (
+        "ColumnTransformer",
+        "from sklearn.compose import ColumnTransformer",
+    ),
+    ("Pipeline", "from sklearn.pipeline import Pipeline"),
+    (
+        "make_pipeline",
+        "from sklearn.pipeline import make_pipeline",
+    ),
+    (
+        "LogisticRegression",
+        "from sklearn.linear_model import LogisticRegression",
+    ),
+    ("Ridge", "from sklearn.linear_model import Ridge"),
+    (
+        "LinearRegression",
+        "from sklearn.linear_model import LinearRegression",
+    ),
+    (
+        "RandomForestClassifier",
+        "from sklearn.ensemble import RandomForestClassifier",
+    ),
+    (
+        "RandomForestRegressor",
+        "from sklearn.ensemble import RandomForestRegressor",
+    ),
+    (
+        "GradientBoostingClassifier",
+        "from sklearn.ensemble import GradientBoostingClassifier",
+    ),
+    (
+        "GradientBoostingRegressor",
+        "from sklearn.ensemble import GradientBoostingRegressor",
+    ),
+    (
+        "HistGradientBoostingClassifier",
+        "from sklearn.ensemble import HistGradientBoostingClassifier",
+    ),
+    (
+        "HistGradientBoostingRegressor",
+        "from sklearn.ensemble import HistGradientBoostingRegressor",
+    ),
+    (
+        "DecisionTreeClassifier",
+        "from sklearn.tree import DecisionTreeClassifier",
+    ),
+    (
+        "TfidfVectorizer",
+        "from sklearn.feature_extraction.text import TfidfVectorizer",
+    ),
+    (
+        "accuracy_score",
+        "from sklearn.metrics import accuracy_score",
+    ),
+    ("roc_auc_score", "from sklearn.metrics import roc_auc_score"),
+    ("f1_score", "from sklearn.metrics import f1_score"),
+    ("log_loss", "from sklearn.metrics import log_loss"),
+    (
+        "mean_squared_error",
+        "from sklearn.metrics import mean_squared_error",
+    ),
+    (
+        "mean_absolute_error",
+        "from sklearn.metrics import mean_absolute_error",
+    ),
+];
+
+/// The hints for a debug of a script that printed `output`, in the order the model should read them:
+/// the final exception's meaning first, then what else the output shows.
+pub(crate) fn debug_hints(output: &str, task: &TaskBrief) -> Vec<String> {
+    let data = Data::of(task);
+    let mut hints = Vec::new();
+    if let Some((kind, message)) = final_exception(output) {
+        let hint = match kind {
+            "KeyError" => data
+                .as_ref()
+                .and_then(|data| missing_columns(&message, data)),
+            "NameError" => undefined_name(&message),
+            "ModuleNotFoundError" => missing_module(&message, task),
+            "ValueError" | "TypeError" if message.contains("could not convert string to float") => {
+                data.as_ref()
+                    .map(|data| text_reached_a_model(&message, data))
+            }
+            "ValueError" if message.contains("NaN") => data.as_ref().map(missing_values),
+            _ => None,
+        };
+        hints.extend(hint);
+    }
+    if output.contains("ChainedAssignmentError") {
+        hints.push(
+            "pandas here uses copy-on-write: an in-place method on a column, such as \
+             `df[column].fillna(value, inplace=True)`, leaves `df` unchanged (the output's \
+             ChainedAssignmentError); assign instead: `df[column] = df[column].fillna(value)`."
+                .to_string(),
+        );
+    }
+    hints
+}
+
+/// The final exception of a traceback: its class name without the module path, and its message.
+fn final_exception(output: &str) -> Option<(&str, String)> {
+    output.lines().rev().find_map(|line| {
+        let (name, message) = line.split_once(": ")?;
+        let class = name.rsplit('.').next()?;
+        let is_exception_line = !name.is_empty()
+            && name
+                .chars()
+                .all(|character| character.is_ascii_alphanumeric() || "._".contains(character))
+            && (class.ends_with("Error") || class.ends_with("Exception"));
+        is_exception_line.then(|| (class, message.trim().to_string()))
+    })
+}
+
+/// The strings a Python message quotes with single quotes, without pandas' `dtype='object'`.
+fn quoted(message: &str) -> Vec<String> {
+    let message = message.replace("dtype='object'", "");
+    message
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// What the hints need to know of the data: the columns of each file and their cells.
+struct Data<'a> {
+    train: &'a CsvTable,
+    test: Option<&'a CsvTable>,
+    /// The id and target columns, which are not features.
+    not_features: Vec<&'a str>,
+}
+
+impl<'a> Data<'a> {
+    fn of(task: &'a TaskBrief) -> Option<Data<'a>> {
+        let mut not_features = vec![task.id_column.as_str()];
+        not_features.extend(task.target_columns.iter().map(String::as_str));
+        Some(Data {
+            train: task.train_sample.as_ref()?,
+            test: task.test_sample.as_ref(),
+            not_features,
+        })
+    }
+
+    fn in_train(&self, column: &str) -> bool {
+        self.train.headers.iter().any(|header| header == column)
+    }
+
+    fn in_test(&self, column: &str) -> bool {
+        self.test
+            .is_some_and(|test| test.headers.iter().any(|header| header == column))
+    }
+
+    /// "train.csv has exactly the columns …; test.csv has …"
+    fn columns_sentence(&self) -> String {
+        let mut sentence = format!(
+            "train.csv has exactly the columns {}",
+            listed(&self.train.headers)
+        );
+        if let Some(test) = self.test {
+            sentence.push_str(&format!("; test.csv has {}", listed(&test.headers)));
+        }
+        sentence + "."
+    }
+
+    /// Each file with its cells of `column`.
+    fn cells(&self, column: &str) -> Vec<(&'a str, Vec<&'a str>)> {
+        [
+            Some(("train.csv", self.train)),
+            self.test.map(|test| ("test.csv", test)),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|(file, table)| {
+            let index = table.headers.iter().position(|header| header == column)?;
+            let cells = table.rows.iter().map(|row| row[index].as_str()).collect();
+            Some((file, cells))
+        })
+        .collect()
+    }
+
+    /// The feature columns with a cell that is not a number.
+    fn text_columns(&self) -> Vec<&'a str> {
+        self.train
+            .headers
+            .iter()
+            .map(String::as_str)
+            .filter(|column| !self.not_features.contains(column))
+            .filter(|column| {
+                self.cells(column).iter().any(|(_, cells)| {
+                    cells
+                        .iter()
+                        .any(|cell| !is_missing_cell(cell) && !parses_as_number(cell))
+                })
+            })
+            .collect()
+    }
+}
+
+/// `KeyError: 'Fare'`, `KeyError: ['Embarked', 'Fare']`, `KeyError: "['Survived'] not found in axis"`.
+fn missing_columns(message: &str, data: &Data<'_>) -> Option<String> {
+    let names = quoted(message);
+    if names.is_empty() {
+        return None;
+    }
+    let absent: Vec<&String> = names
+        .iter()
+        .filter(|name| !data.in_train(name) && !data.in_test(name))
+        .collect();
+    let train_only: Vec<&String> = names
+        .iter()
+        .filter(|name| data.in_train(name) && data.test.is_some() && !data.in_test(name))
+        .collect();
+    let mut sentences = Vec::new();
+    if !absent.is_empty() {
+        sentences.push(format!(
+            "{} {} of train.csv or test.csv: this data set differs from other versions you may \
+             know, so remove every use of {}.",
+            listed(&absent),
+            match absent.len() {
+                1 => "is not a column",
+                _ => "are not columns",
+            },
+            them(absent.len()),
+        ));
+    }
+    if !train_only.is_empty() {
+        sentences.push(format!(
+            "{} {} in train.csv only: test.csv has no such column, so do not select, drop or fill {} \
+             on the test data.",
+            listed(&train_only),
+            are(train_only.len()),
+            them(train_only.len()),
+        ));
+    }
+    if sentences.is_empty() {
+        sentences.push(format!(
+            "{} {} in the data files, so the script removed or renamed {} before the failing line.",
+            listed(&names),
+            are(names.len()),
+            them(names.len()),
+        ));
+    }
+    sentences.push(data.columns_sentence());
+    Some(sentences.join(" "))
+}
+
+/// `NameError: name 'pd' is not defined`.
+fn undefined_name(message: &str) -> Option<String> {
+    let name = quoted(message).into_iter().next()?;
+    Some(match IMPORTS.iter().find(|(known, _)| *known == name) {
+        Some((_, import)) => {
+            format!("`{name}` is used but never imported: add `{import}` at the top of the script.")
+        }
+        None => format!(
+            "`{name}` is used before anything in the script assigns it. Nothing carries over from \
+                 earlier solutions: reply with the whole script, every import and definition \
+                 included, not only the lines that change."
+        ),
+    })
+}
+
+/// `ModuleNotFoundError: No module named 'catboost'`.
+fn missing_module(message: &str, task: &TaskBrief) -> Option<String> {
+    let module = quoted(message).into_iter().next()?;
+    Some(format!(
+        "`{module}` is not installed and nothing can be installed (there is no network); use the \
+         installed packages instead: {}.",
+        listed(&task.installed_packages)
+    ))
+}
+
+/// `ValueError: could not convert string to float: 'Harris, Mrs Henry'`.
+fn text_reached_a_model(message: &str, data: &Data<'_>) -> String {
+    let value = quoted(message).into_iter().next();
+    let text_columns = data.text_columns();
+    let source = value.as_deref().and_then(|value| {
+        text_columns.iter().find(|column| {
+            data.cells(column)
+                .iter()
+                .any(|(_, cells)| cells.contains(&value))
+        })
+    });
+    let mut sentences = Vec::new();
+    if let (Some(value), Some(column)) = (&value, source) {
+        sentences.push(format!(
+            "'{value}' is a value of the text column `{column}`."
+        ));
+    }
+    sentences.push(format!(
+        "A model needs numbers: before fitting, encode the text columns {} as numbers (for example \
+         with `pd.get_dummies` on train and test together, or an `OrdinalEncoder`) or leave them out.",
+        listed(&text_columns)
+    ));
+    let nearly_unique: Vec<&str> = text_columns
+        .iter()
+        .copied()
+        .filter(|column| {
+            let cells: Vec<&str> = data
+                .cells(column)
+                .into_iter()
+                .next()
+                .map(|(_, cells)| cells)
+                .unwrap_or_default();
+            let distinct: std::collections::HashSet<&str> = cells.iter().copied().collect();
+            cells.len() >= NEARLY_UNIQUE_MINIMUM_CELLS
+                && distinct.len() as f64 >= NEARLY_UNIQUE_SHARE * cells.len() as f64
+        })
+        .collect();
+    if !nearly_unique.is_empty() {
+        sentences.push(format!(
+            "{} {} different on almost every row: one-hot encoding {} is useless, so drop {} or \
+             extract a part that repeats (such as a title or a word).",
+            listed(&nearly_unique),
+            are(nearly_unique.len()),
+            them(nearly_unique.len()),
+            them(nearly_unique.len()),
+        ));
+    }
+    sentences.join(" ")
+}
+
+/// `ValueError: Input X contains NaN.`
+fn missing_values(data: &Data<'_>) -> String {
+    let with_missing: Vec<String> = data
+        .train
+        .headers
+        .iter()
+        .filter(|column| !data.not_features.contains(&column.as_str()))
+        .filter_map(|column| {
+            let files: Vec<&str> = data
+                .cells(column)
+                .into_iter()
+                .filter(|(_, cells)| cells.iter().any(|cell| is_missing_cell(cell)))
+                .map(|(file, _)| file)
+                .collect();
+            (!files.is_empty()).then(|| format!("`{column}` (in {})", files.join(" and ")))
+        })
+        .collect();
+    match with_missing.is_empty() {
+        true => "No column of train.csv or test.csv has missing values, so the script made them \
+                 (for example `map` with a dictionary that misses some values, or a merge): fill \
+                 them before fitting."
+            .to_string(),
+        false => format!(
+            "These columns have missing values: {}. Fill them in both files before fitting \
+             (`df[column] = df[column].fillna(df[column].median())` for numbers, a constant such \
+             as \"missing\" for text), or use a model that accepts missing values, such as \
+             `HistGradientBoostingClassifier` or `HistGradientBoostingRegressor`.",
+            with_missing.join(", ")
+        ),
+    }
+}
+
+/// "`a`", "`a` and `b`", "`a`, `b` and `c`".
+fn listed(names: &[impl AsRef<str>]) -> String {
+    let quoted: Vec<String> = names
+        .iter()
+        .map(|name| format!("`{}`", name.as_ref()))
+        .collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn are(count: usize) -> &'static str {
+    if count == 1 {
+        "is"
+    } else {
+        "are"
+    }
+}
+
+fn them(count: usize) -> &'static str {
+    if count == 1 {
+        "it"
+    } else {
+        "them"
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,157 @@
+use super::*;
+use crate::builtin::fixtures;
+
+/// The bundled titanic task's columns, 30 passengers with some ages missing and a train-only target.
+fn titanic(dir: &std::path::Path) -> TaskBrief {
+    let mut train = String::from("PassengerId,Name,Class,Age,Sex,Survived\n");
+    for id in 1..=30 {
+        let age = if id % 3 == 0 {
+            String::new()
+        } else {
+            (20 + id).to_string()
+        };
+        let (class, sex) = (["1st", "2nd", "3rd"][id % 3], ["female", "male"][id % 2]);
+        let name = match id {
+            2 => "Harris, Mrs Henry".to_string(),
+            _ => format!("Passenger, Mr Number {id}"),
+        };
+        train.push_str(&format!("{id},\"{name}\",{class},{age},{sex},{}\n", id % 2));
+    }
+    fixtures::task(
+        dir,
+        "accuracy",
+        &train,
+        "PassengerId,Name,Class,Age,Sex\n31,\"Smith, Mr Lucien Philip\",1st,,male\n",
+        "PassengerId,Survived\n31,0\n",
+    )
+}
+
+/// The tail of a traceback as Python prints it, after pandas' own frames.
+fn traceback(last_line: &str) -> String {
+    format!(
+        "/run/attempt-4/solution.py:9: Pandas4Warning: The inplace keyword in DataFrame.dropna is deprecated\n\
+         Traceback (most recent call last):\n  File \"/run/attempt-4/solution.py\", line 9, in <module>\n    \
+         train.dropna(subset=['Age', 'Embarked', 'Fare'], inplace=True)\n{last_line}\n"
+    )
+}
+
+#[test]
+fn columns_of_another_version_of_the_data_set_are_named_with_the_real_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let hints = debug_hints(
+        &traceback("KeyError: ['Embarked', 'Fare']"),
+        &titanic(dir.path()),
+    );
+    assert_eq!(
+        hints,
+        vec![
+            "`Embarked` and `Fare` are not columns of train.csv or test.csv: this data set differs \
+             from other versions you may know, so remove every use of them. train.csv has exactly the \
+             columns `PassengerId`, `Name`, `Class`, `Age`, `Sex` and `Survived`; test.csv has \
+             `PassengerId`, `Name`, `Class`, `Age` and `Sex`."
+        ]
+    );
+}
+
+#[test]
+fn the_target_read_from_the_test_file_is_named_as_train_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let hints = debug_hints(
+        &traceback("KeyError: \"['Survived'] not found in axis\""),
+        &titanic(dir.path()),
+    );
+    assert_eq!(hints.len(), 1);
+    assert!(
+        hints[0].starts_with(
+            "`Survived` is in train.csv only: test.csv has no such column, so do not select, drop or \
+             fill it on the test data."
+        ),
+        "{}",
+        hints[0]
+    );
+}
+
+#[test]
+fn a_column_both_files_have_was_removed_by_the_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let hints = debug_hints(
+        &traceback("KeyError: \"None of [Index(['Sex'], dtype='object')] are in the [columns]\""),
+        &titanic(dir.path()),
+    );
+    assert!(
+        hints[0].starts_with(
+            "`Sex` is in the data files, so the script removed or renamed it before the failing line."
+        ),
+        "{}",
+        hints[0]
+    );
+}
+
+#[test]
+fn a_forgotten_import_gets_its_import_line_and_an_unknown_name_asks_for_the_whole_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = titanic(dir.path());
+    assert_eq!(
+        debug_hints(&traceback("NameError: name 'SimpleImputer' is not defined"), &task),
+        vec![
+            "`SimpleImputer` is used but never imported: add `from sklearn.impute import SimpleImputer` \
+             at the top of the script."
+        ]
+    );
+    let hints = debug_hints(
+        &traceback("NameError: name 'model' is not defined. Did you mean: 'models'?"),
+        &task,
+    );
+    assert!(hints[0].starts_with("`model` is used before anything in the script assigns it."));
+    assert!(hints[0].contains("reply with the whole script"));
+}
+
+#[test]
+fn a_text_value_that_reached_a_model_names_its_column_and_the_columns_to_encode() {
+    let dir = tempfile::tempdir().unwrap();
+    let hints = debug_hints(
+        &traceback("ValueError: could not convert string to float: 'Harris, Mrs Henry'"),
+        &titanic(dir.path()),
+    );
+    assert_eq!(
+        hints,
+        vec![
+            "'Harris, Mrs Henry' is a value of the text column `Name`. A model needs numbers: before \
+             fitting, encode the text columns `Name`, `Class` and `Sex` as numbers (for example with \
+             `pd.get_dummies` on train and test together, or an `OrdinalEncoder`) or leave them out. \
+             `Name` is different on almost every row: one-hot encoding it is useless, so drop it or \
+             extract a part that repeats (such as a title or a word)."
+        ]
+    );
+}
+
+#[test]
+fn missing_values_name_their_columns_and_copy_on_write_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = format!(
+        "/run/solution.py:11: ChainedAssignmentError: A value is being set on a copy of a DataFrame \
+         or Series through chained assignment using an inplace method.\n{}",
+        traceback("ValueError: Input X contains NaN.")
+    );
+    let hints = debug_hints(&output, &titanic(dir.path()));
+    assert_eq!(hints.len(), 2, "{hints:#?}");
+    assert!(
+        hints[0].starts_with(
+            "These columns have missing values: `Age` (in train.csv and test.csv). Fill them"
+        ),
+        "{}",
+        hints[0]
+    );
+    assert!(hints[1].contains("`df[column] = df[column].fillna(value)`"));
+}
+
+#[test]
+fn an_error_the_harness_knows_nothing_about_gets_no_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = titanic(dir.path());
+    assert!(debug_hints(&traceback("ZeroDivisionError: division by zero"), &task).is_empty());
+    assert!(debug_hints("Validation accuracy: 0.8\n", &task).is_empty());
+    let mut without_data = task.clone();
+    without_data.train_sample = None;
+    assert!(debug_hints(&traceback("KeyError: 'Fare'"), &without_data).is_empty());
+}
