@@ -12,6 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use merge::Merge;
+use mlm_coder::ImproveChoice;
 use mlm_engine::{RunSettings, Workers};
 use mlm_env_vars::EnvVars;
 use mlm_exec::sandbox::{FilesystemIsolation, NetworkAccess, SandboxTier};
@@ -131,6 +132,8 @@ pub struct ResolvedConfig {
     /// `[builtin] text_model`: an absolute path to a local Hugging Face model directory that every script
     /// may read, and whose embeddings the built-in coder's first text draft uses.
     pub text_model: Option<PathBuf>,
+    /// `[builtin] improve_choice`: how the built-in coder's improves pick their change.
+    pub improve_choice: ImproveChoice,
 }
 
 impl ConfigLayer {
@@ -182,6 +185,7 @@ impl ConfigLayer {
             },
             builtin: BuiltinLayer {
                 text_model: read(EnvVars::ML_MASTER_TEXT_MODEL)?,
+                ..BuiltinLayer::default()
             },
             ..ConfigLayer::default()
         })
@@ -260,6 +264,7 @@ impl ConfigLayer {
             memory_bytes_per_slot,
             required_tiers: self.sandbox.require.clone().unwrap_or_default(),
             text_model: self.builtin.resolve_text_model()?,
+            improve_choice: self.builtin.improve_choice.unwrap_or_default(),
         })
     }
 }
@@ -338,6 +343,7 @@ impl ResolvedConfig {
             },
             builtin: BuiltinLayer {
                 text_model: self.text_model.clone(),
+                improve_choice: Some(self.improve_choice),
             },
             llm: LlmLayer {
                 max_consecutive_failures: Some(settings.max_consecutive_failures),

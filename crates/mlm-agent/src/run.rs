@@ -469,7 +469,11 @@ fn make_coder(
     runtime: &tokio::runtime::Handle,
 ) -> Result<Arc<dyn Coder>> {
     let llm = match (config.coder, &config.llm) {
-        (CoderChoice::Builtin, _) => return Ok(Arc::new(mlm_coder::BuiltinCoder::default())),
+        (CoderChoice::Builtin, _) => {
+            return Ok(Arc::new(
+                mlm_coder::BuiltinCoder::new().with_improve_choice(config.improve_choice),
+            ))
+        }
         (CoderChoice::Llm, Some(llm)) => llm,
         (CoderChoice::Llm, None) => {
             return Err(Error::Invalid(

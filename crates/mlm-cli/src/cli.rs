@@ -233,6 +233,9 @@ pub enum AblationArgument {
     Ensemble,
     /// Final selection: re-evaluating the best nodes on fresh folds at the end of each run
     Selection,
+    /// Planned moves: trajectories leave an improve that lost, and the built-in coder's improves skip
+    /// what the budget cannot afford or what hurt a sibling
+    Moves,
 }
 
 /// An AutoML baseline `bench` can run beside each task's simple baseline.

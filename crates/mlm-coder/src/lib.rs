@@ -13,7 +13,7 @@ pub mod builtin;
 pub mod llm;
 mod operator;
 
-pub use builtin::{BuiltinCoder, FoldDesign};
+pub use builtin::{BuiltinCoder, FoldDesign, ImproveChoice};
 pub use llm::{LlmCoder, LlmOptions, PromptError, PromptMode, Prompts, ReviewFormat};
 pub use operator::{
     Budget, CallPurpose, CodeProblem, Coder, CoderError, ExecutionStatus, FailureCause,

@@ -213,6 +213,11 @@ pub enum Ablation {
     /// No final selection: the best node by validation score is the run's (`[search]
     /// reselect_candidates = 0`), and the search gets the whole time limit.
     Selection,
+    /// No planned moves: a trajectory goes on from an improve that lost (`[search] after_loss =
+    /// "node"`, ML-Master's rule), and the built-in coder's improves take the first untried change of
+    /// the family's list whatever it costs and however its siblings fared (`[builtin] improve_choice =
+    /// "in_order"`).
+    Moves,
 }
 
 impl BenchSettings {

@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mlm_coder::ImproveChoice;
 use mlm_env_vars::EnvVars;
 use mlm_exec::{available_cpus, Profile};
 use mlm_grade::Grader;
+use mlm_search::AfterLoss;
 use mlm_task::Task;
 
 use crate::bench::aggregate::{build_report, BenchReport};
@@ -24,7 +26,7 @@ use crate::bench::results::{
     SETTINGS_FILE,
 };
 use crate::bench::suite::Suite;
-use crate::config::{CoderChoice, ConfigLayer, RunLayer, SearchLayer};
+use crate::config::{BuiltinLayer, CoderChoice, ConfigLayer, RunLayer, SearchLayer};
 use crate::environment::{automl_python, ready_environment, Reporter};
 use crate::error::{Error, Result};
 use crate::recipe::prepared_recipe;
@@ -241,7 +243,16 @@ pub fn run_bench(
             search: SearchLayer {
                 ensemble: ablations.contains(&Ablation::Ensemble).then_some(false),
                 reselect_candidates: ablations.contains(&Ablation::Selection).then_some(0),
+                after_loss: ablations
+                    .contains(&Ablation::Moves)
+                    .then_some(AfterLoss::Node),
                 ..SearchLayer::default()
+            },
+            builtin: BuiltinLayer {
+                improve_choice: ablations
+                    .contains(&Ablation::Moves)
+                    .then_some(ImproveChoice::InOrder),
+                ..BuiltinLayer::default()
             },
             ..ConfigLayer::default()
         });

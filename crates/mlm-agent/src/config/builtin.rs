@@ -1,4 +1,5 @@
-//! `[builtin]`: settings of the built-in coder. `text_model` names a local Hugging Face model directory
+//! `[builtin]`: settings of the built-in coder. `improve_choice` says how an improve picks its one
+//! change (`planned`, or `in_order` for `bench --ablate moves`). `text_model` names a local Hugging Face model directory
 //! (a `config.json`, weights, tokenizer files) whose mean-pooled embeddings the coder's first text draft
 //! learns from; it is made absolute and checked when the configuration is resolved, so that a run never
 //! starts with a model its scripts cannot load.
@@ -6,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use merge::Merge;
+use mlm_coder::ImproveChoice;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -20,6 +22,8 @@ const MODEL_CONFIG_FILE: &str = "config.json";
 pub struct BuiltinLayer {
     /// A local Hugging Face model directory for text embeddings; unset: text stays with TF-IDF.
     pub text_model: Option<PathBuf>,
+    /// How an improve picks its change: `planned` (the default) or `in_order`.
+    pub improve_choice: Option<ImproveChoice>,
 }
 
 impl BuiltinLayer {

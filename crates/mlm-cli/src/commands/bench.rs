@@ -48,6 +48,7 @@ pub fn run(arguments: BenchArguments) -> CommandResult {
             .map(|ablation| match ablation {
                 AblationArgument::Ensemble => Ablation::Ensemble,
                 AblationArgument::Selection => Ablation::Selection,
+                AblationArgument::Moves => Ablation::Moves,
             })
             .collect(),
         concurrency: arguments.concurrency,

@@ -369,3 +369,37 @@ fn a_run_directory_left_unrecorded_is_resumed_not_restarted() {
     let log = std::fs::read_to_string(out.join("runs/titanic/seed-0.log")).unwrap();
     assert!(!log.contains("already holds a run"), "{log}");
 }
+
+/// `--ablate moves` reaches each run's own configuration, where a resume reads it back: ML-Master's
+/// walk on from a loss and the built-in coder's improves in list order.
+#[test]
+fn the_moves_ablation_reaches_every_runs_configuration() {
+    let scratch = tempfile::tempdir().unwrap();
+    let suite = titanic_suite(scratch.path());
+    let out = scratch.path().join("out");
+    let (code, stdout, stderr) = bench(&[
+        "--suite",
+        path(&suite),
+        "--steps",
+        "1",
+        "--slots",
+        "1",
+        "--ablate",
+        "moves",
+        "--out",
+        path(&out),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["runs"][0]["nodes"], 1, "{report}");
+    let run_config = std::fs::read_to_string(out.join("runs/titanic/seed-0/config.toml")).unwrap();
+    let run_config: toml::Value = toml::from_str(&run_config).unwrap();
+    assert_eq!(run_config["search"]["after_loss"].as_str(), Some("node"));
+    assert_eq!(
+        run_config["builtin"]["improve_choice"].as_str(),
+        Some("in_order")
+    );
+    let settings = std::fs::read_to_string(out.join("bench-settings.json")).unwrap();
+    assert!(settings.contains("\"moves\""), "{settings}");
+}

@@ -1,8 +1,9 @@
 //! Improves: one atomic change to the parent's options, read back from the parent's first line.
-//! Changes the memory (the parent's other children) shows were tried are skipped; settings whose
-//! change made a sibling worse (or buggy) wait until the others are tried; changes the time budget
-//! cannot afford are left out; siblings being written in parallel take the next changes down the
-//! list.
+//! Changes the memory (the parent's other children) shows were tried are skipped. Under the planned
+//! choice (the default), settings whose change made a sibling worse (or buggy) wait until the others
+//! are tried and changes the time budget cannot afford are left out; in order, the first untried change
+//! of the family's list is taken, as a baseline for `bench --ablate moves`. Siblings being written in
+//! parallel take the next changes down the list.
 
 use std::collections::BTreeSet;
 
@@ -11,6 +12,7 @@ use super::family::Family;
 use super::moves::{candidates, Move, Setting};
 use super::options::ScriptOptions;
 use super::schema::TaskSchema;
+use super::ImproveChoice;
 use crate::operator::{CoderError, MemoryEntry, NodeView, ProposalRequest};
 
 /// How plans record their change, for later siblings and children to read:
@@ -23,6 +25,7 @@ const TIMEOUT_SHARE: f64 = 0.6;
 pub(crate) fn propose(
     schema: &TaskSchema,
     request: &ProposalRequest,
+    choice: ImproveChoice,
 ) -> Result<(String, ScriptOptions), CoderError> {
     let parent = request
         .parent
@@ -34,12 +37,6 @@ pub(crate) fn propose(
     let tried = tried_changes(&request.memory);
     // Undoing the parent's own change would rebuild its parent.
     let undo = change_of(&parent.plan).and_then(|change| Some((change.key, change.from?)));
-    let hurt = hurt_settings(&request.memory, parent, schema.metric.lower_is_better());
-    let affordable = |candidate: &Move| {
-        let expected = parent.duration.as_secs_f64() * candidate.cost;
-        expected <= request.budget.node_timeout.as_secs_f64() * TIMEOUT_SHARE
-            && expected <= request.budget.time_remaining.as_secs_f64()
-    };
     let untried: Vec<Move> = candidates(&options, schema)
         .into_iter()
         .filter(|candidate| {
@@ -47,26 +44,10 @@ pub(crate) fn propose(
             !tried.contains(&change) && undo.as_ref() != Some(&change)
         })
         .collect();
-    let mut ranked: Vec<Move> = untried
-        .iter()
-        .filter(|candidate| affordable(candidate))
-        .cloned()
-        .collect();
-    if ranked.is_empty() {
-        // Nothing fits the budget: the cheapest untried change is the best left.
-        ranked = untried.clone();
-        ranked.sort_by(|left, right| left.cost.total_cmp(&right.cost));
-        ranked.truncate(1);
-    }
-    // One knob at a time: the setting the parent itself just changed waits behind the others, and a
-    // setting whose change hurt a sibling waits longest. Stable: the priority order holds within each.
-    let parent_setting = change_of(&parent.plan).and_then(|change| Setting::from_key(&change.key));
-    ranked.sort_by_key(|candidate| {
-        (
-            hurt.contains(&candidate.setting),
-            parent_setting == Some(candidate.setting),
-        )
-    });
+    let mut ranked = match choice {
+        ImproveChoice::Planned => planned(untried, parent, request, schema),
+        ImproveChoice::InOrder => untried,
+    };
     if ranked.is_empty() {
         return Err(CoderError::failed(format!(
             "every change the built-in coder knows has been tried on node {}",
@@ -77,6 +58,42 @@ pub(crate) fn propose(
     let pick = (request.siblings_being_written as usize).min(ranked.len() - 1);
     let chosen = ranked.swap_remove(pick);
     Ok((plan(&options, &chosen), chosen.options))
+}
+
+/// The untried moves the run can afford, one knob at a time: the setting the parent itself just
+/// changed waits behind the others, and a setting whose change hurt a sibling waits longest. When none
+/// is affordable, the cheapest untried one is the best left.
+fn planned(
+    untried: Vec<Move>,
+    parent: &NodeView,
+    request: &ProposalRequest,
+    schema: &TaskSchema,
+) -> Vec<Move> {
+    let hurt = hurt_settings(&request.memory, parent, schema.metric.lower_is_better());
+    let affordable = |candidate: &Move| {
+        let expected = parent.duration.as_secs_f64() * candidate.cost;
+        expected <= request.budget.node_timeout.as_secs_f64() * TIMEOUT_SHARE
+            && expected <= request.budget.time_remaining.as_secs_f64()
+    };
+    let mut ranked: Vec<Move> = untried
+        .iter()
+        .filter(|candidate| affordable(candidate))
+        .cloned()
+        .collect();
+    if ranked.is_empty() {
+        ranked = untried;
+        ranked.sort_by(|left, right| left.cost.total_cmp(&right.cost));
+        ranked.truncate(1);
+    }
+    // Stable: the priority order holds within each group.
+    let parent_setting = change_of(&parent.plan).and_then(|change| Setting::from_key(&change.key));
+    ranked.sort_by_key(|candidate| {
+        (
+            hurt.contains(&candidate.setting),
+            parent_setting == Some(candidate.setting),
+        )
+    });
+    ranked
 }
 
 fn plan(parent: &ScriptOptions, chosen: &Move) -> String {

@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use mlm_search::Stage;
+use serde::{Deserialize, Serialize};
 
 use crate::operator::{
     Coder, CoderError, Proposal, ProposalRequest, Review, ReviewRequest, TaskBrief, TokenUsage,
@@ -82,6 +83,20 @@ impl FoldDesign {
 #[derive(Debug, Default)]
 pub struct BuiltinCoder {
     schemas: Mutex<HashMap<(String, PathBuf), Arc<TaskSchema>>>,
+    improve_choice: ImproveChoice,
+}
+
+/// How an improve picks its one change among the untried ones (`[builtin] improve_choice`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImproveChoice {
+    /// Only changes the time left and the node timeout can afford; a setting whose change made a
+    /// sibling worse, or that the parent itself just changed, waits behind the others.
+    #[default]
+    Planned,
+    /// The first untried change of the family's list, whatever it costs and however its siblings
+    /// fared: the baseline that `bench --ablate moves` measures the planned choice against.
+    InOrder,
 }
 
 impl BuiltinCoder {
@@ -91,6 +106,13 @@ impl BuiltinCoder {
 
     pub fn new() -> Self {
         BuiltinCoder::default()
+    }
+
+    /// The coder with `choice` deciding its improves.
+    #[must_use]
+    pub fn with_improve_choice(mut self, choice: ImproveChoice) -> Self {
+        self.improve_choice = choice;
+        self
     }
 
     fn schema(&self, task: &TaskBrief) -> Result<Arc<TaskSchema>, CoderError> {
@@ -139,7 +161,7 @@ impl Coder for BuiltinCoder {
         let schema = self.schema(task)?;
         let (plan, mut options) = match request.stage {
             Stage::Draft => draft::propose(&schema, request),
-            Stage::Improve => improve::propose(&schema, request)?,
+            Stage::Improve => improve::propose(&schema, request, self.improve_choice)?,
             Stage::Debug => debug::propose(&schema, request)?,
         };
         if options.family == family::Family::ConvolutionalNetwork {

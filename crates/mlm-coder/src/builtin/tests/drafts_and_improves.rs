@@ -5,13 +5,15 @@ use std::collections::BTreeSet;
 
 use mlm_search::Stage;
 
-use super::{changed_keys, family_of, propose};
+use super::{block_on, changed_keys, family_of, propose};
 use crate::builtin::family::{Family, ALL_FAMILIES};
 use crate::builtin::fixtures::{
     image_files, memory, node, passengers, pixel_images, request, schema_of,
 };
 use crate::builtin::moves::{candidates, Setting};
 use crate::builtin::options::ScriptOptions;
+use crate::builtin::{BuiltinCoder, ImproveChoice};
+use crate::operator::Coder;
 use crate::operator::ExecutionStatus;
 
 #[test]
@@ -349,6 +351,57 @@ fn an_improve_leaves_out_changes_the_time_budget_cannot_afford() {
         child.plan.ends_with("[option num_leaves = 7, was 15]"),
         "{}",
         child.plan
+    );
+}
+
+/// `bench --ablate moves`'s baseline: the first untried change of the list, whatever it costs and
+/// however a sibling that made the same change fared.
+#[test]
+fn the_in_order_choice_ignores_the_budget_and_the_siblings_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = passengers(dir.path(), "accuracy");
+    let in_order = BuiltinCoder::new().with_improve_choice(ImproveChoice::InOrder);
+    let draft = propose(&task, &request(Stage::Draft, None, Vec::new(), 0));
+    let mut parent = node(1, &draft.plan, &draft.code, ExecutionStatus::Ok, "");
+    parent.duration = std::time::Duration::from_secs(100);
+    let mut tight = request(Stage::Improve, Some(parent), Vec::new(), 0);
+    tight.budget.node_timeout = std::time::Duration::from_secs(150);
+    let planned = propose(&task, &tight);
+    let unplanned = block_on(in_order.propose(&task, &tight)).unwrap();
+    assert!(
+        planned.plan.ends_with("[option num_leaves = 7, was 15]"),
+        "{}",
+        planned.plan
+    );
+    assert!(
+        unplanned
+            .plan
+            .ends_with("[option categorical_encoding = target, was ordinal]"),
+        "the 110-s encoding the planned choice leaves out: {}",
+        unplanned.plan
+    );
+
+    let schema = schema_of(&task);
+    let options = ScriptOptions::draft(Family::Linear, &schema);
+    let code = crate::builtin::render::render(&schema, &options, "Linear model: a draft.").unwrap();
+    let mut linear = node(1, "Linear model: a draft.", &code, ExecutionStatus::Ok, "");
+    linear.metric = Some(0.80);
+    let worse = memory(
+        2,
+        "Improve: regularise more. [option inverse_regularization = 0.25]",
+        Some(0.70),
+    );
+    let after_a_loss = block_on(in_order.propose(
+        &task,
+        &request(Stage::Improve, Some(linear), vec![worse], 0),
+    ))
+    .unwrap();
+    assert!(
+        after_a_loss
+            .plan
+            .ends_with("[option inverse_regularization = 4.0, was 1.0]"),
+        "{}",
+        after_a_loss.plan
     );
 }
 
