@@ -7,7 +7,7 @@ use std::time::Duration;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use mlm_search::Stage;
+use mlm_search::{Metric, Stage};
 
 use super::hints::debug_hints;
 use crate::operator::{MemoryEntry, NodeView, ProposalRequest, TaskBrief};
@@ -247,6 +247,9 @@ pub(crate) struct ProposalContext<'a> {
     ancestors: Vec<NodeContext>,
     /// What the harness reads in a debugged parent's error (see `hints`).
     hints: Vec<String>,
+    /// Why an improved parent's validation score is too perfect to trust (MLE-STAR's leakage check):
+    /// the improve becomes a check for leakage.
+    suspicion: Option<String>,
 }
 
 impl<'a> ProposalContext<'a> {
@@ -271,6 +274,12 @@ impl<'a> ProposalContext<'a> {
                 (Some(parent), true) => debug_hints(&parent.output, task),
                 _ => Vec::new(),
             },
+            suspicion: request
+                .parent
+                .as_ref()
+                .filter(|_| request.stage == Stage::Improve)
+                .and_then(|parent| parent.metric)
+                .and_then(|value| Metric::new(value, task.direction()).suspicion()),
         }
     }
 }

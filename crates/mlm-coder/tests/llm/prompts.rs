@@ -334,6 +334,51 @@ fn a_debug_prompt_says_what_the_error_means_with_the_real_columns() {
     );
 }
 
+/// MLE-STAR's leakage checker: an improve of a node whose validation score is too perfect to trust
+/// asks the model to find the leak, in chat mode and in steerable mode's reasoning; an ordinary score
+/// keeps the ordinary improve.
+#[test]
+fn an_improve_of_a_suspiciously_perfect_node_asks_for_a_leakage_check() {
+    let completion = ResponseTemplate::new(200).set_body_json(json!({
+        "choices": [{"index": 0, "text": "the scaler.\n</think>\n\n".to_string() + GOOD_REPLY}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5}
+    }));
+    let fixture = Fixture::new(vec![chat_reply(GOOD_REPLY), completion]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut perfect = improve_request();
+    perfect.parent.as_mut().unwrap().metric = Some(1.0);
+    for mode in [PromptMode::Chat, PromptMode::Steerable] {
+        let coder = coder(
+            &fixture,
+            mode,
+            ReviewFormat::Tool,
+            Prompts::load(None).unwrap(),
+        );
+        runtime.block_on(coder.propose(&task(), &perfect)).unwrap();
+    }
+    let bodies = fixture.bodies();
+    let chat = transcript(&bodies[0]);
+    assert!(
+        chat.contains(
+            "# Your job: check the solution for data leakage\n\nSuspicious: a validation score of 1 (≥ 0.999)"
+        ),
+        "{chat}"
+    );
+    assert!(!chat.contains("# Your job: one improvement"), "{chat}");
+    let steerable = transcript(&bodies[1]);
+    assert!(
+        steerable.contains("# Your job: check the solution for data leakage"),
+        "{steerable}"
+    );
+    assert!(
+        steerable.trim_end().ends_with(
+            "before anything else I should find where the target or the validation rows leak into \
+             the training, and fix it."
+        ),
+        "{steerable}"
+    );
+}
+
 #[test]
 fn broken_code_is_asked_again_with_the_compiler_message_and_then_fails_cleanly() {
     let broken = "Plan.\n```python\ndef broken(:\n```";
