@@ -144,23 +144,40 @@ fn a_bad_suite_file_is_exit_code_2_naming_it() {
     );
 }
 
-/// `bench --baseline BASELINE` on titanic where the interpreter lacks that baseline's package: it must
-/// stop with exit code 2 before anything runs. Returns its stderr.
-fn refused_baseline_on_titanic(baseline: &str) -> String {
+/// What a bench of the titanic suite left: its scratch directory (removed on drop), its `--out`, exit
+/// code, stdout and stderr.
+struct TitanicBench {
+    _scratch: tempfile::TempDir,
+    out: std::path::PathBuf,
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// `bench --suite <titanic> --out <scratch> ARGUMENTS`.
+fn bench_titanic(arguments: &[&str]) -> TitanicBench {
     let scratch = tempfile::tempdir().unwrap();
     let suite = titanic_suite(scratch.path());
     let out = scratch.path().join("out");
-    let (code, _, stderr) = bench(&[
-        "--suite",
-        path(&suite),
-        "--baseline",
-        baseline,
-        "--out",
-        path(&out),
-    ]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(!out.exists(), "nothing ran");
-    stderr
+    let mut all = vec!["--suite", path(&suite), "--out", path(&out)];
+    all.extend_from_slice(arguments);
+    let (code, stdout, stderr) = bench(&all);
+    TitanicBench {
+        _scratch: scratch,
+        out,
+        code,
+        stdout,
+        stderr,
+    }
+}
+
+/// `bench --baseline BASELINE` on titanic where the interpreter lacks that baseline's package: it must
+/// stop with exit code 2 before anything runs. Returns its stderr.
+fn refused_baseline_on_titanic(baseline: &str) -> String {
+    let refused = bench_titanic(&["--baseline", baseline]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(!refused.out.exists(), "nothing ran");
+    refused.stderr
 }
 
 #[test]
@@ -374,32 +391,20 @@ fn a_run_directory_left_unrecorded_is_resumed_not_restarted() {
 /// walk on from a loss and the built-in coder's improves in list order.
 #[test]
 fn the_moves_ablation_reaches_every_runs_configuration() {
-    let scratch = tempfile::tempdir().unwrap();
-    let suite = titanic_suite(scratch.path());
-    let out = scratch.path().join("out");
-    let (code, stdout, stderr) = bench(&[
-        "--suite",
-        path(&suite),
-        "--steps",
-        "1",
-        "--slots",
-        "1",
-        "--ablate",
-        "moves",
-        "--out",
-        path(&out),
-        "--json",
+    let ablated = bench_titanic(&[
+        "--steps", "1", "--slots", "1", "--ablate", "moves", "--json",
     ]);
-    assert_eq!(code, 0, "{stderr}");
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(ablated.code, 0, "{}", ablated.stderr);
+    let report: serde_json::Value = serde_json::from_str(&ablated.stdout).unwrap();
     assert_eq!(report["runs"][0]["nodes"], 1, "{report}");
-    let run_config = std::fs::read_to_string(out.join("runs/titanic/seed-0/config.toml")).unwrap();
+    let run_config =
+        std::fs::read_to_string(ablated.out.join("runs/titanic/seed-0/config.toml")).unwrap();
     let run_config: toml::Value = toml::from_str(&run_config).unwrap();
     assert_eq!(run_config["search"]["after_loss"].as_str(), Some("node"));
     assert_eq!(
         run_config["builtin"]["improve_choice"].as_str(),
         Some("in_order")
     );
-    let settings = std::fs::read_to_string(out.join("bench-settings.json")).unwrap();
+    let settings = std::fs::read_to_string(ablated.out.join("bench-settings.json")).unwrap();
     assert!(settings.contains("\"moves\""), "{settings}");
 }

@@ -139,9 +139,9 @@ const IMPORTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The hints for a debug of a script that printed `output`, in the order the model should read them:
+/// The hints for a debug of `code`, which printed `output`, in the order the model should read them:
 /// the final exception's meaning first, then what else the output shows.
-pub(crate) fn debug_hints(output: &str, task: &TaskBrief) -> Vec<String> {
+pub(crate) fn debug_hints(code: &str, output: &str, task: &TaskBrief) -> Vec<String> {
     let data = Data::of(task);
     let mut hints = Vec::new();
     if let Some((kind, message)) = final_exception(output) {
@@ -149,7 +149,7 @@ pub(crate) fn debug_hints(output: &str, task: &TaskBrief) -> Vec<String> {
             "KeyError" => data
                 .as_ref()
                 .and_then(|data| missing_columns(&message, data)),
-            "NameError" => undefined_name(&message),
+            "NameError" => undefined_name(&message, code, output),
             "ModuleNotFoundError" => missing_module(&message, task),
             "ValueError" | "TypeError" if message.contains("could not convert string to float") => {
                 data.as_ref()
@@ -320,17 +320,61 @@ fn missing_columns(message: &str, data: &Data<'_>) -> Option<String> {
 }
 
 /// `NameError: name 'pd' is not defined`.
-fn undefined_name(message: &str) -> Option<String> {
+fn undefined_name(message: &str, code: &str, output: &str) -> Option<String> {
     let name = quoted(message).into_iter().next()?;
-    Some(match IMPORTS.iter().find(|(known, _)| *known == name) {
-        Some((_, import)) => {
-            format!("`{name}` is used but never imported: add `{import}` at the top of the script.")
-        }
-        None => format!(
-            "`{name}` is used before anything in the script assigns it. Nothing carries over from \
-                 earlier solutions: reply with the whole script, every import and definition \
-                 included, not only the lines that change."
+    if let Some((_, import)) = IMPORTS.iter().find(|(known, _)| *known == name) {
+        return Some(format!(
+            "`{name}` is used but never imported: add `{import}` at the top of the script."
+        ));
+    }
+    let whole_script =
+        "Nothing carries over from earlier solutions: reply with the whole script, every \
+                        import and definition included, not only the lines that change.";
+    let line = failing_line(output);
+    let defined_before = line.is_some_and(|line| {
+        code.lines()
+            .take(line.saturating_sub(1))
+            .any(|text| mentions(text, &name))
+    });
+    Some(match (line, defined_before) {
+        (Some(line), false) => format!(
+            "`{name}` is used on line {line}, and no line before it defines `{name}`: create it \
+             before line {line}, or write that part without it. {whole_script}"
         ),
+        (Some(_), true) | (None, _) => {
+            format!("`{name}` is used before anything in the script assigns it. {whole_script}")
+        }
+    })
+}
+
+/// The script's line the last traceback stopped at: its innermost frame in the file of its outermost
+/// frame, which is the script itself.
+fn failing_line(output: &str) -> Option<usize> {
+    let last_traceback = &output[output.rfind("Traceback (most recent call last):")?..];
+    let frames: Vec<(&str, usize)> = last_traceback
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim_start().strip_prefix("File \"")?;
+            let (file, rest) = rest.split_once("\", line ")?;
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            Some((file, digits.parse().ok()?))
+        })
+        .collect();
+    let (script, _) = frames.first()?;
+    frames
+        .iter()
+        .rev()
+        .find(|(file, _)| file == script)
+        .map(|(_, line)| *line)
+}
+
+/// Whether `text` holds `name` as a whole identifier.
+fn mentions(text: &str, name: &str) -> bool {
+    let is_identifier = |character: char| character.is_alphanumeric() || character == '_';
+    text.match_indices(name).any(|(start, _)| {
+        let before = text[..start].chars().next_back();
+        let after = text[start + name.len()..].chars().next();
+        !before.is_some_and(is_identifier) && !after.is_some_and(is_identifier)
     })
 }
 

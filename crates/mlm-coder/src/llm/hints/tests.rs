@@ -26,6 +26,10 @@ fn titanic(dir: &std::path::Path) -> TaskBrief {
     )
 }
 
+/// The script the tracebacks below stopped in, at line 9.
+const SCRIPT: &str = "import pandas as pd\n\ntrain = pd.read_csv('./input/train.csv')\n\n\n\n\n\n\
+                      train.dropna(subset=['Age', 'Embarked', 'Fare'], inplace=True)\n";
+
 /// The tail of a traceback as Python prints it, after pandas' own frames.
 fn traceback(last_line: &str) -> String {
     format!(
@@ -39,6 +43,7 @@ fn traceback(last_line: &str) -> String {
 fn columns_of_another_version_of_the_data_set_are_named_with_the_real_columns() {
     let dir = tempfile::tempdir().unwrap();
     let hints = debug_hints(
+        SCRIPT,
         &traceback("KeyError: ['Embarked', 'Fare']"),
         &titanic(dir.path()),
     );
@@ -57,6 +62,7 @@ fn columns_of_another_version_of_the_data_set_are_named_with_the_real_columns() 
 fn the_target_read_from_the_test_file_is_named_as_train_only() {
     let dir = tempfile::tempdir().unwrap();
     let hints = debug_hints(
+        SCRIPT,
         &traceback("KeyError: \"['Survived'] not found in axis\""),
         &titanic(dir.path()),
     );
@@ -75,6 +81,7 @@ fn the_target_read_from_the_test_file_is_named_as_train_only() {
 fn a_column_both_files_have_was_removed_by_the_script() {
     let dir = tempfile::tempdir().unwrap();
     let hints = debug_hints(
+        SCRIPT,
         &traceback("KeyError: \"None of [Index(['Sex'], dtype='object')] are in the [columns]\""),
         &titanic(dir.path()),
     );
@@ -92,24 +99,40 @@ fn a_forgotten_import_gets_its_import_line_and_an_unknown_name_asks_for_the_whol
     let dir = tempfile::tempdir().unwrap();
     let task = titanic(dir.path());
     assert_eq!(
-        debug_hints(&traceback("NameError: name 'SimpleImputer' is not defined"), &task),
+        debug_hints(SCRIPT, &traceback("NameError: name 'SimpleImputer' is not defined"), &task),
         vec![
             "`SimpleImputer` is used but never imported: add `from sklearn.impute import SimpleImputer` \
              at the top of the script."
         ]
     );
     let hints = debug_hints(
-        &traceback("NameError: name 'model' is not defined. Did you mean: 'models'?"),
+        SCRIPT,
+        &traceback("NameError: name 'train' is not defined. Did you mean: 'trains'?"),
         &task,
     );
-    assert!(hints[0].starts_with("`model` is used before anything in the script assigns it."));
+    assert!(
+        hints[0].starts_with("`train` is used before anything in the script assigns it."),
+        "line 3 defines it, so the definition did not run: {}",
+        hints[0]
+    );
     assert!(hints[0].contains("reply with the whole script"));
+    let fragment = "model.fit(X, y)\n# Rest of the code remains the same\n";
+    let output = "Traceback (most recent call last):\n  File \"/run/attempt-5/solution.py\", line 1, in <module>\n    model.fit(X, y)\nNameError: name 'model' is not defined\n";
+    assert_eq!(
+        debug_hints(fragment, output, &task),
+        vec![
+            "`model` is used on line 1, and no line before it defines `model`: create it before line \
+             1, or write that part without it. Nothing carries over from earlier solutions: reply with \
+             the whole script, every import and definition included, not only the lines that change."
+        ]
+    );
 }
 
 #[test]
 fn a_text_value_that_reached_a_model_names_its_column_and_the_columns_to_encode() {
     let dir = tempfile::tempdir().unwrap();
     let hints = debug_hints(
+        SCRIPT,
         &traceback("ValueError: could not convert string to float: 'Harris, Mrs Henry'"),
         &titanic(dir.path()),
     );
@@ -133,7 +156,7 @@ fn missing_values_name_their_columns_and_copy_on_write_is_explained() {
          or Series through chained assignment using an inplace method.\n{}",
         traceback("ValueError: Input X contains NaN.")
     );
-    let hints = debug_hints(&output, &titanic(dir.path()));
+    let hints = debug_hints(SCRIPT, &output, &titanic(dir.path()));
     assert_eq!(hints.len(), 2, "{hints:#?}");
     assert!(
         hints[0].starts_with(
@@ -149,9 +172,14 @@ fn missing_values_name_their_columns_and_copy_on_write_is_explained() {
 fn an_error_the_harness_knows_nothing_about_gets_no_hint() {
     let dir = tempfile::tempdir().unwrap();
     let task = titanic(dir.path());
-    assert!(debug_hints(&traceback("ZeroDivisionError: division by zero"), &task).is_empty());
-    assert!(debug_hints("Validation accuracy: 0.8\n", &task).is_empty());
+    assert!(debug_hints(
+        SCRIPT,
+        &traceback("ZeroDivisionError: division by zero"),
+        &task
+    )
+    .is_empty());
+    assert!(debug_hints(SCRIPT, "Validation accuracy: 0.8\n", &task).is_empty());
     let mut without_data = task.clone();
     without_data.train_sample = None;
-    assert!(debug_hints(&traceback("KeyError: 'Fare'"), &without_data).is_empty());
+    assert!(debug_hints(SCRIPT, &traceback("KeyError: 'Fare'"), &without_data).is_empty());
 }
