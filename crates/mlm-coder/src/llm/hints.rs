@@ -155,6 +155,9 @@ pub(crate) fn debug_hints(code: &str, output: &str, task: &TaskBrief) -> Vec<Str
                 data.as_ref()
                     .map(|data| text_reached_a_model(&message, data))
             }
+            "TypeError" if message.contains("Cannot perform reduction") => {
+                data.as_ref().map(whole_table_reduction)
+            }
             "ValueError" if message.contains("NaN") => data.as_ref().map(missing_values),
             _ => None,
         };
@@ -436,6 +439,17 @@ fn text_reached_a_model(message: &str, data: &Data<'_>) -> String {
         ));
     }
     sentences.join(" ")
+}
+
+/// `TypeError: Cannot perform reduction 'mean' with string dtype`: `df.fillna(df.mean())` on a table
+/// with text columns.
+fn whole_table_reduction(data: &Data<'_>) -> String {
+    format!(
+        "A mean or median of the whole table reached its text columns {}: compute it on the numeric \
+         columns only (`df.mean(numeric_only=True)`), or fill column by column: \
+         `df[column] = df[column].fillna(df[column].median())`.",
+        listed(&data.text_columns())
+    )
 }
 
 /// `ValueError: Input X contains NaN.`

@@ -149,6 +149,24 @@ fn a_text_value_that_reached_a_model_names_its_column_and_the_columns_to_encode(
 }
 
 #[test]
+fn a_mean_of_the_whole_table_names_the_text_columns_it_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let hints = debug_hints(
+        SCRIPT,
+        &traceback("TypeError: Cannot perform reduction 'mean' with string dtype"),
+        &titanic(dir.path()),
+    );
+    assert_eq!(
+        hints,
+        vec![
+            "A mean or median of the whole table reached its text columns `Name`, `Class` and `Sex`: \
+             compute it on the numeric columns only (`df.mean(numeric_only=True)`), or fill column by \
+             column: `df[column] = df[column].fillna(df[column].median())`."
+        ]
+    );
+}
+
+#[test]
 fn missing_values_name_their_columns_and_copy_on_write_is_explained() {
     let dir = tempfile::tempdir().unwrap();
     let output = format!(
