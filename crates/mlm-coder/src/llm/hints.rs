@@ -159,6 +159,9 @@ pub(crate) fn debug_hints(code: &str, output: &str, task: &TaskBrief) -> Vec<Str
                 data.as_ref().map(whole_table_reduction)
             }
             "ValueError" if message.contains("NaN") => data.as_ref().map(missing_values),
+            "ValueError" if message.starts_with("Length of values") => data
+                .as_ref()
+                .and_then(|data| length_mismatch(&message, data)),
             _ => None,
         };
         hints.extend(hint);
@@ -450,6 +453,26 @@ fn whole_table_reduction(data: &Data<'_>) -> String {
          `df[column] = df[column].fillna(df[column].median())`.",
         listed(&data.text_columns())
     )
+}
+
+/// `ValueError: Length of values (210) does not match length of index (263)`: predictions of the
+/// validation rows put into the test table.
+fn length_mismatch(message: &str, data: &Data<'_>) -> Option<String> {
+    let numbers: Vec<usize> = message
+        .split(|character: char| !character.is_ascii_digit())
+        .filter_map(|digits| digits.parse().ok())
+        .collect();
+    let [values, index] = numbers[..] else {
+        return None;
+    };
+    let test_rows = data.test?.rows.len();
+    (index == test_rows).then(|| {
+        format!(
+            "test.csv has {test_rows} rows and the submission needs one prediction for each, but the \
+             script assigned {values} values (predictions of the validation rows?): predict on the \
+             test data's features, prepared exactly as the training features were."
+        )
+    })
 }
 
 /// `ValueError: Input X contains NaN.`

@@ -167,6 +167,28 @@ fn a_mean_of_the_whole_table_names_the_text_columns_it_reached() {
 }
 
 #[test]
+fn validation_predictions_put_into_the_test_table_are_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = titanic(dir.path());
+    let hints = debug_hints(
+        SCRIPT,
+        &traceback("ValueError: Length of values (6) does not match length of index (1)"),
+        &task,
+    );
+    assert_eq!(
+        hints,
+        vec![
+            "test.csv has 1 rows and the submission needs one prediction for each, but the script \
+             assigned 6 values (predictions of the validation rows?): predict on the test data's \
+             features, prepared exactly as the training features were."
+        ]
+    );
+    let other_table =
+        traceback("ValueError: Length of values (6) does not match length of index (30)");
+    assert!(debug_hints(SCRIPT, &other_table, &task).is_empty());
+}
+
+#[test]
 fn missing_values_name_their_columns_and_copy_on_write_is_explained() {
     let dir = tempfile::tempdir().unwrap();
     let output = format!(
