@@ -514,6 +514,7 @@ mod tests {
             let layer = ConfigLayer {
                 builtin: BuiltinLayer {
                     text_model: Some(path.to_path_buf()),
+                    ..BuiltinLayer::default()
                 },
                 ..ConfigLayer::default()
             };
