@@ -155,6 +155,9 @@ pub(crate) fn debug_hints(code: &str, output: &str, task: &TaskBrief) -> Vec<Str
                 data.as_ref()
                     .map(|data| text_reached_a_model(&message, data))
             }
+            "TypeError" if message.contains("got an unexpected keyword argument") => {
+                unexpected_argument(&message)
+            }
             "TypeError" if message.contains("Cannot perform reduction") => {
                 data.as_ref().map(whole_table_reduction)
             }
@@ -381,6 +384,53 @@ fn mentions(text: &str, name: &str) -> bool {
         let before = text[..start].chars().next_back();
         let after = text[start + name.len()..].chars().next();
         !before.is_some_and(is_identifier) && !after.is_some_and(is_identifier)
+    })
+}
+
+/// Keyword arguments that older releases took and the installed ones refuse, as (the callable's name
+/// in the message, the argument, what to write instead): what a model trained on older code writes.
+const RENAMED_ARGUMENTS: &[(&str, &str, &str)] = &[
+    ("OneHotEncoder", "sparse", "`sparse_output=False`"),
+    (
+        "mean_squared_error",
+        "squared",
+        "`root_mean_squared_error` from sklearn.metrics for the RMSE",
+    ),
+    (
+        "LGBM",
+        "early_stopping_rounds",
+        "`callbacks=[lightgbm.early_stopping(rounds)]` in `fit`",
+    ),
+    (
+        "LGBM",
+        "verbose_eval",
+        "`callbacks=[lightgbm.log_evaluation(0)]` in `fit`",
+    ),
+    (
+        "XGB",
+        "early_stopping_rounds",
+        "`early_stopping_rounds=` in the model's constructor, not in `fit`",
+    ),
+    ("XGB", "use_label_encoder", "nothing: leave it out"),
+];
+
+/// `TypeError: OneHotEncoder.__init__() got an unexpected keyword argument 'sparse'`.
+fn unexpected_argument(message: &str) -> Option<String> {
+    let argument = quoted(message).into_iter().next()?;
+    let callable = message.split("() got").next()?.trim();
+    let instead = RENAMED_ARGUMENTS
+        .iter()
+        .find(|(name, renamed, _)| callable.contains(name) && *renamed == argument)
+        .map(|(_, _, instead)| *instead);
+    Some(match instead {
+        Some(instead) => format!(
+            "`{callable}` of the installed version takes no `{argument}` argument (older releases \
+             did): write {instead}."
+        ),
+        None => format!(
+            "`{callable}` of the installed version takes no `{argument}` argument (older releases may \
+             have): leave it out or use the name the installed version documents."
+        ),
     })
 }
 

@@ -189,6 +189,31 @@ fn validation_predictions_put_into_the_test_table_are_named_as_such() {
 }
 
 #[test]
+fn an_argument_older_releases_took_gets_its_current_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = titanic(dir.path());
+    let hint = |last_line: &str| debug_hints(SCRIPT, &traceback(last_line), &task);
+    assert_eq!(
+        hint("TypeError: OneHotEncoder.__init__() got an unexpected keyword argument 'sparse'"),
+        vec![
+            "`OneHotEncoder.__init__` of the installed version takes no `sparse` argument (older \
+             releases did): write `sparse_output=False`."
+        ]
+    );
+    assert!(hint(
+        "TypeError: LGBMClassifier.fit() got an unexpected keyword argument 'early_stopping_rounds'"
+    )[0]
+        .ends_with("write `callbacks=[lightgbm.early_stopping(rounds)]` in `fit`."));
+    assert_eq!(
+        hint("TypeError: Ridge.__init__() got an unexpected keyword argument 'normalize'"),
+        vec![
+            "`Ridge.__init__` of the installed version takes no `normalize` argument (older releases \
+             may have): leave it out or use the name the installed version documents."
+        ]
+    );
+}
+
+#[test]
 fn missing_values_name_their_columns_and_copy_on_write_is_explained() {
     let dir = tempfile::tempdir().unwrap();
     let output = format!(
