@@ -151,6 +151,7 @@ pub(crate) fn debug_hints(code: &str, output: &str, task: &TaskBrief) -> Vec<Str
                 .and_then(|data| missing_columns(&message, data)),
             "NameError" => undefined_name(&message, code, output),
             "ModuleNotFoundError" => missing_module(&message, task),
+            "AttributeError" => removed_attribute(&message),
             "ValueError" | "TypeError" if message.contains("could not convert string to float") => {
                 data.as_ref()
                     .map(|data| text_reached_a_model(&message, data))
@@ -432,6 +433,44 @@ fn unexpected_argument(message: &str) -> Option<String> {
              have): leave it out or use the name the installed version documents."
         ),
     })
+}
+
+/// Attributes a type lacks that code written for older releases, or for another type, reaches for:
+/// (the type in the message, the attribute, what to write instead).
+const MISPLACED_ATTRIBUTES: &[(&str, &str, &str)] = &[
+    (
+        "Categorical",
+        "cat",
+        "`pd.Categorical(values).codes`, or `series.astype('category').cat.codes` on a Series",
+    ),
+    ("DataFrame", "append", "`pd.concat([frame, other])`"),
+    ("Series", "append", "`pd.concat([series, other])`"),
+    ("DataFrame", "iteritems", "`.items()`"),
+    ("Series", "iteritems", "`.items()`"),
+    (
+        "numpy.ndarray",
+        "values",
+        "the array itself: it already holds the values",
+    ),
+    ("DataFrame", "reshape", "`frame.to_numpy().reshape(...)`"),
+    ("Series", "reshape", "`series.to_numpy().reshape(...)`"),
+];
+
+/// `AttributeError: 'Categorical' object has no attribute 'cat'`.
+fn removed_attribute(message: &str) -> Option<String> {
+    let quoted = quoted(message);
+    let [owner, attribute] = quoted.as_slice() else {
+        return None;
+    };
+    let (_, _, instead) =
+        MISPLACED_ATTRIBUTES
+            .iter()
+            .find(|(known_owner, known_attribute, _)| {
+                *known_owner == owner && *known_attribute == attribute
+            })?;
+    Some(format!(
+        "A `{owner}` has no `.{attribute}` in the installed versions: write {instead}."
+    ))
 }
 
 /// `ModuleNotFoundError: No module named 'catboost'`.

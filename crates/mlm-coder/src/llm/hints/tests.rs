@@ -214,6 +214,26 @@ fn an_argument_older_releases_took_gets_its_current_spelling() {
 }
 
 #[test]
+fn an_attribute_of_another_type_or_an_older_release_gets_what_to_write_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = titanic(dir.path());
+    assert_eq!(
+        debug_hints(
+            SCRIPT,
+            &traceback("AttributeError: 'Categorical' object has no attribute 'cat'"),
+            &task
+        ),
+        vec![
+            "A `Categorical` has no `.cat` in the installed versions: write \
+             `pd.Categorical(values).codes`, or `series.astype('category').cat.codes` on a Series."
+        ]
+    );
+    let unknown =
+        traceback("AttributeError: 'Booster' object has no attribute 'feature_importance_'");
+    assert!(debug_hints(SCRIPT, &unknown, &task).is_empty());
+}
+
+#[test]
 fn missing_values_name_their_columns_and_copy_on_write_is_explained() {
     let dir = tempfile::tempdir().unwrap();
     let output = format!(
