@@ -39,14 +39,15 @@ fn traceback(last_line: &str) -> String {
     )
 }
 
+/// The hints after a traceback of [`SCRIPT`] that ends with `last_line`, on the titanic columns.
+fn hints_after(last_line: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    debug_hints(SCRIPT, &traceback(last_line), &titanic(dir.path()))
+}
+
 #[test]
 fn columns_of_another_version_of_the_data_set_are_named_with_the_real_columns() {
-    let dir = tempfile::tempdir().unwrap();
-    let hints = debug_hints(
-        SCRIPT,
-        &traceback("KeyError: ['Embarked', 'Fare']"),
-        &titanic(dir.path()),
-    );
+    let hints = hints_after("KeyError: ['Embarked', 'Fare']");
     assert_eq!(
         hints,
         vec![
@@ -60,12 +61,7 @@ fn columns_of_another_version_of_the_data_set_are_named_with_the_real_columns() 
 
 #[test]
 fn the_target_read_from_the_test_file_is_named_as_train_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let hints = debug_hints(
-        SCRIPT,
-        &traceback("KeyError: \"['Survived'] not found in axis\""),
-        &titanic(dir.path()),
-    );
+    let hints = hints_after("KeyError: \"['Survived'] not found in axis\"");
     assert_eq!(hints.len(), 1);
     assert!(
         hints[0].starts_with(
@@ -79,12 +75,8 @@ fn the_target_read_from_the_test_file_is_named_as_train_only() {
 
 #[test]
 fn a_column_both_files_have_was_removed_by_the_script() {
-    let dir = tempfile::tempdir().unwrap();
-    let hints = debug_hints(
-        SCRIPT,
-        &traceback("KeyError: \"None of [Index(['Sex'], dtype='object')] are in the [columns]\""),
-        &titanic(dir.path()),
-    );
+    let hints =
+        hints_after("KeyError: \"None of [Index(['Sex'], dtype='object')] are in the [columns]\"");
     assert!(
         hints[0].starts_with(
             "`Sex` is in the data files, so the script removed or renamed it before the failing line."
@@ -130,12 +122,7 @@ fn a_forgotten_import_gets_its_import_line_and_an_unknown_name_asks_for_the_whol
 
 #[test]
 fn a_text_value_that_reached_a_model_names_its_column_and_the_columns_to_encode() {
-    let dir = tempfile::tempdir().unwrap();
-    let hints = debug_hints(
-        SCRIPT,
-        &traceback("ValueError: could not convert string to float: 'Harris, Mrs Henry'"),
-        &titanic(dir.path()),
-    );
+    let hints = hints_after("ValueError: could not convert string to float: 'Harris, Mrs Henry'");
     assert_eq!(
         hints,
         vec![
@@ -150,12 +137,7 @@ fn a_text_value_that_reached_a_model_names_its_column_and_the_columns_to_encode(
 
 #[test]
 fn a_mean_of_the_whole_table_names_the_text_columns_it_reached() {
-    let dir = tempfile::tempdir().unwrap();
-    let hints = debug_hints(
-        SCRIPT,
-        &traceback("TypeError: Cannot perform reduction 'mean' with string dtype"),
-        &titanic(dir.path()),
-    );
+    let hints = hints_after("TypeError: Cannot perform reduction 'mean' with string dtype");
     assert_eq!(
         hints,
         vec![
