@@ -294,7 +294,7 @@ fn steerable_prompts_end_inside_the_models_reasoning() {
 #[test]
 fn a_debug_prompt_says_what_the_error_means_with_the_real_columns() {
     let fixture = Fixture::new(vec![chat_reply(GOOD_REPLY)]);
-    let coder = coder(
+    let chat_coder = coder(
         &fixture,
         PromptMode::Chat,
         ReviewFormat::Tool,
@@ -312,9 +312,35 @@ fn a_debug_prompt_says_what_the_error_means_with_the_real_columns() {
     request.parent.as_mut().unwrap().output =
         "Traceback (most recent call last):\nKeyError: ['Embarked', 'Fare']\n".to_string();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(coder.propose(&brief, &request)).unwrap();
+    runtime
+        .block_on(chat_coder.propose(&brief, &request))
+        .unwrap();
     let prompt = transcript(&fixture.bodies()[0]);
-    // Last, where a small model reads it just before it answers.
+    // Last, where a small model reads it just before it answers; in steerable mode also in the
+    // model's own reasoning, which it continues.
+    let steerable_fixture = Fixture::new(vec![ResponseTemplate::new(200).set_body_json(json!({
+        "choices": [{"index": 0, "text": "drop them.\n</think>\n\n".to_string() + GOOD_REPLY}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5}
+    }))]);
+    let steerable_coder = coder(
+        &steerable_fixture,
+        PromptMode::Steerable,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    runtime
+        .block_on(steerable_coder.propose(&brief, &request))
+        .unwrap();
+    let reasoning = transcript(&steerable_fixture.bodies()[0]);
+    assert!(
+        reasoning.contains(
+            "Reading the error against the data: `Embarked` and `Fare` are not columns of train.csv \
+             or test.csv"
+        ) && reasoning
+            .trim_end()
+            .ends_with("keeping the rest of the solution as it is."),
+        "{reasoning}"
+    );
     assert!(
         prompt.trim_end().ends_with(
             "# What the error means\n\n\
