@@ -10,7 +10,7 @@
 use mlm_task::{is_missing_cell, CsvTable};
 
 use crate::builtin::parses_as_number;
-use crate::operator::TaskBrief;
+use crate::operator::{NodeView, TaskBrief};
 
 /// A column whose share of distinct values is at least this names almost every row differently.
 const NEARLY_UNIQUE_SHARE: f64 = 0.5;
@@ -139,9 +139,10 @@ const IMPORTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The hints for a debug of `code`, which printed `output`, in the order the model should read them:
-/// the final exception's meaning first, then what else the output shows.
-pub(crate) fn debug_hints(code: &str, output: &str, task: &TaskBrief) -> Vec<String> {
+/// The hints for a debug of `parent`, in the order the model should read them: the final exception's
+/// meaning first, then what else the output and the submission check show.
+pub(crate) fn debug_hints(parent: &NodeView, task: &TaskBrief) -> Vec<String> {
+    let (code, output) = (parent.code.as_str(), parent.output.as_str());
     let data = Data::of(task);
     let mut hints = Vec::new();
     if let Some((kind, message)) = final_exception(output) {
@@ -169,6 +170,18 @@ pub(crate) fn debug_hints(code: &str, output: &str, task: &TaskBrief) -> Vec<Str
             _ => None,
         };
         hints.extend(hint);
+    }
+    let rows_missing = parent
+        .validation_message
+        .as_deref()
+        .is_some_and(|message| message.contains("rows, expected"));
+    if rows_missing && mentions(code, "dropna") {
+        hints.push(
+            "The submission needs a prediction for every row of test.csv, and `dropna` removes rows: \
+             never drop test rows; fill their missing values instead \
+             (`df[column] = df[column].fillna(df[column].median())`)."
+                .to_string(),
+        );
     }
     if output.contains("ChainedAssignmentError") {
         hints.push(

@@ -271,7 +271,7 @@ impl<'a> ProposalContext<'a> {
                 .map(NodeContext::new)
                 .collect(),
             hints: match (&request.parent, request.stage == Stage::Debug) {
-                (Some(parent), true) => debug_hints(&parent.code, &parent.output, task),
+                (Some(parent), true) => debug_hints(parent, task),
                 _ => Vec::new(),
             },
             suspicion: request

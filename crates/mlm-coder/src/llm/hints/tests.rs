@@ -1,5 +1,6 @@
 use super::*;
 use crate::builtin::fixtures;
+use crate::operator::ExecutionStatus;
 
 /// The bundled titanic task's columns, 30 passengers with some ages missing and a train-only target.
 fn titanic(dir: &std::path::Path) -> TaskBrief {
@@ -39,10 +40,16 @@ fn traceback(last_line: &str) -> String {
     )
 }
 
+/// The hints for a debug of `code`, which failed printing `output`.
+fn hints_for(code: &str, output: &str, task: &TaskBrief) -> Vec<String> {
+    let parent = fixtures::node(1, "A draft.", code, ExecutionStatus::Error, output);
+    debug_hints(&parent, task)
+}
+
 /// The hints after a traceback of [`SCRIPT`] that ends with `last_line`, on the titanic columns.
 fn hints_after(last_line: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
-    debug_hints(SCRIPT, &traceback(last_line), &titanic(dir.path()))
+    hints_for(SCRIPT, &traceback(last_line), &titanic(dir.path()))
 }
 
 #[test]
@@ -91,13 +98,13 @@ fn a_forgotten_import_gets_its_import_line_and_an_unknown_name_asks_for_the_whol
     let dir = tempfile::tempdir().unwrap();
     let task = titanic(dir.path());
     assert_eq!(
-        debug_hints(SCRIPT, &traceback("NameError: name 'SimpleImputer' is not defined"), &task),
+        hints_for(SCRIPT, &traceback("NameError: name 'SimpleImputer' is not defined"), &task),
         vec![
             "`SimpleImputer` is used but never imported: add `from sklearn.impute import SimpleImputer` \
              at the top of the script."
         ]
     );
-    let hints = debug_hints(
+    let hints = hints_for(
         SCRIPT,
         &traceback("NameError: name 'train' is not defined. Did you mean: 'trains'?"),
         &task,
@@ -111,7 +118,7 @@ fn a_forgotten_import_gets_its_import_line_and_an_unknown_name_asks_for_the_whol
     let fragment = "model.fit(X, y)\n# Rest of the code remains the same\n";
     let output = "Traceback (most recent call last):\n  File \"/run/attempt-5/solution.py\", line 1, in <module>\n    model.fit(X, y)\nNameError: name 'model' is not defined\n";
     assert_eq!(
-        debug_hints(fragment, output, &task),
+        hints_for(fragment, output, &task),
         vec![
             "`model` is used on line 1, and no line before it defines `model`: create it before line \
              1, or write that part without it. Nothing carries over from earlier solutions: reply with \
@@ -152,7 +159,7 @@ fn a_mean_of_the_whole_table_names_the_text_columns_it_reached() {
 fn validation_predictions_put_into_the_test_table_are_named_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let task = titanic(dir.path());
-    let hints = debug_hints(
+    let hints = hints_for(
         SCRIPT,
         &traceback("ValueError: Length of values (6) does not match length of index (1)"),
         &task,
@@ -167,14 +174,14 @@ fn validation_predictions_put_into_the_test_table_are_named_as_such() {
     );
     let other_table =
         traceback("ValueError: Length of values (6) does not match length of index (30)");
-    assert!(debug_hints(SCRIPT, &other_table, &task).is_empty());
+    assert!(hints_for(SCRIPT, &other_table, &task).is_empty());
 }
 
 #[test]
 fn an_argument_older_releases_took_gets_its_current_spelling() {
     let dir = tempfile::tempdir().unwrap();
     let task = titanic(dir.path());
-    let hint = |last_line: &str| debug_hints(SCRIPT, &traceback(last_line), &task);
+    let hint = |last_line: &str| hints_for(SCRIPT, &traceback(last_line), &task);
     assert_eq!(
         hint("TypeError: OneHotEncoder.__init__() got an unexpected keyword argument 'sparse'"),
         vec![
@@ -200,7 +207,7 @@ fn an_attribute_of_another_type_or_an_older_release_gets_what_to_write_instead()
     let dir = tempfile::tempdir().unwrap();
     let task = titanic(dir.path());
     assert_eq!(
-        debug_hints(
+        hints_for(
             SCRIPT,
             &traceback("AttributeError: 'Categorical' object has no attribute 'cat'"),
             &task
@@ -212,7 +219,29 @@ fn an_attribute_of_another_type_or_an_older_release_gets_what_to_write_instead()
     );
     let unknown =
         traceback("AttributeError: 'Booster' object has no attribute 'feature_importance_'");
-    assert!(debug_hints(SCRIPT, &unknown, &task).is_empty());
+    assert!(hints_for(SCRIPT, &unknown, &task).is_empty());
+}
+
+#[test]
+fn test_rows_dropped_before_predicting_are_named_when_the_submission_lacks_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = titanic(dir.path());
+    let code = "test = pd.read_csv('./input/test.csv')\ntest.dropna(inplace=True)\n";
+    let mut parent = fixtures::node(2, "A tree.", code, ExecutionStatus::Ok, "Accuracy: 0.58\n");
+    parent.validation_message = Some(
+        "the submission has 156 rows, expected 263 (one per test id); id `1052` has no row"
+            .to_string(),
+    );
+    assert_eq!(
+        debug_hints(&parent, &task),
+        vec![
+            "The submission needs a prediction for every row of test.csv, and `dropna` removes rows: \
+             never drop test rows; fill their missing values instead \
+             (`df[column] = df[column].fillna(df[column].median())`)."
+        ]
+    );
+    parent.code = "test = pd.read_csv('./input/test.csv')\n".to_string();
+    assert!(debug_hints(&parent, &task).is_empty());
 }
 
 #[test]
@@ -223,7 +252,7 @@ fn missing_values_name_their_columns_and_copy_on_write_is_explained() {
          or Series through chained assignment using an inplace method.\n{}",
         traceback("ValueError: Input X contains NaN.")
     );
-    let hints = debug_hints(SCRIPT, &output, &titanic(dir.path()));
+    let hints = hints_for(SCRIPT, &output, &titanic(dir.path()));
     assert_eq!(hints.len(), 2, "{hints:#?}");
     assert!(
         hints[0].starts_with(
@@ -239,14 +268,14 @@ fn missing_values_name_their_columns_and_copy_on_write_is_explained() {
 fn an_error_the_harness_knows_nothing_about_gets_no_hint() {
     let dir = tempfile::tempdir().unwrap();
     let task = titanic(dir.path());
-    assert!(debug_hints(
+    assert!(hints_for(
         SCRIPT,
         &traceback("ZeroDivisionError: division by zero"),
         &task
     )
     .is_empty());
-    assert!(debug_hints(SCRIPT, "Validation accuracy: 0.8\n", &task).is_empty());
+    assert!(hints_for(SCRIPT, "Validation accuracy: 0.8\n", &task).is_empty());
     let mut without_data = task.clone();
     without_data.train_sample = None;
-    assert!(debug_hints(SCRIPT, &traceback("KeyError: 'Fare'"), &without_data).is_empty());
+    assert!(hints_for(SCRIPT, &traceback("KeyError: 'Fare'"), &without_data).is_empty());
 }
