@@ -128,7 +128,8 @@ for node, stage, status, summary, output in db.execute(
     "SELECT id, stage, execution_status, review_summary, output FROM nodes WHERE outcome != 'valid' ORDER BY id"
 ):
     last = [line for line in output.splitlines() if line.strip()][-1:] or ["(no output)"]
-    print(f"    node {node} ({stage}, {status}): {last[0][:160]} | review: {summary[:160]}", file=sys.stderr)
+    review = " ".join(summary.split())
+    print(f"    node {node} ({stage}, {status}): {last[0][:160]} | review: {review[:160]}", file=sys.stderr)
 failed = db.execute("SELECT COUNT(*) FROM llm_calls WHERE node_id IS NULL").fetchone()[0]
 if failed:
     print(f"    {failed} model calls belong to no node (failed proposals)", file=sys.stderr)
