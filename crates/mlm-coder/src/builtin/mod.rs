@@ -20,7 +20,7 @@ mod render;
 mod review;
 mod schema;
 
-pub(crate) use schema::parses_as_number;
+pub(crate) use schema::{classify, parses_as_number, ColumnKind};
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -9,13 +9,8 @@
 
 use mlm_task::{is_missing_cell, CsvTable};
 
-use crate::builtin::parses_as_number;
+use crate::builtin::{classify, parses_as_number, ColumnKind};
 use crate::operator::{NodeView, TaskBrief};
-
-/// A column whose share of distinct values is at least this names almost every row differently.
-const NEARLY_UNIQUE_SHARE: f64 = 0.5;
-/// Below this many cells, distinctness says nothing.
-const NEARLY_UNIQUE_MINIMUM_CELLS: usize = 20;
 
 /// The import line for names a script commonly uses without importing them.
 const IMPORTS: &[(&str, &str)] = &[
@@ -518,19 +513,29 @@ fn text_reached_a_model(message: &str, data: &Data<'_>) -> String {
          with `pd.get_dummies` on train and test together, or an `OrdinalEncoder`) or leave them out.",
         listed(&text_columns)
     ));
+    // The built-in coder's own judgement of a column: free text or an identifier is different on
+    // almost every row.
     let nearly_unique: Vec<&str> = text_columns
         .iter()
         .copied()
         .filter(|column| {
-            let cells: Vec<&str> = data
+            let cells = data
                 .cells(column)
                 .into_iter()
                 .next()
                 .map(|(_, cells)| cells)
                 .unwrap_or_default();
-            let distinct: std::collections::HashSet<&str> = cells.iter().copied().collect();
-            cells.len() >= NEARLY_UNIQUE_MINIMUM_CELLS
-                && distinct.len() as f64 >= NEARLY_UNIQUE_SHARE * cells.len() as f64
+            match classify(&cells) {
+                Ok(ColumnKind::Text | ColumnKind::Identifier) => true,
+                Ok(
+                    ColumnKind::Numeric
+                    | ColumnKind::Categorical
+                    | ColumnKind::Date
+                    | ColumnKind::Constant
+                    | ColumnKind::Grouping,
+                )
+                | Err(_) => false,
+            }
         })
         .collect();
     if !nearly_unique.is_empty() {

@@ -10,7 +10,7 @@ mod target;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub(crate) use columns::{parses_as_number, ColumnKind};
+pub(crate) use columns::{classify, parses_as_number, ColumnKind};
 pub(crate) use target::{sklearn_imports, LabelSource, Target, TargetKind};
 
 use mlm_grade::Metric;
