@@ -196,6 +196,14 @@ impl FinalSelection<'_> {
                     .to_string(),
             );
         };
+        match &folds.design {
+            FoldDesign::TimeOrdered { order_column } => {
+                return kept(format!(
+                    "the run's folds are blocks in the order of `{order_column}`, which split train.csv from test.csv, and every seed draws the same blocks, so there are no fresh folds to re-evaluate on"
+                ));
+            }
+            FoldDesign::Stratified { .. } | FoldDesign::Grouped { .. } | FoldDesign::Plain => {}
+        }
         let seeds: Vec<u64> = (1..=u64::from(self.evaluations))
             .map(|offset| self.seed.wrapping_add(offset))
             .collect();

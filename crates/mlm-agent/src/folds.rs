@@ -28,6 +28,7 @@ pub fn draw_folds(train_csv: &Path, design: &FoldDesign, seed: u64) -> Result<Ve
     let column = match design {
         FoldDesign::Stratified { label_column } => Some(label_column.as_str()),
         FoldDesign::Grouped { group_column } => Some(group_column.as_str()),
+        FoldDesign::TimeOrdered { order_column } => Some(order_column.as_str()),
         FoldDesign::Plain => None,
     };
     let keys = read_column(train_csv, column)?;
@@ -35,6 +36,7 @@ pub fn draw_folds(train_csv: &Path, design: &FoldDesign, seed: u64) -> Result<Ve
     Ok(match design {
         FoldDesign::Stratified { .. } => stratified(&keys, &mut random),
         FoldDesign::Grouped { .. } => grouped(&keys, &mut random),
+        FoldDesign::TimeOrdered { .. } => time_blocks(&keys),
         FoldDesign::Plain => {
             let mut rows: Vec<usize> = (0..keys.len()).collect();
             rows.shuffle(&mut random);
@@ -137,6 +139,29 @@ fn grouped(groups: &[String], random: &mut ChaCha8Rng) -> Vec<u32> {
     folds
 }
 
+/// Consecutive blocks of rows in the order of `keys` (numbers as numbers, anything else as text, after
+/// the numbers), the latest block fold 0: a hold-out split (folds 0 and 1) is the latest fifth of the
+/// rows. Blocks differ in size by at most one row; equal keys keep the file's order.
+fn time_blocks(keys: &[String]) -> Vec<u32> {
+    let number = |key: &String| key.trim().parse::<f64>().ok();
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|left, right| {
+        let (left, right) = (&keys[*left], &keys[*right]);
+        match (number(left), number(right)) {
+            (Some(left), Some(right)) => left.total_cmp(&right),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => left.cmp(right),
+        }
+    });
+    let mut folds = vec![0; keys.len()];
+    let last = FOLD_COUNT as usize - 1;
+    for (position, row) in order.iter().enumerate() {
+        folds[*row] = (last - position * FOLD_COUNT as usize / keys.len()) as u32;
+    }
+    folds
+}
+
 /// Rows in `order` dealt to the folds in turn.
 fn dealt(order: &[usize], rows: usize) -> Vec<u32> {
     let mut folds = vec![0; rows];
@@ -178,6 +203,22 @@ mod tests {
             sizes[*fold as usize] += 1;
         }
         assert_eq!(sizes, [20; 10]);
+    }
+
+    /// A forecast's folds are blocks of time, the latest first, whatever the file's order and seed.
+    #[test]
+    fn time_ordered_folds_are_blocks_with_the_latest_rows_in_fold_zero() {
+        // Day 1 to 100, the file's rows in a scrambled order.
+        let days: Vec<u32> = (0..100).map(|row| (row * 37) % 100 + 1).collect();
+        let train = train_file("id,day", days.iter().map(|day| format!("{day},{day}")));
+        let design = FoldDesign::TimeOrdered {
+            order_column: "day".to_string(),
+        };
+        let folds = draw_folds(train.path(), &design, 1).unwrap();
+        assert_eq!(folds, draw_folds(train.path(), &design, 2).unwrap());
+        for (row, day) in days.iter().enumerate() {
+            assert_eq!(folds[row], 9 - (day - 1) / 10, "day {day}");
+        }
     }
 
     #[test]

@@ -365,9 +365,16 @@ impl Assembly {
             train_csv: task.public_dir.join("train.csv"),
             design: FoldDesign::for_task(&brief),
         });
+        // Time-ordered blocks are the same for every seed: final selection will have no fresh folds to
+        // re-evaluate on (it says so in its report), so the search keeps its share of the time.
+        let search_reselection = match folds.as_ref().map(|folds| &folds.design) {
+            Some(FoldDesign::TimeOrdered { .. }) => Reselection::Off,
+            Some(FoldDesign::Stratified { .. } | FoldDesign::Grouped { .. } | FoldDesign::Plain)
+            | None => config.reselection,
+        };
         let executor = Arc::new(executor);
         let mut settings = config.settings.clone();
-        settings.time_limit = config.reselection.search_time_limit(settings.time_limit);
+        settings.time_limit = search_reselection.search_time_limit(settings.time_limit);
         // An interruption reaches the engine, and after it final selection, whose scripts it kills.
         let interrupted: CancelFlag = Arc::new(AtomicBool::new(false));
         let (engine_operations, engine_receiver) = mpsc::unbounded_channel();

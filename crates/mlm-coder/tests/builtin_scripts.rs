@@ -1,6 +1,7 @@
 //! The built-in coder's scripts, run for real with the managed Python on every bundled task: a
 //! first draft must run cleanly on one thread, report a finite validation metric, and write a valid
-//! submission that beats the task's documented baseline. One improve and one debug run too.
+//! submission that beats the task's documented baseline. One improve and one debug run too. The LLM
+//! coder's starting script (the baseline a draft prompt offers) runs on every task it fits.
 //!
 //! Runtimes are noted per test, measured on an idle 2-core machine (each script on one thread, the
 //! tests two at a time): about 30 s for the whole file.
@@ -15,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mlm_coder::{
-    Budget, BuiltinCoder, Coder, ExecutionStatus, MemoryEntry, NodeView, Proposal, ProposalRequest,
-    ReviewRequest, TaskBrief,
+    Budget, BuiltinCoder, Coder, ExecutionStatus, FoldDesign, MemoryEntry, NodeView, Prompts,
+    Proposal, ProposalRequest, ReviewRequest, TaskBrief,
 };
 use mlm_exec::{run_process, Environment, NodeLayout, ProcessRequest};
 use mlm_grade::Grader;
@@ -1074,5 +1075,87 @@ for path in sorted(pathlib.Path(sys.argv[1]).glob("*.py")):
         unused.len(),
         scripts.len(),
         unused.join("\n")
+    );
+}
+
+/// The starting script of an LLM draft prompt is a promise that a model which only echoes it still
+/// replies with a script that runs: on every bundled task it fits, it must run cleanly, report a finite
+/// validation metric and write a submission the grader accepts. About 10 s for the file.
+#[test]
+fn the_llm_starting_script_runs_as_written_on_every_task_it_fits() {
+    let prompts = Prompts::load(None).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut fitted = Vec::new();
+    for name in mlm_test_support::BUNDLED_TASKS {
+        let name: &str = name;
+        let prepared = prepared(name);
+        let Some(script) = prompts.starting_script(&prepared.brief).unwrap() else {
+            continue;
+        };
+        fitted.push(name);
+        let result = run(&prepared.brief, &script, &scratch.path().join(name));
+        assert_eq!(
+            result.exit_code,
+            Some(0),
+            "{name}: the starting script failed:\n{script}\n{}",
+            result.output
+        );
+        let (metric, lower_is_better) = result
+            .metric
+            .unwrap_or_else(|| panic!("{name}: no metrics.json:\n{}", result.output));
+        assert!(metric.is_finite(), "{name}: validation metric {metric}");
+        assert_eq!(lower_is_better, prepared.brief.metric.lower_is_better());
+        let report = prepared.grader.grade_file(&result.submission);
+        let score = report.score.unwrap_or_else(|| {
+            panic!(
+                "{name}: invalid submission: {:?}\n{script}",
+                report.invalid_reason
+            )
+        });
+        println!(
+            "{name}: starting script: validation {metric:.4}, test {score:.4}, {:.1} s ({})",
+            result.duration.as_secs_f64(),
+            last_lines(&result.output)
+        );
+    }
+    assert_eq!(
+        fitted,
+        ["titanic", "churn", "bikeshare", "rotten-tomatoes", "digits"]
+    );
+}
+
+/// The run's folds as each bundled task's split calls for: `bikeshare` forecasts the last months of a
+/// year from its first ones (blocks of time, although its unseen months would also group it),
+/// `rotten-tomatoes` holds out whole films (groups), the classification tasks stratify by their label.
+#[test]
+fn each_bundled_task_gets_the_folds_its_split_calls_for() {
+    let designs: Vec<(&str, FoldDesign)> = mlm_test_support::BUNDLED_TASKS
+        .iter()
+        .map(|name| (*name, FoldDesign::for_task(&prepared(name).brief)))
+        .collect();
+    let stratified = |label_column: &str| FoldDesign::Stratified {
+        label_column: label_column.to_string(),
+    };
+    assert_eq!(
+        designs,
+        [
+            ("titanic", stratified("Survived")),
+            ("churn", stratified("churn")),
+            ("leaf", stratified("species")),
+            (
+                "bikeshare",
+                FoldDesign::TimeOrdered {
+                    order_column: "day".to_string()
+                }
+            ),
+            (
+                "rotten-tomatoes",
+                FoldDesign::Grouped {
+                    group_column: "movie_name".to_string()
+                }
+            ),
+            ("digits", stratified("label")),
+            ("digit-images", stratified("label")),
+        ]
     );
 }

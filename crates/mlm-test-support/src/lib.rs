@@ -20,6 +20,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use mlm_exec::{run_process, Environment, ProcessRequest, Profile, PythonEnvironment};
 use mlm_task::Recipe;
 
+/// The task recipes bundled under `tasks/`.
+pub const BUNDLED_TASKS: [&str; 7] = [
+    "titanic",
+    "churn",
+    "leaf",
+    "bikeshare",
+    "rotten-tomatoes",
+    "digits",
+    "digit-images",
+];
+
 /// The repository root, where `tasks/` and `python/` live.
 pub fn repository_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

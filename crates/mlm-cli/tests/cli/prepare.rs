@@ -1,16 +1,7 @@
 //! `ml-master prepare`: every bundled recipe builds a competition whose sample submission is valid.
 
 use crate::support::{path, run};
-
-const BUNDLED_TASKS: [&str; 7] = [
-    "titanic",
-    "churn",
-    "leaf",
-    "bikeshare",
-    "rotten-tomatoes",
-    "digits",
-    "digit-images",
-];
+use mlm_test_support::BUNDLED_TASKS;
 
 #[test]
 fn every_bundled_recipe_prepares_a_gradable_competition_deterministically() {

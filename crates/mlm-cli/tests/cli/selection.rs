@@ -1,6 +1,7 @@
 //! Final selection at the end of a built-in-coder run on `titanic`: the best nodes' scripts are re-run on
 //! fresh folds under `<run>/selection/`, journaled, and the node with the best mean is the run's, with
-//! every score and the reason in `report.json` and the reason on stdout.
+//! every score and the reason in `report.json` and the reason on stdout. A forecast's time-ordered folds
+//! have no fresh draws, and the report says so.
 
 use mlm_journal::{Journal, Reevaluated};
 
@@ -119,4 +120,62 @@ fn a_run_reevaluates_its_best_nodes_on_fresh_folds_and_selects_the_best_mean() {
     assert!(reevaluations
         .iter()
         .all(|reevaluation| matches!(reevaluation.result, Reevaluated::Scored { .. })));
+}
+
+/// `bikeshare` is split by time: the run's folds are blocks of its days, the latest fold 0, the same for
+/// every seed, so final selection re-runs nothing and says why.
+#[test]
+fn a_run_on_time_ordered_folds_keeps_its_best_node_and_says_why() {
+    let scratch = tempfile::tempdir().unwrap();
+    let run_dir = scratch.path().join("run");
+    let config = scratch.path().join("ml-master.toml");
+    std::fs::write(
+        &config,
+        "[search]\nensemble = false\nreselect_candidates = 2\nreselect_evaluations = 2\n",
+    )
+    .unwrap();
+    let task = prepared_task("bikeshare");
+    let output = ml_master()
+        .env("ML_MASTER_PYTHON", mlm_test_support::python())
+        .args([
+            "run",
+            "--task",
+            path(&task),
+            "--steps",
+            "2",
+            "--time-limit",
+            "600",
+            "--config",
+            path(&config),
+            "--run-dir",
+            path(&run_dir),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+
+    // train.csv runs in time: its last tenth is fold 0, its first tenth fold 9.
+    let folds: Vec<u32> = std::fs::read_to_string(run_dir.join("folds.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| line.split_once(',').unwrap().1.parse().unwrap())
+        .collect();
+    let tenth = folds.len() / 10;
+    assert!(folds[..tenth].iter().all(|fold| *fold == 9), "{folds:?}");
+    assert!(folds[folds.len() - tenth..].iter().all(|fold| *fold == 0));
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap())
+            .unwrap();
+    let reason = report["selection"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("blocks in the order of `day`")
+            && reason.contains("no fresh folds to re-evaluate on"),
+        "{report}"
+    );
+    assert!(stdout.contains(&format!("Final selection: {reason}\n")), "{stdout}");
+    assert!(!run_dir.join("selection").exists());
 }

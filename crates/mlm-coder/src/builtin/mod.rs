@@ -41,18 +41,30 @@ pub enum FoldDesign {
     Stratified { label_column: String },
     /// Every value of this column on one side of each split: train.csv and test.csv were split by it.
     Grouped { group_column: String },
+    /// Blocks of consecutive rows in this column's order, the latest tenth as fold 0, the one before as
+    /// fold 1, and so on: train.csv and test.csv were split by it (a forecast's time), so a hold-out
+    /// split (folds 0 and 1) validates on the latest rows, as the test set lies after them. The same
+    /// for every seed.
+    TimeOrdered { order_column: String },
     /// Rows shuffled and dealt out.
     Plain,
 }
 
 impl FoldDesign {
-    /// The design for `task`: grouped where the schema finds a grouping column, stratified for
-    /// classification by one label column, plain otherwise (also when the schema cannot be read: an
+    /// The design for `task`: time-ordered where a column's order split train from test, grouped where
+    /// the schema finds a grouping column, stratified for classification by one label column, plain
+    /// otherwise (also when the schema cannot be read: an
     /// LLM coder may still solve such a task).
     pub fn for_task(task: &TaskBrief) -> FoldDesign {
         let Ok(schema) = schema::detect(task) else {
             return FoldDesign::Plain;
         };
+        // Before groups: a forecast's unseen months group its rows too, but the months follow time.
+        if let Some(order_column) = &schema.split_order_column {
+            return FoldDesign::TimeOrdered {
+                order_column: order_column.clone(),
+            };
+        }
         if let Some(group_column) = schema.group_column() {
             return FoldDesign::Grouped {
                 group_column: group_column.to_string(),

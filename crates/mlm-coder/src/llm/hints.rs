@@ -341,8 +341,26 @@ fn missing_columns(message: &str, data: &Data<'_>) -> Option<String> {
 fn undefined_name(message: &str, code: &str, output: &str) -> Option<String> {
     let name = quoted(message).into_iter().next()?;
     if let Some((_, import)) = IMPORTS.iter().find(|(known, _)| *known == name) {
+        // Python stops at the first; a small model then fixes one import per debug.
+        let others: Vec<(&str, &str)> = unimported(code)
+            .into_iter()
+            .filter(|(other, _)| *other != name)
+            .collect();
+        if others.is_empty() {
+            return Some(format!(
+                "`{name}` is used but never imported: add `{import}` at the top of the script."
+            ));
+        }
+        let names: Vec<&str> = others.iter().map(|(other, _)| *other).collect();
+        let lines: Vec<&str> = std::iter::once(*import)
+            .chain(others.iter().map(|(_, line)| *line))
+            .collect();
         return Some(format!(
-            "`{name}` is used but never imported: add `{import}` at the top of the script."
+            "`{name}` is used but never imported, and so {} {}: add these lines at the top of the \
+             script: {}.",
+            are(names.len()),
+            listed(&names),
+            listed(&lines)
         ));
     }
     let whole_script =
@@ -363,6 +381,24 @@ fn undefined_name(message: &str, code: &str, output: &str) -> Option<String> {
             format!("`{name}` is used before anything in the script assigns it. {whole_script}")
         }
     })
+}
+
+/// The common names (`IMPORTS`) that a line of code outside comments uses and no import line names, with
+/// their import lines, in the table's order.
+fn unimported(code: &str) -> Vec<(&'static str, &'static str)> {
+    let (imports, uses): (Vec<&str>, Vec<&str>) = code
+        .lines()
+        .map(str::trim_start)
+        .filter(|line| !line.starts_with('#'))
+        .partition(|line| line.starts_with("import ") || line.starts_with("from "));
+    IMPORTS
+        .iter()
+        .filter(|(name, _)| {
+            uses.iter().any(|line| mentions(line, name))
+                && !imports.iter().any(|line| mentions(line, name))
+        })
+        .copied()
+        .collect()
 }
 
 /// The script's line the last traceback stopped at: its innermost frame in the file of its outermost

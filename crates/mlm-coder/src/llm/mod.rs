@@ -12,6 +12,7 @@ mod extract;
 mod hints;
 mod prompts;
 mod shrink;
+mod starting_script;
 
 use std::sync::{Arc, OnceLock};
 

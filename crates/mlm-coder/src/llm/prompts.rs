@@ -10,6 +10,7 @@ use serde::Serialize;
 use mlm_search::{Metric, Stage};
 
 use super::hints::debug_hints;
+use super::starting_script::StartingScriptContext;
 use crate::operator::{MemoryEntry, NodeView, ProposalRequest, TaskBrief};
 
 /// Every template, by the file name a user overrides it with.
@@ -26,6 +27,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../prompts/_instructions.j2"),
     ),
     ("draft.j2", include_str!("../../prompts/draft.j2")),
+    (
+        "_starting_script.py.j2",
+        include_str!("../../prompts/_starting_script.py.j2"),
+    ),
     ("improve.j2", include_str!("../../prompts/improve.j2")),
     ("debug.j2", include_str!("../../prompts/debug.j2")),
     ("think.j2", include_str!("../../prompts/think.j2")),
@@ -130,6 +135,24 @@ impl Prompts {
         let template = self.environment.get_template(name).map_err(invalid)?;
         let text = template.render(context).map_err(invalid)?;
         Ok(text.trim().to_string() + "\n")
+    }
+
+    /// The script a draft prompt offers to start from (`_starting_script.py.j2`), or `None` for a task it
+    /// does not fit (several target columns, a metric scikit-learn does not compute on one column).
+    pub fn starting_script(&self, task: &TaskBrief) -> Result<Option<String>, PromptError> {
+        let Some(starting_script) = StartingScriptContext::new(task) else {
+            return Ok(None);
+        };
+        #[derive(Serialize)]
+        struct Context<'a> {
+            task: TaskContext<'a>,
+            starting_script: StartingScriptContext,
+        }
+        let context = Context {
+            task: TaskContext::new(task),
+            starting_script,
+        };
+        self.render("_starting_script.py.j2", &context).map(Some)
     }
 }
 
@@ -250,6 +273,8 @@ pub(crate) struct ProposalContext<'a> {
     /// Why an improved parent's validation score is too perfect to trust (MLE-STAR's leakage check):
     /// the improve becomes a check for leakage.
     suspicion: Option<String>,
+    /// The script a draft starts from, where the task fits one (see `starting_script`).
+    starting_script: Option<StartingScriptContext>,
 }
 
 impl<'a> ProposalContext<'a> {
@@ -280,6 +305,10 @@ impl<'a> ProposalContext<'a> {
                 .filter(|_| request.stage == Stage::Improve)
                 .and_then(|parent| parent.metric)
                 .and_then(|value| Metric::new(value, task.direction()).suspicion()),
+            starting_script: match request.stage {
+                Stage::Draft => StartingScriptContext::new(task),
+                Stage::Improve | Stage::Debug => None,
+            },
         }
     }
 }

@@ -13,7 +13,7 @@ use mlm_coder::{
 use mlm_llm::Client;
 use mlm_search::Stage;
 
-use crate::support::{chat_reply, task, Fixture};
+use crate::support::{chat_reply, task, task_with_columns, Fixture};
 use serde_json::{json, Value};
 use wiremock::ResponseTemplate;
 
@@ -300,14 +300,7 @@ fn a_debug_prompt_says_what_the_error_means_with_the_real_columns() {
         ReviewFormat::Tool,
         Prompts::load(None).unwrap(),
     );
-    let table = |file: &str, headers: &[&str]| mlm_task::CsvTable {
-        path: std::path::PathBuf::from(file),
-        headers: headers.iter().map(|header| header.to_string()).collect(),
-        rows: Vec::new(),
-    };
-    let mut brief = task();
-    brief.train_sample = Some(table("train.csv", &["PassengerId", "Sex", "Survived"]));
-    brief.test_sample = Some(table("test.csv", &["PassengerId", "Sex"]));
+    let brief = task_with_columns();
     let mut request = debug_request();
     request.parent.as_mut().unwrap().output =
         "Traceback (most recent call last):\nKeyError: ['Embarked', 'Fare']\n".to_string();
@@ -359,6 +352,36 @@ fn a_debug_prompt_says_what_the_error_means_with_the_real_columns() {
         ),
         "{prompt}"
     );
+}
+
+/// A draft prompt ends with a baseline script for the task's own columns and metric (which
+/// `builtin_scripts.rs` runs on every bundled task), so a small model writes only features and a model,
+/// and an echo of the prompt still runs; improves and debugs start from their parent's code instead.
+#[test]
+fn a_draft_prompt_ends_with_a_starting_script_for_the_tasks_columns() {
+    let fixture = Fixture::new(vec![chat_reply(GOOD_REPLY), chat_reply(GOOD_REPLY)]);
+    let coder = coder(
+        &fixture,
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let brief = task_with_columns();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(coder.propose(&brief, &request(Stage::Draft, None, Vec::new(), Vec::new())))
+        .unwrap();
+    runtime
+        .block_on(coder.propose(&brief, &improve_request()))
+        .unwrap();
+    let bodies = fixture.bodies();
+    let draft = transcript(&bodies[0]);
+    let starting_script = draft
+        .split_once("# A script to start from")
+        .unwrap_or_else(|| panic!("{draft}"))
+        .1;
+    insta::assert_snapshot!("draft_starting_script", starting_script);
+    assert!(!transcript(&bodies[1]).contains("# A script to start from"));
 }
 
 /// MLE-STAR's leakage checker: an improve of a node whose validation score is too perfect to trust

@@ -34,6 +34,20 @@ pub fn task() -> TaskBrief {
     }
 }
 
+/// [`task`] with the headers of train.csv and test.csv read (no rows), as a run reads them.
+pub fn task_with_columns() -> TaskBrief {
+    let table = |file: &str, headers: &[&str]| mlm_task::CsvTable {
+        path: PathBuf::from(file),
+        headers: headers.iter().map(|header| header.to_string()).collect(),
+        rows: Vec::new(),
+    };
+    TaskBrief {
+        train_sample: Some(table("train.csv", &["PassengerId", "Sex", "Survived"])),
+        test_sample: Some(table("test.csv", &["PassengerId", "Sex"])),
+        ..task()
+    }
+}
+
 /// A chat completion that ends normally with `content`.
 pub fn chat_reply(content: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({

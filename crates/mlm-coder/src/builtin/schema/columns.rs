@@ -75,6 +75,52 @@ pub(crate) fn refine_with_test(kind: ColumnKind, train: &[&str], test: &[&str]) 
     }
 }
 
+/// Below this many distinct train values, a column that happens to run in order (a season, a year)
+/// says nothing about how the split was made.
+const MINIMUM_ORDER_VALUES: usize = 10;
+
+/// Whether train.csv and test.csv were split by this column's order, as a forecast splits by time:
+/// train.csv runs in the column's order, with many distinct values, and every test value comes at or
+/// after its last one. Numbers compare as numbers, dates as ISO strings (`2011-10-20`); a missing cell
+/// rules the column out.
+pub(crate) fn orders_the_split(kind: ColumnKind, train: &[&str], test: &[&str]) -> bool {
+    fn ordered<T: PartialOrd>(train: &[T], test: &[T]) -> bool {
+        let Some(last) = train.last() else {
+            return false;
+        };
+        train.windows(2).all(|pair| pair[0] <= pair[1]) && test.iter().all(|value| value >= last)
+    }
+    if train.iter().chain(test).any(|cell| is_missing_cell(cell)) {
+        return false;
+    }
+    let mut distinct: Vec<&str> = train.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < MINIMUM_ORDER_VALUES {
+        return false;
+    }
+    let numbers = |cells: &[&str]| -> Vec<f64> {
+        cells
+            .iter()
+            .filter_map(|cell| cell.trim().parse::<f64>().ok())
+            .collect()
+    };
+    let iso_date = |cell: &&str| {
+        cell.len() >= 10
+            && cell.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+            && cell.as_bytes()[4] == b'-'
+    };
+    match kind {
+        ColumnKind::Numeric => ordered(&numbers(train), &numbers(test)),
+        ColumnKind::Date => train.iter().chain(test).all(iso_date) && ordered(train, test),
+        ColumnKind::Categorical
+        | ColumnKind::Text
+        | ColumnKind::Identifier
+        | ColumnKind::Constant
+        | ColumnKind::Grouping => false,
+    }
+}
+
 /// Classifies a column from its cells (missing cells included; they are skipped).
 pub(crate) fn classify(cells: &[&str]) -> Result<ColumnKind, UnknownColumn> {
     let present: Vec<&str> = cells

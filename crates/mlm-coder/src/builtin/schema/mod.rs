@@ -92,6 +92,9 @@ pub(crate) struct TaskSchema {
     pub(crate) has_missing_numbers: bool,
     /// Up to 200 distinct values per feature column, from both files.
     pub(crate) examples: BTreeMap<String, BTreeSet<String>>,
+    /// The feature column whose order split train.csv from test.csv (a forecast's time), when one did:
+    /// the run's folds then follow it.
+    pub(crate) split_order_column: Option<String>,
     /// The images, when the task ships them as files instead of feature columns.
     pub(crate) image_files: Option<ImageFiles>,
     pub(crate) torch: Torch,
@@ -230,6 +233,7 @@ pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
     let mut columns = Vec::new();
     let mut examples = BTreeMap::new();
     let mut has_missing_numbers = false;
+    let mut split_order_column = None;
     for (train_index, name) in train.headers.iter().enumerate() {
         let Some(test_index) = test.column_index(name) else {
             continue;
@@ -251,6 +255,11 @@ pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
             )
         })?;
         let kind = columns::refine_with_test(kind, &train_cells, &test_cells);
+        if split_order_column.is_none()
+            && columns::orders_the_split(kind, &train_cells, &test_cells)
+        {
+            split_order_column = Some(name.clone());
+        }
         if kind == ColumnKind::Numeric && cells.iter().any(|cell| is_missing_cell(cell)) {
             has_missing_numbers = true;
         }
@@ -309,6 +318,7 @@ pub(crate) fn detect(task: &TaskBrief) -> Result<TaskSchema, CoderError> {
         train_rows: train.rows.len(),
         has_missing_numbers,
         examples,
+        split_order_column,
         image_files,
         torch,
         text_model,

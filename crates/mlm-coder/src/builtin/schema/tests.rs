@@ -1,5 +1,6 @@
 use super::*;
 use crate::builtin::fixtures::{passengers, schema_of, task};
+use crate::builtin::FoldDesign;
 
 fn kinds(schema: &TaskSchema) -> Vec<(&str, ColumnKind)> {
     schema
@@ -254,4 +255,53 @@ fn a_missing_training_table_is_refused_naming_the_file() {
         message.contains("train.csv: is missing") && message.contains("hint:"),
         "{message}"
     );
+}
+
+/// A forecast: train.csv runs in time and test.csv starts where it ends, so the run's folds follow
+/// time. A column that happens to run in order with few values (a season), or a split that interleaves
+/// the days, says nothing.
+#[test]
+fn a_split_by_time_is_found_from_a_column_that_train_runs_in_and_test_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = |days: std::ops::Range<u32>| -> String {
+        days.map(|day| format!("{day},{},{day}\n", day / 40 + 1))
+            .collect()
+    };
+    let forecast = task(
+        dir.path(),
+        "rmse",
+        &format!(
+            "id,season,day,riders\n{}",
+            rows(1..81).replace('\n', ",5\n")
+        ),
+        &format!("id,season,day\n{}", rows(80..101)),
+        "id,riders\n80,0\n",
+    );
+    let schema = schema_of(&forecast);
+    assert_eq!(schema.split_order_column.as_deref(), Some("day"));
+    assert_eq!(
+        FoldDesign::for_task(&forecast),
+        FoldDesign::TimeOrdered {
+            order_column: "day".to_string()
+        }
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let odd: String = (1..81)
+        .filter(|day| day % 2 == 1)
+        .map(|day| format!("{day},{},{day},5\n", day / 40 + 1))
+        .collect();
+    let even: String = (1..81)
+        .filter(|day| day % 2 == 0)
+        .map(|day| format!("{day},{},{day}\n", day / 40 + 1))
+        .collect();
+    let interleaved = task(
+        dir.path(),
+        "rmse",
+        &format!("id,season,day,riders\n{odd}"),
+        &format!("id,season,day\n{even}"),
+        "id,riders\n2,0\n",
+    );
+    assert_eq!(schema_of(&interleaved).split_order_column, None);
+    assert_eq!(FoldDesign::for_task(&interleaved), FoldDesign::Plain);
 }

@@ -93,6 +93,30 @@ fn a_column_both_files_have_was_removed_by_the_script() {
     );
 }
 
+/// Python stops at the first name it cannot find; the hint names every common one the script uses
+/// without importing, so that one debug fixes them all (the 1.5B model fixed one per debug).
+#[test]
+fn a_forgotten_import_lists_every_other_common_name_the_script_never_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = titanic(dir.path());
+    let script = "import pandas as pd\nfrom sklearn.metrics import f1_score\n\n\
+                  # os and np are not used in this comment\n\
+                  train = pd.read_csv('./input/train.csv')\n\
+                  if os.path.exists('./input/folds.csv'):\n    fold = np.arange(len(train))\n\
+                  model = RandomForestClassifier(n_estimators=100)\n\
+                  json.dump({'validation_metric': accuracy_score(y, p)}, handle)\n";
+    let output = "Traceback (most recent call last):\n  File \"/run/attempt-2/solution.py\", line 6, in <module>\n    if os.path.exists('./input/folds.csv'):\nNameError: name 'os' is not defined\n";
+    assert_eq!(
+        hints_for(script, output, &task),
+        vec![
+            "`os` is used but never imported, and so are `np`, `json`, `RandomForestClassifier` and \
+             `accuracy_score`: add these lines at the top of the script: `import os`, `import numpy \
+             as np`, `import json`, `from sklearn.ensemble import RandomForestClassifier` and `from \
+             sklearn.metrics import accuracy_score`."
+        ]
+    );
+}
+
 #[test]
 fn a_forgotten_import_gets_its_import_line_and_an_unknown_name_asks_for_the_whole_script() {
     let dir = tempfile::tempdir().unwrap();
