@@ -369,7 +369,9 @@ impl Assembly {
         // re-evaluate on (it says so in its report), so the search keeps its share of the time.
         let search_reselection = match folds.as_ref().map(|folds| &folds.design) {
             Some(FoldDesign::TimeOrdered { .. }) => Reselection::Off,
-            Some(FoldDesign::Stratified { .. } | FoldDesign::Grouped { .. } | FoldDesign::Plain)
+            Some(
+                FoldDesign::Stratified { .. } | FoldDesign::Grouped { .. } | FoldDesign::Plain,
+            )
             | None => config.reselection,
         };
         let executor = Arc::new(executor);

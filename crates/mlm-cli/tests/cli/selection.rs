@@ -176,6 +176,9 @@ fn a_run_on_time_ordered_folds_keeps_its_best_node_and_says_why() {
             && reason.contains("no fresh folds to re-evaluate on"),
         "{report}"
     );
-    assert!(stdout.contains(&format!("Final selection: {reason}\n")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("Final selection: {reason}\n")),
+        "{stdout}"
+    );
     assert!(!run_dir.join("selection").exists());
 }

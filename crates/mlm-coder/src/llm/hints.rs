@@ -135,8 +135,14 @@ const IMPORTS: &[(&str, &str)] = &[
 ];
 
 /// The hints for a debug of `parent`, in the order the model should read them: the final exception's
-/// meaning first, then what else the output and the submission check show.
-pub(crate) fn debug_hints(parent: &NodeView, task: &TaskBrief) -> Vec<String> {
+/// meaning first, then what else the output and the submission check show. `starting_script` is the
+/// draft prompt's script for this task, where one fits: a name it defines that the parent lost is
+/// quoted with its line.
+pub(crate) fn debug_hints(
+    parent: &NodeView,
+    task: &TaskBrief,
+    starting_script: Option<&str>,
+) -> Vec<String> {
     let (code, output) = (parent.code.as_str(), parent.output.as_str());
     let data = Data::of(task);
     let mut hints = Vec::new();
@@ -145,7 +151,7 @@ pub(crate) fn debug_hints(parent: &NodeView, task: &TaskBrief) -> Vec<String> {
             "KeyError" => data
                 .as_ref()
                 .and_then(|data| missing_columns(&message, data)),
-            "NameError" => undefined_name(&message, code, output),
+            "NameError" => undefined_name(&message, code, output, starting_script),
             "ModuleNotFoundError" => missing_module(&message, task),
             "AttributeError" => removed_attribute(&message),
             "ValueError" | "TypeError" if message.contains("could not convert string to float") => {
@@ -338,7 +344,12 @@ fn missing_columns(message: &str, data: &Data<'_>) -> Option<String> {
 }
 
 /// `NameError: name 'pd' is not defined`.
-fn undefined_name(message: &str, code: &str, output: &str) -> Option<String> {
+fn undefined_name(
+    message: &str,
+    code: &str,
+    output: &str,
+    starting_script: Option<&str>,
+) -> Option<String> {
     let name = quoted(message).into_iter().next()?;
     if let Some((_, import)) = IMPORTS.iter().find(|(known, _)| *known == name) {
         // Python stops at the first; a small model then fixes one import per debug.
@@ -372,12 +383,23 @@ fn undefined_name(message: &str, code: &str, output: &str) -> Option<String> {
             .take(line.saturating_sub(1))
             .any(|text| mentions(text, &name))
     });
-    Some(match (line, defined_before) {
-        (Some(line), false) => format!(
+    // Small models rewrite the starting script's preparation and lose the table it built.
+    let starting_definition = starting_script.and_then(|script| {
+        script
+            .lines()
+            .find(|text| text.starts_with(&format!("{name} = ")))
+    });
+    Some(match (line, defined_before, starting_definition) {
+        (Some(line), false, Some(definition)) => format!(
+            "`{name}` is used on line {line}, and no line before it defines `{name}`. The starting \
+             script defined it with `{definition}`: put that line back before line {line} (after \
+             the lines it needs), or create `{name}` another way. {whole_script}"
+        ),
+        (Some(line), false, None) => format!(
             "`{name}` is used on line {line}, and no line before it defines `{name}`: create it \
              before line {line}, or write that part without it. {whole_script}"
         ),
-        (Some(_), true) | (None, _) => {
+        (Some(_), true, _) | (None, _, _) => {
             format!("`{name}` is used before anything in the script assigns it. {whole_script}")
         }
     })

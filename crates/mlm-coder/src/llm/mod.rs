@@ -126,7 +126,19 @@ impl LlmCoder {
         addendum: Option<&str>,
     ) -> Result<(Vec<Message>, Option<String>), CoderError> {
         let (task, request) = cut.apply(task, request);
-        let context = ProposalContext::new(&task, &request, self.options.mode);
+        let starting_script = match request.stage {
+            Stage::Debug => self
+                .prompts
+                .starting_script(&task)
+                .map_err(|error| CoderError::failed(error.to_string()))?,
+            Stage::Draft | Stage::Improve => None,
+        };
+        let context = ProposalContext::new(
+            &task,
+            &request,
+            self.options.mode,
+            starting_script.as_deref(),
+        );
         let mut instructions = self.render(&format!("{}.j2", request.stage.name()), &context)?;
         if let Some(addendum) = addendum {
             instructions = format!("{}\n\n{addendum}", instructions.trim_end());

@@ -278,7 +278,14 @@ pub(crate) struct ProposalContext<'a> {
 }
 
 impl<'a> ProposalContext<'a> {
-    pub(crate) fn new(task: &'a TaskBrief, request: &'a ProposalRequest, mode: PromptMode) -> Self {
+    /// `starting_script` is the draft prompt's script for this task (`Prompts::starting_script`), which
+    /// a debug's hints quote.
+    pub(crate) fn new(
+        task: &'a TaskBrief,
+        request: &'a ProposalRequest,
+        mode: PromptMode,
+        starting_script: Option<&str>,
+    ) -> Self {
         ProposalContext {
             stage: request.stage.name(),
             mode,
@@ -296,7 +303,7 @@ impl<'a> ProposalContext<'a> {
                 .map(NodeContext::new)
                 .collect(),
             hints: match (&request.parent, request.stage == Stage::Debug) {
-                (Some(parent), true) => debug_hints(parent, task),
+                (Some(parent), true) => debug_hints(parent, task, starting_script),
                 _ => Vec::new(),
             },
             suspicion: request

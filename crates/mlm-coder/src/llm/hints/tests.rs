@@ -40,10 +40,18 @@ fn traceback(last_line: &str) -> String {
     )
 }
 
-/// The hints for a debug of `code`, which failed printing `output`.
+/// The hints for a debug of `code`, which failed printing `output`, with the task's starting script
+/// as the LLM coder renders it.
 fn hints_for(code: &str, output: &str, task: &TaskBrief) -> Vec<String> {
     let parent = fixtures::node(1, "A draft.", code, ExecutionStatus::Error, output);
-    debug_hints(&parent, task)
+    debug_hints(&parent, task, starting_script(task).as_deref())
+}
+
+fn starting_script(task: &TaskBrief) -> Option<String> {
+    crate::llm::Prompts::load(None)
+        .unwrap()
+        .starting_script(task)
+        .unwrap()
 }
 
 /// The hints after a traceback of [`SCRIPT`] that ends with `last_line`, on the titanic columns.
@@ -90,6 +98,27 @@ fn a_column_both_files_have_was_removed_by_the_script() {
         ),
         "{}",
         hints[0]
+    );
+}
+
+/// An improve that rewrote the starting script's preparation and lost its feature table is shown the
+/// line that built it (three debugs of the 1.5B model ended in `NameError: name 'X'` without it).
+#[test]
+fn a_name_the_starting_script_defined_is_quoted_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = titanic(dir.path());
+    let script = "import pandas as pd\ntrain = pd.read_csv('./input/train.csv')\n\
+                  train['Sex'] = pd.Categorical(train['Sex']).codes\nmodel.fit(X, train['Survived'])\n";
+    let output = "Traceback (most recent call last):\n  File \"/run/attempt-3/solution.py\", line 4, in <module>\n    model.fit(X, train['Survived'])\nNameError: name 'X' is not defined\n";
+    assert_eq!(
+        hints_for(script, output, &task),
+        vec![
+            "`X` is used on line 4, and no line before it defines `X`. The starting script defined \
+             it with `X = train[features].copy()`: put that line back before line 4 (after the lines \
+             it needs), or create `X` another way. Nothing carries over from earlier solutions: \
+             reply with the whole script, every import and definition included, not only the lines \
+             that change."
+        ]
     );
 }
 
@@ -141,8 +170,9 @@ fn a_forgotten_import_gets_its_import_line_and_an_unknown_name_asks_for_the_whol
     assert!(hints[0].contains("reply with the whole script"));
     let fragment = "model.fit(X, y)\n# Rest of the code remains the same\n";
     let output = "Traceback (most recent call last):\n  File \"/run/attempt-5/solution.py\", line 1, in <module>\n    model.fit(X, y)\nNameError: name 'model' is not defined\n";
+    let parent = fixtures::node(1, "A draft.", fragment, ExecutionStatus::Error, output);
     assert_eq!(
-        hints_for(fragment, output, &task),
+        debug_hints(&parent, &task, None),
         vec![
             "`model` is used on line 1, and no line before it defines `model`: create it before line \
              1, or write that part without it. Nothing carries over from earlier solutions: reply with \
@@ -257,7 +287,7 @@ fn test_rows_dropped_before_predicting_are_named_when_the_submission_lacks_rows(
             .to_string(),
     );
     assert_eq!(
-        debug_hints(&parent, &task),
+        debug_hints(&parent, &task, None),
         vec![
             "The submission needs a prediction for every row of test.csv, and `dropna` removes rows: \
              never drop test rows; fill their missing values instead \
@@ -265,7 +295,7 @@ fn test_rows_dropped_before_predicting_are_named_when_the_submission_lacks_rows(
         ]
     );
     parent.code = "test = pd.read_csv('./input/test.csv')\n".to_string();
-    assert!(debug_hints(&parent, &task).is_empty());
+    assert!(debug_hints(&parent, &task, None).is_empty());
 }
 
 #[test]
