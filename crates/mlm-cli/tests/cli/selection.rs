@@ -3,22 +3,24 @@
 //! every score and the reason in `report.json` and the reason on stdout. A forecast's time-ordered folds
 //! have no fresh draws, and the report says so.
 
+use std::path::{Path, PathBuf};
+
 use mlm_journal::{Journal, Reevaluated};
 
 use crate::support::{ml_master, path, prepared_task};
 
-#[test]
-fn a_run_reevaluates_its_best_nodes_on_fresh_folds_and_selects_the_best_mean() {
-    let scratch = tempfile::tempdir().unwrap();
-    let run_dir = scratch.path().join("run");
-    let config = scratch.path().join("ml-master.toml");
-    // Two candidates, two fresh draws each; no ensemble, which would only cost time here.
+/// A built-in run of `steps` nodes on the bundled task `name` with seed 5, re-evaluating two candidates on
+/// two fresh draws each (no ensemble, which would only cost time here), in `scratch`: its run
+/// directory, stdout and stderr, after checking it succeeded.
+fn run_with_reselection(scratch: &Path, name: &str, steps: u32) -> (PathBuf, String, String) {
+    let run_dir = scratch.join("run");
+    let config = scratch.join("ml-master.toml");
     std::fs::write(
         &config,
         "[search]\nensemble = false\nreselect_candidates = 2\nreselect_evaluations = 2\n",
     )
     .unwrap();
-    let task = prepared_task("titanic");
+    let task = prepared_task(name);
     let output = ml_master()
         .env("ML_MASTER_PYTHON", mlm_test_support::python())
         .args([
@@ -26,7 +28,7 @@ fn a_run_reevaluates_its_best_nodes_on_fresh_folds_and_selects_the_best_mean() {
             "--task",
             path(&task),
             "--steps",
-            "3",
+            &steps.to_string(),
             "--time-limit",
             "600",
             "--seed",
@@ -38,9 +40,16 @@ fn a_run_reevaluates_its_best_nodes_on_fresh_folds_and_selects_the_best_mean() {
         ])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    (run_dir, stdout, stderr)
+}
+
+#[test]
+fn a_run_reevaluates_its_best_nodes_on_fresh_folds_and_selects_the_best_mean() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (run_dir, stdout, stderr) = run_with_reselection(scratch.path(), "titanic", 3);
 
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap())
@@ -127,34 +136,7 @@ fn a_run_reevaluates_its_best_nodes_on_fresh_folds_and_selects_the_best_mean() {
 #[test]
 fn a_run_on_time_ordered_folds_keeps_its_best_node_and_says_why() {
     let scratch = tempfile::tempdir().unwrap();
-    let run_dir = scratch.path().join("run");
-    let config = scratch.path().join("ml-master.toml");
-    std::fs::write(
-        &config,
-        "[search]\nensemble = false\nreselect_candidates = 2\nreselect_evaluations = 2\n",
-    )
-    .unwrap();
-    let task = prepared_task("bikeshare");
-    let output = ml_master()
-        .env("ML_MASTER_PYTHON", mlm_test_support::python())
-        .args([
-            "run",
-            "--task",
-            path(&task),
-            "--steps",
-            "2",
-            "--time-limit",
-            "600",
-            "--config",
-            path(&config),
-            "--run-dir",
-            path(&run_dir),
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (run_dir, stdout, _) = run_with_reselection(scratch.path(), "bikeshare", 2);
 
     // train.csv runs in time: its last tenth is fold 0, its first tenth fold 9.
     let folds: Vec<u32> = std::fs::read_to_string(run_dir.join("folds.csv"))
