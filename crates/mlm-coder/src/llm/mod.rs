@@ -309,6 +309,24 @@ fn refuses_tools(message: &str) -> bool {
     message.contains("tool") || message.contains("function call")
 }
 
+/// Whether `code` is the parent's script again, apart from comments, blank lines and indentation of
+/// blank space at line ends.
+fn repeats_the_parent(request: &ProposalRequest, code: &str) -> bool {
+    fn statements(code: &str) -> Vec<&str> {
+        code.lines()
+            .map(str::trim_end)
+            .filter(|line| {
+                let trimmed = line.trim_start();
+                !trimmed.is_empty() && !trimmed.starts_with('#')
+            })
+            .collect()
+    }
+    request
+        .parent
+        .as_ref()
+        .is_some_and(|parent| statements(&parent.code) == statements(code))
+}
+
 /// What ends a proposal's request when it is asked again: the request for a shorter script, the
 /// correction of an unusable reply, or both.
 fn addendum(shorter: &Option<String>, correction: &Option<String>) -> Option<String> {
@@ -327,7 +345,7 @@ fn total_usage(calls: &[ModelCall]) -> TokenUsage {
 /// Why a reply is asked again, as `reask.j2` sees it.
 #[derive(Debug, Serialize)]
 struct Reask {
-    /// `no_code`, `syntax` or `output_limit`.
+    /// `no_code`, `syntax`, `output_limit` or `unchanged`.
     problem: &'static str,
     /// The compiler's message, for `syntax`, head and tail kept.
     detail: String,
@@ -432,6 +450,8 @@ impl Coder for LlmCoder {
         let mut resample = Resample::default();
         let mut reasks = 0;
         let mut cut_replies = 0;
+        // Set once a reply repeated the parent's script: asked again once, then taken as it is.
+        let mut asked_for_a_change = false;
         loop {
             let (reply, finish_reason, call) = match self
                 .ask_code_model(
@@ -497,6 +517,30 @@ impl Coder for LlmCoder {
                 continue;
             }
             let unrunnable = match self.runnable(&reply).await {
+                Ok(solution)
+                    if !asked_for_a_change && repeats_the_parent(request, &solution.code) =>
+                {
+                    // Small models answer an improve with the parent's script and a new comment: a
+                    // run that would change nothing (a debug's, one that fails the same way). Asked
+                    // once; a second repeat runs, since failing the proposal would count towards
+                    // stopping the run.
+                    asked_for_a_change = true;
+                    correction = Some(self.render(
+                        "reask.j2",
+                        &Reask {
+                            problem: "unchanged",
+                            detail: String::new(),
+                            excerpt: String::new(),
+                        },
+                    )?);
+                    (messages, thinking_prefill) = self.proposal_prompt(
+                        task,
+                        request,
+                        cut,
+                        addendum(&shorter, &correction).as_deref(),
+                    )?;
+                    continue;
+                }
                 Ok(solution) => {
                     return Ok(Proposal {
                         plan: solution.plan,

@@ -429,6 +429,61 @@ fn an_improve_of_a_suspiciously_perfect_node_asks_for_a_leakage_check() {
     );
 }
 
+/// Qwen2.5-Coder-1.5B in steerable mode answered improves with the parent's script and one new comment:
+/// such a reply is asked once for a real change; a second repeat runs rather than failing the proposal.
+#[test]
+fn a_reply_that_repeats_the_parents_script_is_asked_once_for_a_change() {
+    let parent_again = "Tune it.\n```python\nimport pandas as pd\n# The atomic change: none.\n\
+                        print('Validation accuracy: 0.78')\n```\n";
+    let changed =
+        "Tune it.\n```python\nimport pandas as pd\nprint('Validation accuracy: 0.81')\n```\n";
+    let fixture = Fixture::new(vec![chat_reply(parent_again), chat_reply(changed)]);
+    let improving = coder(
+        &fixture,
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let proposal = runtime
+        .block_on(improving.propose(&task(), &improve_request()))
+        .unwrap();
+    assert_eq!(
+        proposal.code,
+        "import pandas as pd\nprint('Validation accuracy: 0.81')\n"
+    );
+    assert_eq!(proposal.calls.len(), 2);
+    let second = transcript(&fixture.bodies()[1]);
+    assert!(
+        second.trim_end().ends_with(
+            "# Your previous reply changed nothing\n\nIts script was the one you were given, again: \
+             apart from comments, not one line of code differed, so running it would give the same \
+             result. Change the code itself as your plan says, and reply with the plan and the whole \
+             changed script in one ```python code block."
+        ),
+        "{second}"
+    );
+
+    // A debug repeated twice runs as it is after the one re-ask: no third request.
+    let repeated =
+        "Fix it.\n```python\nimport pandas as pd\n# Fixed.\ntrain['Sex'].map({'male': 0})\n```\n";
+    let fixture = Fixture::new(vec![chat_reply(repeated), chat_reply(repeated)]);
+    let debugging = coder(
+        &fixture,
+        PromptMode::Chat,
+        ReviewFormat::Tool,
+        Prompts::load(None).unwrap(),
+    );
+    let proposal = runtime
+        .block_on(debugging.propose(&task(), &debug_request()))
+        .unwrap();
+    assert_eq!(proposal.calls.len(), 2);
+    assert_eq!(fixture.bodies().len(), 2);
+    assert!(proposal
+        .code
+        .contains("# Fixed.\ntrain['Sex'].map({'male': 0})"));
+}
+
 #[test]
 fn broken_code_is_asked_again_with_the_compiler_message_and_then_fails_cleanly() {
     let broken = "Plan.\n```python\ndef broken(:\n```";
