@@ -153,6 +153,9 @@ pub(crate) fn debug_hints(
                 .and_then(|data| missing_columns(&message, data)),
             "NameError" => undefined_name(&message, code, output, starting_script),
             "ModuleNotFoundError" => missing_module(&message, task),
+            "ImportError" if message.contains("Use pip") => {
+                Some(missing_optional_package(&message))
+            }
             "AttributeError" => removed_attribute(&message),
             "ValueError" | "TypeError" if message.contains("could not convert string to float") => {
                 data.as_ref()
@@ -547,6 +550,23 @@ fn missing_module(message: &str, task: &TaskBrief) -> Option<String> {
          installed packages instead: {}.",
         listed(&task.installed_packages)
     ))
+}
+
+/// A library's optional dependency, as pandas names it: `Missing optional dependency 'tables'.  Use
+/// pip or conda to install tables.` (pandas 2), ``ImportError: `Import pytables` failed.  Use pip, …``
+/// (pandas 3). The 1.5B model saved its tables with `to_hdf` into `./input/` three debugs running.
+fn missing_optional_package(message: &str) -> String {
+    let package = quoted(message).into_iter().next().or_else(|| {
+        let rest = message.split_once("`Import ")?.1;
+        Some(rest.split_once('`')?.0.to_string())
+    });
+    let package = package.map_or_else(|| "a package".to_string(), |name| format!("`{name}`"));
+    format!(
+        "The call that raised this needs {package}, which is not installed and cannot be (there is \
+         no network): do without that call. Keep intermediate tables in memory rather than saving \
+         and reloading them (`to_hdf`, `read_hdf`), or write them as CSV under ./working (./input is \
+         read-only)."
+    )
 }
 
 /// `ValueError: could not convert string to float: 'Harris, Mrs Henry'`.

@@ -333,3 +333,28 @@ fn an_error_the_harness_knows_nothing_about_gets_no_hint() {
     without_data.train_sample = None;
     assert!(hints_for(SCRIPT, &traceback("KeyError: 'Fare'"), &without_data).is_empty());
 }
+
+/// pandas' optional dependencies are named as pandas 3 and pandas 2 spell them.
+#[test]
+fn a_missing_optional_package_says_to_do_without_the_call() {
+    let hints = hints_after(
+        "ImportError: `Import pytables` failed.  Use pip, conda, or your preferred package \
+         management tool to install the pytables package.",
+    );
+    assert_eq!(
+        hints,
+        vec![
+            "The call that raised this needs `pytables`, which is not installed and cannot be (there \
+             is no network): do without that call. Keep intermediate tables in memory rather than \
+             saving and reloading them (`to_hdf`, `read_hdf`), or write them as CSV under ./working \
+             (./input is read-only)."
+        ]
+    );
+    let hints = hints_after(
+        "ImportError: Missing optional dependency 'tables'.  Use pip or conda to install tables.",
+    );
+    assert!(
+        hints[0].starts_with("The call that raised this needs `tables`,"),
+        "{hints:?}"
+    );
+}
