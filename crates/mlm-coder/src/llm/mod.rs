@@ -353,6 +353,18 @@ struct Reask {
     excerpt: String,
 }
 
+impl Reask {
+    /// A re-ask that quotes nothing of the reply: a reply cut at the output limit would fill the window
+    /// again, and one that repeats its parent is the script the prompt already shows.
+    fn without_reply(problem: &'static str) -> Reask {
+        Reask {
+            problem,
+            detail: String::new(),
+            excerpt: String::new(),
+        }
+    }
+}
+
 /// A reply none of whose readings compiles.
 struct Unrunnable {
     problem: CodeProblem,
@@ -500,14 +512,7 @@ impl Coder for LlmCoder {
                 }
                 // The cut reply is not shown again: it would fill the window it just overflowed.
                 // The request itself asks for less, in both modes.
-                shorter = Some(self.render(
-                    "reask.j2",
-                    &Reask {
-                        problem: "output_limit",
-                        detail: String::new(),
-                        excerpt: String::new(),
-                    },
-                )?);
+                shorter = Some(self.render("reask.j2", &Reask::without_reply("output_limit"))?);
                 (messages, thinking_prefill) = self.proposal_prompt(
                     task,
                     request,
@@ -525,14 +530,7 @@ impl Coder for LlmCoder {
                     // once; a second repeat runs, since failing the proposal would count towards
                     // stopping the run.
                     asked_for_a_change = true;
-                    correction = Some(self.render(
-                        "reask.j2",
-                        &Reask {
-                            problem: "unchanged",
-                            detail: String::new(),
-                            excerpt: String::new(),
-                        },
-                    )?);
+                    correction = Some(self.render("reask.j2", &Reask::without_reply("unchanged"))?);
                     (messages, thinking_prefill) = self.proposal_prompt(
                         task,
                         request,
