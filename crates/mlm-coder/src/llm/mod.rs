@@ -309,8 +309,8 @@ fn refuses_tools(message: &str) -> bool {
     message.contains("tool") || message.contains("function call")
 }
 
-/// Whether `code` is the parent's script again, apart from comments, blank lines and indentation of
-/// blank space at line ends.
+/// Whether `code` is the parent's script again, apart from comment lines, blank lines and spaces at
+/// line ends.
 fn repeats_the_parent(request: &ProposalRequest, code: &str) -> bool {
     fn statements(code: &str) -> Vec<&str> {
         code.lines()

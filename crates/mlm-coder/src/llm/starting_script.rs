@@ -47,7 +47,7 @@ impl StartingScriptContext {
         let has_column = |table: &Option<mlm_task::CsvTable>, column: &str| {
             table
                 .as_ref()
-                .is_some_and(|table| table.headers.iter().any(|header| header == column))
+                .is_some_and(|table| table.column_index(column).is_some())
         };
         // test.csv must hold features besides the id: an image task's rows name files instead.
         let test_has_features = task

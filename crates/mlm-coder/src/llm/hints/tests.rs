@@ -44,14 +44,11 @@ fn traceback(last_line: &str) -> String {
 /// as the LLM coder renders it.
 fn hints_for(code: &str, output: &str, task: &TaskBrief) -> Vec<String> {
     let parent = fixtures::node(1, "A draft.", code, ExecutionStatus::Error, output);
-    debug_hints(&parent, task, starting_script(task).as_deref())
-}
-
-fn starting_script(task: &TaskBrief) -> Option<String> {
-    crate::llm::Prompts::load(None)
+    let starting_script = crate::llm::Prompts::load(None)
         .unwrap()
         .starting_script(task)
-        .unwrap()
+        .unwrap();
+    debug_hints(&parent, task, starting_script.as_deref())
 }
 
 /// The hints after a traceback of [`SCRIPT`] that ends with `last_line`, on the titanic columns.
