@@ -480,7 +480,9 @@ fn make_coder(
     let llm = match (config.coder, &config.llm) {
         (CoderChoice::Builtin, _) => {
             return Ok(Arc::new(
-                mlm_coder::BuiltinCoder::new().with_improve_choice(config.improve_choice),
+                mlm_coder::BuiltinCoder::new()
+                    .with_improve_choice(config.improve_choice)
+                    .with_run_seed(config.settings.seed),
             ))
         }
         (CoderChoice::Llm, Some(llm)) => llm,

@@ -6,7 +6,8 @@
 //!
 //! Choices are deterministic: they follow from the memory (what was tried and how it scored) and
 //! from how many siblings other workers are writing at the same moment, which take the next choices
-//! down the same list. The request's seed is not needed.
+//! down the same list. The request's seed is not needed; the run's seed seeds the scripts' models
+//! (`BuiltinCoder::with_run_seed`).
 
 mod debug;
 mod draft;
@@ -92,10 +93,22 @@ impl FoldDesign {
 }
 
 /// The offline coder. Cheap to create; it caches each task's schema after reading it once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BuiltinCoder {
     schemas: Mutex<HashMap<(String, PathBuf), Arc<TaskSchema>>>,
     improve_choice: ImproveChoice,
+    /// The seed of the scripts' first model (their `SEED`); a seed ensemble counts up from it.
+    first_seed: u32,
+}
+
+impl Default for BuiltinCoder {
+    fn default() -> Self {
+        BuiltinCoder {
+            schemas: Mutex::default(),
+            improve_choice: ImproveChoice::default(),
+            first_seed: render::FIRST_SEED,
+        }
+    }
 }
 
 /// How an improve picks its one change among the untried ones (`[builtin] improve_choice`).
@@ -118,6 +131,17 @@ impl BuiltinCoder {
 
     pub fn new() -> Self {
         BuiltinCoder::default()
+    }
+
+    /// The coder for a run with seed `run_seed`: its scripts seed their models (and row samples) with
+    /// `42 + run_seed`, so that runs with different seeds measure different models even where the run's
+    /// folds are the same for every seed (time-ordered ones), and a node's re-runs train the same models.
+    #[must_use]
+    pub fn with_run_seed(mut self, run_seed: u64) -> Self {
+        // numpy and scikit-learn take seeds below 2^32; keep the sum and the seed ensemble's count below it.
+        let shift = u32::try_from(run_seed % (1 << 31)).unwrap_or_default();
+        self.first_seed = render::FIRST_SEED + shift;
+        self
     }
 
     /// The coder with `choice` deciding its improves.
@@ -179,7 +203,7 @@ impl Coder for BuiltinCoder {
         if options.family == family::Family::ConvolutionalNetwork {
             options.training_seconds = Some(training_seconds(&request.budget));
         }
-        let code = render::render(&schema, &options, &plan)?;
+        let code = render::render(&schema, &options, &plan, self.first_seed)?;
         Ok(Proposal {
             plan,
             code,

@@ -61,8 +61,8 @@ const TEMPLATES: [(&str, &str); 11] = [
 
 /// Plans are wrapped to this width in the script's docstring.
 const PLAN_WIDTH: usize = 100;
-/// The first seed of the models; seed ensembles count up from it.
-const FIRST_SEED: u32 = 42;
+/// The first seed of the models in a run with seed 0; seed ensembles count up from it.
+pub(crate) const FIRST_SEED: u32 = 42;
 
 #[derive(Serialize)]
 struct ScriptContext<'a> {
@@ -122,11 +122,12 @@ struct MemberContext {
     hyperparameters: Hyperparameters,
 }
 
-/// The complete script for these options and this plan.
+/// The complete script for these options and this plan, its models seeded from `first_seed` on.
 pub(crate) fn render(
     schema: &TaskSchema,
     options: &ScriptOptions,
     plan: &str,
+    first_seed: u32,
 ) -> Result<String, CoderError> {
     let mut environment = Environment::new();
     environment.set_trim_blocks(true);
@@ -157,7 +158,7 @@ pub(crate) fn render(
         ),
         plan_lines: wrap(&sanitize(plan), PLAN_WIDTH),
         seeds: (0..options.seeds.max(1))
-            .map(|offset| FIRST_SEED + offset)
+            .map(|offset| first_seed + offset)
             .collect(),
         schema: schema_context(schema, options),
         options,

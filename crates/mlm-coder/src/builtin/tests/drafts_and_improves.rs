@@ -12,6 +12,7 @@ use crate::builtin::fixtures::{
 };
 use crate::builtin::moves::{candidates, Setting};
 use crate::builtin::options::ScriptOptions;
+use crate::builtin::render::{render, FIRST_SEED};
 use crate::builtin::{BuiltinCoder, ImproveChoice};
 use crate::operator::Coder;
 use crate::operator::ExecutionStatus;
@@ -124,7 +125,7 @@ fn scripts_are_complete_and_record_their_options_on_the_first_line() {
     let schema = schema_of(&task);
     for family in ALL_FAMILIES {
         let options = ScriptOptions::draft(family, &schema);
-        let code = crate::builtin::render::render(&schema, &options, "A plan.").unwrap();
+        let code = render(&schema, &options, "A plan.", FIRST_SEED).unwrap();
         assert!(
             code.starts_with("# ml-master-builtin: {\"family\""),
             "{family:?}"
@@ -228,7 +229,7 @@ fn boosting_drafts_stop_early_and_a_lower_learning_rate_is_the_last_move() {
             Some(crate::builtin::options::Switch::On),
             "{family:?}"
         );
-        let code = crate::builtin::render::render(&schema, &options, "a draft").unwrap();
+        let code = render(&schema, &options, "a draft", FIRST_SEED).unwrap();
         // The refit trains the rounds the folds' early stopping found.
         assert!(
             code.contains("\"rounds\": 1000, \"stops_early\": True"),
@@ -258,7 +259,7 @@ fn an_improve_defers_settings_whose_change_made_a_sibling_worse() {
     let task = passengers(dir.path(), "accuracy");
     let schema = schema_of(&task);
     let options = ScriptOptions::draft(Family::Linear, &schema);
-    let code = crate::builtin::render::render(&schema, &options, "Linear model: a draft.").unwrap();
+    let code = render(&schema, &options, "Linear model: a draft.", FIRST_SEED).unwrap();
     let mut parent = node(1, "Linear model: a draft.", &code, ExecutionStatus::Ok, "");
     parent.metric = Some(0.80);
     // Without memory the first move raises C; a sibling that lowered C did worse.
@@ -298,7 +299,7 @@ fn an_improve_turns_another_knob_and_never_undoes_the_change_that_made_its_paren
     options.hyperparameters.inverse_regularization = Some(4.0);
     let plan = "Improve: Regularise less: C from 1.0 to 4.0. Everything else in the Linear model \
                 script stays as it was. [option inverse_regularization = 4.0, was 1.0]";
-    let code = crate::builtin::render::render(&schema, &options, plan).unwrap();
+    let code = render(&schema, &options, plan, FIRST_SEED).unwrap();
     let parent = node(2, plan, &code, ExecutionStatus::Ok, "");
 
     // C was the parent's own change: another setting comes first.
@@ -383,7 +384,7 @@ fn the_in_order_choice_ignores_the_budget_and_the_siblings_losses() {
 
     let schema = schema_of(&task);
     let options = ScriptOptions::draft(Family::Linear, &schema);
-    let code = crate::builtin::render::render(&schema, &options, "Linear model: a draft.").unwrap();
+    let code = render(&schema, &options, "Linear model: a draft.", FIRST_SEED).unwrap();
     let mut linear = node(1, "Linear model: a draft.", &code, ExecutionStatus::Ok, "");
     linear.metric = Some(0.80);
     let worse = memory(
@@ -500,4 +501,34 @@ fn a_networks_improves_change_width_epochs_augmentation_or_learning_rate() {
         changed_keys(&options, &ScriptOptions::from_code(&child.code).unwrap()),
         BTreeSet::from(["augmentation".to_string()])
     );
+}
+
+/// A bench's seeds must measure different models even where the run's folds are the same for every
+/// seed (time-ordered ones): the run's seed seeds the scripts' models, and an improve keeps its parent's.
+#[test]
+fn a_runs_seed_seeds_its_scripts_models_and_improves_keep_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = passengers(dir.path(), "accuracy");
+    let seeded_line = |code: &str| {
+        code.lines()
+            .find(|line| line.starts_with("SEED = "))
+            .unwrap()
+            .to_string()
+    };
+    let draft = request(Stage::Draft, None, Vec::new(), 0);
+    let first_run = propose(&task, &draft);
+    let third_run = block_on(BuiltinCoder::new().with_run_seed(2).propose(&task, &draft)).unwrap();
+    assert_eq!(seeded_line(&first_run.code), "SEED = 42");
+    assert_eq!(seeded_line(&third_run.code), "SEED = 44");
+    assert!(third_run.code.contains("SEEDS = [44]"), "{}", third_run.code);
+
+    let mut parent = node(1, &third_run.plan, &third_run.code, ExecutionStatus::Ok, "");
+    parent.metric = Some(0.8);
+    let improve = block_on(
+        BuiltinCoder::new()
+            .with_run_seed(2)
+            .propose(&task, &request(Stage::Improve, Some(parent), Vec::new(), 0)),
+    )
+    .unwrap();
+    assert_eq!(seeded_line(&improve.code), "SEED = 44", "{}", improve.plan);
 }
