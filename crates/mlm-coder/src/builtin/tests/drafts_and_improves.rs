@@ -520,7 +520,11 @@ fn a_runs_seed_seeds_its_scripts_models_and_improves_keep_it() {
     let third_run = block_on(BuiltinCoder::new().with_run_seed(2).propose(&task, &draft)).unwrap();
     assert_eq!(seeded_line(&first_run.code), "SEED = 42");
     assert_eq!(seeded_line(&third_run.code), "SEED = 44");
-    assert!(third_run.code.contains("SEEDS = [44]"), "{}", third_run.code);
+    assert!(
+        third_run.code.contains("SEEDS = [44]"),
+        "{}",
+        third_run.code
+    );
 
     let mut parent = node(1, &third_run.plan, &third_run.code, ExecutionStatus::Ok, "");
     parent.metric = Some(0.8);
